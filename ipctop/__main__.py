@@ -1,0 +1,3 @@
+from ipctop.cli import entry
+
+entry()

@@ -1,0 +1,10 @@
+"""Placeholder until the actions commands land: registers nothing."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(sub: "argparse._SubParsersAction[Any]") -> None:
+    """Add this module's subcommands to ``sub``."""

@@ -1,0 +1,73 @@
+"""Formatting shared by the command-line tables and the TUI: sizes, ages, modes, tables."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+_UNITS = ("B", "K", "M", "G", "T", "P")
+
+
+def human_bytes(n: int | None) -> str:
+    """1536 -> "1.5K", like ``ls -h``; None -> "-"."""
+    if n is None:
+        return "-"
+    value = float(n)
+    for unit in _UNITS:
+        if abs(value) < 1024 or unit == _UNITS[-1]:
+            if unit == "B":
+                return f"{int(value)}B"
+            return f"{value:.1f}{unit}" if abs(value) < 10 else f"{value:.0f}{unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def human_age(then: float | None, now: float | None = None) -> str:
+    """Seconds since ``then`` as "45s", "12m", "3h", "2d"; None or 0 -> "-"."""
+    if not then:
+        return "-"
+    secs = max(0.0, (time.time() if now is None else now) - then)
+    for limit, div, unit in ((60, 1, "s"), (3600, 60, "m"), (86400, 3600, "h")):
+        if secs < limit:
+            return f"{int(secs // div)}{unit}"
+    return f"{int(secs // 86400)}d"
+
+
+def parse_duration(text: str) -> float:
+    """"90", "90s", "15m", "2h", "1d" -> seconds; ValueError with a clear message otherwise."""
+    t = text.strip().lower()
+    mult = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+    factor = 1
+    if t and t[-1] in mult:
+        factor = mult[t[-1]]
+        t = t[:-1]
+    try:
+        value = float(t)
+    except ValueError:
+        raise ValueError(f"not a duration: {text!r} (like 30s, 15m, 2h, 1d)") from None
+    if value < 0:
+        raise ValueError(f"duration must not be negative: {text!r}")
+    return value * factor
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]],
+                 right: Sequence[str] = ()) -> str:
+    """A util-linux style table: a header line, columns padded with two spaces.
+
+    Columns named in ``right`` are right-aligned (numbers). None prints as "-".
+    """
+    cells = [["-" if c is None else str(c) for c in row] for row in rows]
+    widths = [len(h) for h in headers]
+    for row in cells:
+        for i, c in enumerate(row):
+            widths[i] = max(widths[i], len(c))
+    rset = set(right)
+
+    def line(values: Sequence[str]) -> str:
+        parts = [
+            v.rjust(widths[i]) if headers[i] in rset else v.ljust(widths[i])
+            for i, v in enumerate(values)
+        ]
+        return "  ".join(parts).rstrip()
+
+    return "\n".join([line(list(headers)), *(line(r) for r in cells)])

@@ -1,0 +1,367 @@
+"""The data ipctop shows: frozen dataclasses, no I/O.
+
+Collectors build these, ``snapshot.take`` joins them, and every presenter (the TUI, ``snapshot
+--json``, ``leaks``) reads the same objects, so a fact is computed in exactly one place.
+
+One class per IPC kind keeps the kind-specific fields typed; they all share the common fields of
+:class:`IpcObject`. ``to_dict`` flattens an object the way the JSON schema ``ipctop.snapshot/1``
+prints it: common fields first, kind-specific fields beside them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, ClassVar
+
+SCHEMA = "ipctop.snapshot/1"
+
+
+class Kind(StrEnum):
+    """Every IPC mechanism ipctop knows. The values are the JSON spellings."""
+
+    SYSV_SHM = "sysv_shm"
+    SYSV_MSG = "sysv_msg"
+    SYSV_SEM = "sysv_sem"
+    POSIX_SHM = "posix_shm"
+    POSIX_MQ = "posix_mq"
+    POSIX_SEM = "posix_sem"
+    PIPE = "pipe"
+    FIFO = "fifo"
+    UNIX_SOCKET = "unix_socket"
+    SHARED_MAPPING = "shared_mapping"
+
+    @property
+    def label(self) -> str:
+        """A short human title, e.g. "SysV shm"."""
+        return KIND_LABELS[self]
+
+
+KIND_LABELS: dict[Kind, str] = {
+    Kind.SYSV_SHM: "SysV shm",
+    Kind.SYSV_MSG: "SysV msg",
+    Kind.SYSV_SEM: "SysV sem",
+    Kind.POSIX_SHM: "POSIX shm",
+    Kind.POSIX_MQ: "POSIX mq",
+    Kind.POSIX_SEM: "POSIX sem",
+    Kind.PIPE: "Pipes",
+    Kind.FIFO: "FIFOs",
+    Kind.UNIX_SOCKET: "UNIX sockets",
+    Kind.SHARED_MAPPING: "Shared maps",
+}
+
+
+def parse_kind(text: str) -> Kind:
+    """Accept "sysv-shm" and "sysv_shm" (any case); raise ValueError naming the valid kinds."""
+    norm = text.strip().lower().replace("-", "_")
+    try:
+        return Kind(norm)
+    except ValueError:
+        valid = ", ".join(k.value.replace("_", "-") for k in Kind)
+        raise ValueError(f"unknown kind {text!r} (one of: {valid})") from None
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """One process's use of one object: an open fd or a mapping."""
+
+    pid: int
+    comm: str
+    fd: int | None = None
+    """The fd number, or None for a use through a memory map."""
+    access: str | None = None
+    """"r", "w" or "rw" where the kernel tells (fdinfo flags, map perms), else None."""
+    via: str = "fd"
+    """"fd" or "map"."""
+
+
+@dataclass(frozen=True, slots=True)
+class Leak:
+    """The leak hunter's verdict on one object (see leaks.py)."""
+
+    reason: str
+    """One sentence a person understands, e.g. "no process attached; creator 4242 is gone"."""
+    reclaim_bytes: int = 0
+    """Bytes freed by removing the object."""
+    status: str = "leak"
+    """"leak", "pending_removal" (dest segment kept alive by holders) or "unknown" (cannot judge)."""
+    evidence: tuple[str, ...] = ()
+    """Facts behind the verdict, one short phrase each."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class IpcObject:
+    """Fields common to every kind. Subclasses add the kind-specific ones."""
+
+    kind: ClassVar[Kind]
+    id: str
+    """SysV id, POSIX "/name", pipe/socket inode, FIFO or mapped-file path."""
+    key: str | None = None
+    """SysV key as "0x%08x"; None for other kinds."""
+    name: str | None = None
+    """A human name: POSIX "/name", FIFO path, socket path or "@abstract"."""
+    owner: str | None = None
+    """User name of the owner (uid resolved), or the uid as text when it has no name."""
+    uid: int | None = None
+    mode: str | None = None
+    """Permission bits as an octal string such as "0600"."""
+    size: int | None = None
+    """Bytes the object occupies or can hold, where that means something."""
+    ctime: float | None = None
+    """Last status change, epoch seconds: SysV ctime, the file's ctime; the best age we know."""
+    users: tuple[User, ...] = ()
+    leak: Leak | None = None
+
+    @property
+    def pids(self) -> frozenset[int]:
+        return frozenset(u.pid for u in self.users)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape: {"kind", common fields..., kind-specific fields...}."""
+        out: dict[str, Any] = {"kind": self.kind.value}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "users":
+                out["users"] = [dataclasses.asdict(u) for u in value]
+            elif f.name == "leak":
+                out["leak"] = None if value is None else _leak_dict(value)
+            elif isinstance(value, tuple):
+                out[f.name] = list(value)
+            else:
+                out[f.name] = value
+        return out
+
+
+def _leak_dict(leak: Leak) -> dict[str, Any]:
+    return {
+        "reason": leak.reason,
+        "reclaim_bytes": leak.reclaim_bytes,
+        "status": leak.status,
+        "evidence": list(leak.evidence),
+    }
+
+
+@dataclass(frozen=True, kw_only=True)
+class SysvShm(IpcObject):
+    kind: ClassVar[Kind] = Kind.SYSV_SHM
+    nattch: int
+    cpid: int
+    lpid: int
+    dest: bool = False
+    """Marked for removal (IPC_RMID) but still attached."""
+    locked: bool = False
+    rss: int | None = None
+    swap: int | None = None
+    atime: float | None = None
+    """Last attach, epoch seconds; None for never."""
+    dtime: float | None = None
+    """Last detach, epoch seconds; None for never."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SysvMsg(IpcObject):
+    kind: ClassVar[Kind] = Kind.SYSV_MSG
+    messages: int
+    bytes: int
+    lspid: int
+    lrpid: int
+    stime: float | None = None
+    rtime: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SysvSem(IpcObject):
+    kind: ClassVar[Kind] = Kind.SYSV_SEM
+    nsems: int
+    values: tuple[int, ...] | None = None
+    """semctl GETALL; None when it could not be read."""
+    sempids: tuple[int, ...] | None = None
+    """Per semaphore: pid of the last operation (GETPID)."""
+    ncnt: tuple[int, ...] | None = None
+    """Per semaphore: processes waiting for the value to increase (GETNCNT)."""
+    zcnt: tuple[int, ...] | None = None
+    """Per semaphore: processes waiting for zero (GETZCNT)."""
+    otime: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PosixShm(IpcObject):
+    kind: ClassVar[Kind] = Kind.POSIX_SHM
+    path: str
+    """The backing file, /dev/shm/NAME."""
+    dev: int | None = None
+    """st_dev of the file: users are matched by (dev, inode), never by name."""
+    inode: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PosixMq(IpcObject):
+    kind: ClassVar[Kind] = Kind.POSIX_MQ
+    messages: int | None = None
+    bytes: int | None = None
+    """QSIZE from /dev/mqueue/NAME: bytes queued."""
+    maxmsg: int | None = None
+    msgsize: int | None = None
+    notify_pid: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PosixSem(IpcObject):
+    kind: ClassVar[Kind] = Kind.POSIX_SEM
+    path: str
+    """The backing file, /dev/shm/sem.NAME."""
+    dev: int | None = None
+    inode: int | None = None
+    value: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Pipe(IpcObject):
+    kind: ClassVar[Kind] = Kind.PIPE
+    bytes: int | None = None
+    """Bytes queued (FIONREAD), where readable."""
+    capacity: int | None = None
+    """Buffer size (F_GETPIPE_SZ)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Fifo(IpcObject):
+    kind: ClassVar[Kind] = Kind.FIFO
+    path: str
+    dev: int | None = None
+    inode: int | None = None
+    bytes: int | None = None
+    capacity: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnixSocket(IpcObject):
+    kind: ClassVar[Kind] = Kind.UNIX_SOCKET
+    type: str
+    """"stream", "dgram" or "seqpacket"."""
+    state: str
+    """"listen", "connected" or "unconnected"."""
+    peer: int | None = None
+    """Inode of the other end, from sock_diag."""
+    bytes: int | None = None
+    """Bytes queued for reading (listen: pending connections), from sock_diag."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SharedMapping(IpcObject):
+    kind: ClassVar[Kind] = Kind.SHARED_MAPPING
+    path: str
+    dev: int | None = None
+    inode: int | None = None
+    deleted: bool = False
+    """The file was unlinked (maps shows "(deleted)"); memfds always are."""
+
+
+KIND_CLASSES: dict[Kind, type[IpcObject]] = {
+    cls.kind: cls
+    for cls in (
+        SysvShm, SysvMsg, SysvSem, PosixShm, PosixMq, PosixSem, Pipe, Fifo, UnixSocket,
+        SharedMapping,
+    )
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Signals:
+    """Signal sets of a process as names ("SIGUSR1", "SIGRTMIN+2")."""
+
+    pending: tuple[str, ...] = ()
+    """Thread (SigPnd) and process-wide (ShdPnd) pending signals together."""
+    blocked: tuple[str, ...] = ()
+    ignored: tuple[str, ...] = ()
+    caught: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Process:
+    pid: int
+    ppid: int
+    comm: str
+    cmdline: str
+    user: str
+    uid: int
+    ipc_ns: int | None = None
+    """Inode of /proc/PID/ns/ipc; None when unreadable."""
+    start_time: float | None = None
+    """Epoch seconds the process started (guards against PID reuse)."""
+    state: str = ""
+    """One letter from /proc/PID/stat: R, S, D, T, t, Z..."""
+    signals: Signals = field(default_factory=Signals)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["signals"] = {k: list(v) for k, v in out["signals"].items()}
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Kernel limits, for usage-versus-limit meters. None where unreadable."""
+
+    page_size: int = 4096
+    shmmax: int | None = None
+    shmall: int | None = None
+    """Pages, as the kernel counts it."""
+    shmmni: int | None = None
+    msgmax: int | None = None
+    msgmnb: int | None = None
+    msgmni: int | None = None
+    semmsl: int | None = None
+    semmns: int | None = None
+    semopm: int | None = None
+    semmni: int | None = None
+    mq_queues_max: int | None = None
+    mq_msg_max: int | None = None
+    mq_msgsize_max: int | None = None
+    mq_msg_default: int | None = None
+    mq_msgsize_default: int | None = None
+    devshm_size: int | None = None
+    """Bytes /dev/shm can hold (statvfs)."""
+    devshm_used: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """What the scan could not read: a count of processes and a sample of paths and reasons."""
+
+    count: int = 0
+    sample: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    taken_at: float
+    hostname: str
+    objects: tuple[IpcObject, ...] = ()
+    processes: tuple[Process, ...] = ()
+    unreadable: Unreadable = field(default_factory=Unreadable)
+    notices: tuple[str, ...] = ()
+    """Things the user should know, e.g. "/dev/mqueue is not mounted: ..."."""
+    limits: Limits = field(default_factory=Limits)
+
+    def of_kind(self, *kinds: Kind) -> tuple[IpcObject, ...]:
+        return tuple(o for o in self.objects if o.kind in kinds)
+
+    def process(self, pid: int) -> Process | None:
+        for p in self.processes:
+            if p.pid == pid:
+                return p
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "taken_at": self.taken_at,
+            "hostname": self.hostname,
+            "objects": [o.to_dict() for o in self.objects],
+            "processes": [p.to_dict() for p in self.processes],
+            "unreadable": {"count": self.unreadable.count, "sample": list(self.unreadable.sample)},
+            "notices": list(self.notices),
+            "limits": dataclasses.asdict(self.limits),
+        }
