@@ -1,0 +1,50 @@
+"""Small helpers every collector shares: paths, user names, modes, statfs."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import pwd
+from functools import lru_cache
+from pathlib import Path
+
+PROC = Path("/proc")
+DEV = Path("/dev")
+
+MQUEUE_MAGIC = 0x19800202
+TMPFS_MAGIC = 0x01021994
+
+RACES = (FileNotFoundError, ProcessLookupError, PermissionError, NotADirectoryError)
+"""What a /proc read may raise when the process exits or hides from us: skip, never crash."""
+
+
+@lru_cache(maxsize=1024)
+def user_name(uid: int) -> str:
+    """The login name for ``uid``, or the number as text when it has none."""
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def mode_str(perms: int) -> str:
+    """Permission bits (without type and SysV flag bits) as "0600"."""
+    return f"{perms & 0o777:04o}"
+
+
+class _Statfs(ctypes.Structure):
+    # struct statfs on 64-bit Linux; only f_type is read.
+    _fields_ = [("f_type", ctypes.c_long), ("_rest", ctypes.c_byte * 112)]
+
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+_libc.statfs.argtypes = [ctypes.c_char_p, ctypes.POINTER(_Statfs)]
+
+
+def statfs_type(path: str | os.PathLike[str]) -> int | None:
+    """The filesystem magic of ``path`` (follows /proc/PID/fd links), None on error."""
+    buf = _Statfs()
+    if _libc.statfs(os.fsencode(path), ctypes.byref(buf)) != 0:
+        return None
+    return int(buf.f_type) & 0xFFFFFFFF
