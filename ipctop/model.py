@@ -85,7 +85,7 @@ class Leak:
     reclaim_bytes: int = 0
     """Bytes freed by removing the object."""
     status: str = "leak"
-    """"leak", "pending_removal" (dest segment kept alive by holders) or "unknown" (cannot judge)."""
+    """"leak", "pending_removal" (a dest segment kept alive by holders) or "unknown"."""
     evidence: tuple[str, ...] = ()
     """Facts behind the verdict, one short phrase each."""
 
