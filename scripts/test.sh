@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Set up (venv, /dev/mqueue) and run every check: ruff, mypy and the pytest suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+.venv/bin/ruff check ipctop tests bench scripts
+.venv/bin/mypy
+.venv/bin/python -m pytest -q "$@"

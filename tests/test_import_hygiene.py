@@ -1,0 +1,44 @@
+"""Nothing outside ipctop/ui/ may import Textual (DESIGN.md): the CLI stays fast and the
+collectors stay reusable. Checked in a fresh interpreter so other tests' imports don't count."""
+
+from __future__ import annotations
+
+import pkgutil
+import subprocess
+import sys
+
+import ipctop
+
+
+def headless_modules() -> list[str]:
+    names = []
+    for info in pkgutil.walk_packages(ipctop.__path__, "ipctop."):
+        if info.name.startswith("ipctop.ui") or info.name == "ipctop.__main__":
+            continue
+        names.append(info.name)
+    return names
+
+
+def test_headless_modules_do_not_import_textual() -> None:
+    modules = headless_modules()
+    assert "ipctop.cli" in modules and "ipctop.model" in modules
+    code = (
+        "import importlib, sys\n"
+        f"for m in {modules!r}:\n"
+        "    importlib.import_module(m)\n"
+        "bad = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.'))\n"
+        "print(','.join(bad))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"textual imported by headless modules: {out.stdout}"
+
+
+def test_cli_help_does_not_import_textual() -> None:
+    code = (
+        "import sys\n"
+        "from ipctop.cli import build_parser\n"
+        "build_parser()\n"
+        "print('textual' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
