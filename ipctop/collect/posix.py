@@ -1,0 +1,233 @@
+"""POSIX shared memory, named semaphores and message queues.
+
+glibc keeps shm objects and named semaphores as files on the tmpfs at /dev/shm (a semaphore
+"/NAME" is the file sem.NAME), so a directory listing plus one stat per file finds them all; a
+semaphore's value is the first word of its file, read without opening the semaphore.
+
+Message queues live in the mqueue filesystem. Listing them needs it mounted (usually at
+/dev/mqueue); each file there reads ``QSIZE:n NOTIFY:n SIGNO:n NOTIFY_PID:n``. The message count and
+the queue's geometry are not in that file: ``mq_attrs`` opens the queue read-only and asks
+``mq_getattr`` (this works without the mount). Everything goes through ctypes, so posix_ipc is
+never imported on the hot path.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import stat
+import struct
+from pathlib import Path
+
+from ipctop.collect.common import DEV, MQUEUE_MAGIC, RACES, mode_str, statfs_type, user_name
+from ipctop.errors import IpcError, ParseError
+from ipctop.model import PosixMq, PosixSem, PosixShm
+
+MOUNT_FIX = "mkdir -p /dev/mqueue && mount -t mqueue none /dev/mqueue"
+
+SEM_PREFIX = "sem."
+_SEM_WORD = struct.Struct("=Q")
+"""glibc x86_64 ``struct new_sem`` starts with a uint64: value in the low 32 bits, waiters above."""
+
+
+class MqueueNotMounted(IpcError):
+    """The mqueue filesystem is not mounted where we look, so queues cannot be listed."""
+
+
+def sem_value(path: str | os.PathLike[str]) -> int | None:
+    """The value of the named semaphore backed by ``path``, read from its file; None if unreadable.
+
+    Reads the file rather than mapping it, so the semaphore gains no user. Assumes glibc's 64-bit
+    layout (x86_64, aarch64): ``data & 0xffffffff`` is the value.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        head = os.pread(fd, _SEM_WORD.size, 0)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    if len(head) < _SEM_WORD.size:
+        return None
+    return int(_SEM_WORD.unpack(head)[0] & 0xFFFFFFFF)
+
+
+def read_dev_shm(dev: Path = DEV) -> list[PosixShm | PosixSem]:
+    """Every regular file in ``dev``/shm: sem.NAME as a PosixSem "/NAME", others as PosixShm.
+
+    Subdirectories and non-regular files are ignored; files that vanish mid-listing are skipped.
+    """
+    shm = dev / "shm"
+    out: list[PosixShm | PosixSem] = []
+    try:
+        entries = list(os.scandir(shm))
+    except (*RACES, OSError):
+        return out
+    for entry in entries:
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except RACES:
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            continue
+        path = os.path.join(shm, entry.name)
+        uid, owner, mode = st.st_uid, user_name(st.st_uid), mode_str(st.st_mode)
+        if entry.name.startswith(SEM_PREFIX) and len(entry.name) > len(SEM_PREFIX):
+            name = "/" + entry.name[len(SEM_PREFIX):]
+            out.append(PosixSem(
+                id=name, name=name, uid=uid, owner=owner, mode=mode, size=st.st_size,
+                ctime=st.st_ctime, path=path, dev=st.st_dev, inode=st.st_ino,
+                value=sem_value(path),
+            ))
+        else:
+            name = "/" + entry.name
+            out.append(PosixShm(
+                id=name, name=name, uid=uid, owner=owner, mode=mode, size=st.st_size,
+                ctime=st.st_ctime, path=path, dev=st.st_dev, inode=st.st_ino,
+            ))
+    return out
+
+
+def mqueue_mounted(dev: Path = DEV) -> bool:
+    """True when ``dev``/mqueue is a mount of the mqueue filesystem."""
+    return statfs_type(dev / "mqueue") == MQUEUE_MAGIC
+
+
+def parse_qsize(text: str, path: str | Path) -> tuple[int, int | None]:
+    """``QSIZE:n NOTIFY:n SIGNO:n NOTIFY_PID:n`` -> (QSIZE bytes, notify pid or None)."""
+    fields: dict[str, int] = {}
+    for token in text.split():
+        label, sep, value = token.partition(":")
+        if not sep:
+            raise ParseError(path, 1, f"expected LABEL:NUMBER, got {token!r}")
+        try:
+            fields[label] = int(value)
+        except ValueError:
+            raise ParseError(path, 1, f"{label}: not a number: {value!r}") from None
+    for label in ("QSIZE", "NOTIFY_PID"):
+        if label not in fields:
+            raise ParseError(path, 1, f"missing {label}")
+    return fields["QSIZE"], fields["NOTIFY_PID"] or None
+
+
+class _MqAttr(ctypes.Structure):
+    _fields_ = [
+        ("mq_flags", ctypes.c_long),
+        ("mq_maxmsg", ctypes.c_long),
+        ("mq_msgsize", ctypes.c_long),
+        ("mq_curmsgs", ctypes.c_long),
+        ("_reserved", ctypes.c_long * 4),
+    ]
+
+
+class _MqLib:
+    """mq_open / mq_getattr / mq_close: in libc since glibc 2.34, in librt before."""
+
+    def __init__(self) -> None:
+        lib = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        if not hasattr(lib, "mq_getattr"):
+            lib = ctypes.CDLL(ctypes.util.find_library("rt") or "librt.so.1", use_errno=True)
+        self.open = lib.mq_open
+        self.open.argtypes = [ctypes.c_char_p, ctypes.c_int]
+        self.open.restype = ctypes.c_int
+        self.getattr = lib.mq_getattr
+        self.getattr.argtypes = [ctypes.c_int, ctypes.POINTER(_MqAttr)]
+        self.getattr.restype = ctypes.c_int
+        self.close = lib.mq_close
+        self.close.argtypes = [ctypes.c_int]
+        self.close.restype = ctypes.c_int
+
+
+_mq: _MqLib | None = None
+
+
+def mq_attrs(name: str) -> tuple[int, int, int] | None:
+    """(messages queued, maxmsg, msgsize) of queue ``name`` ("/NAME"); None if it cannot be opened.
+
+    Opens read-only and non-blocking (never O_CREAT), so it neither creates nor waits.
+    """
+    global _mq
+    if _mq is None:
+        _mq = _MqLib()
+    if not name.startswith("/"):
+        name = "/" + name
+    mqd = _mq.open(os.fsencode(name), os.O_RDONLY | os.O_NONBLOCK)
+    if mqd < 0:
+        return None
+    try:
+        attr = _MqAttr()
+        if _mq.getattr(mqd, ctypes.byref(attr)) != 0:
+            return None
+        return int(attr.mq_curmsgs), int(attr.mq_maxmsg), int(attr.mq_msgsize)
+    finally:
+        _mq.close(mqd)
+
+
+def read_mqueue_dir(directory: Path, *, live: bool = True) -> list[PosixMq]:
+    """Every queue file in ``directory`` (an mqueue mount), without checking that it is one.
+
+    ``read_mqueue`` is the entry point; this is split out so the parser runs on fixture trees.
+    Unreadable QSIZE files leave bytes/notify_pid None; vanished files are skipped.
+    """
+    out: list[PosixMq] = []
+    try:
+        entries = list(os.scandir(directory))
+    except (*RACES, OSError):
+        return out
+    for entry in entries:
+        path = os.path.join(directory, entry.name)
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except RACES:
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            continue
+        qbytes: int | None = None
+        notify_pid: int | None = None
+        try:
+            with open(path, encoding="ascii", errors="replace") as f:
+                text = f.read()
+        except FileNotFoundError:
+            continue
+        except OSError:
+            pass
+        else:
+            qbytes, notify_pid = parse_qsize(text, path)
+        name = "/" + entry.name
+        attrs = mq_attrs(name) if live else None
+        messages = maxmsg = msgsize = None
+        if attrs is not None:
+            messages, maxmsg, msgsize = attrs
+        out.append(PosixMq(
+            id=name,
+            name=name,
+            uid=st.st_uid,
+            owner=user_name(st.st_uid),
+            mode=mode_str(st.st_mode),
+            ctime=st.st_ctime,
+            size=maxmsg * msgsize if maxmsg is not None and msgsize is not None else None,
+            messages=messages,
+            bytes=qbytes,
+            maxmsg=maxmsg,
+            msgsize=msgsize,
+            notify_pid=notify_pid,
+        ))
+    return out
+
+
+def read_mqueue(dev: Path = DEV, *, live: bool = True) -> list[PosixMq]:
+    """Every POSIX message queue in ``dev``/mqueue; with ``live``, counts via ``mq_attrs``.
+
+    Raises MqueueNotMounted (one line, with the mount command) when the mqueue fs is not there.
+    """
+    directory = dev / "mqueue"
+    if not mqueue_mounted(dev):
+        raise MqueueNotMounted(
+            f"{directory} is not an mqueue mount, so POSIX message queues cannot be listed; "
+            f"fix: {MOUNT_FIX}"
+        )
+    return read_mqueue_dir(directory, live=live)
