@@ -1,0 +1,521 @@
+"""The per-process scan: which fds each process holds, what it maps shared, its signal sets.
+
+Everything ``snapshot.take`` needs to join users onto IPC objects comes from one pass over
+/proc/PID/*, and each file is read at most once: status, stat, cmdline, the ns/ipc link, the fd/
+links, fdinfo/N only for fds whose access matters (pipes, FIFOs, POSIX mq, /dev/shm files) and the
+shared lines of maps. The pass is the hot path of ``ipctop snapshot`` (it must beat ``lsof -n``), so
+it reads with os.open/os.read, parses with compiled regular expressions over whole files, and
+calls ``stat`` only on fd targets that might be an IPC object.
+
+Processes come and go while we read: a vanished process or a /proc entry we may not read (root gets
+EACCES on some too) is skipped and counted in :class:`~ipctop.model.Unreadable`, never raised.
+A file that does not look as the kernel writes it raises :class:`~ipctop.errors.ParseError` from
+the parser functions; ``scan`` records it the same way, naming the file and line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import stat as stat_mod
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from ipctop.collect.common import MQUEUE_MAGIC, PROC, statfs_type, user_name
+from ipctop.errors import ParseError
+from ipctop.model import Process, Signals, Unreadable
+
+SAMPLE_MAX = 10
+"""At most this many "path: reason" strings are kept in Unreadable.sample."""
+
+SIGRTMIN = 34
+"""The first real-time signal as glibc (and ``kill -l``) numbers it; 32 and 33 are glibc's own."""
+
+
+@dataclass(frozen=True, slots=True)
+class FdUse:
+    """One open fd that may be an IPC object (pipes, sockets, /dev/shm files, mq, FIFOs).
+
+    Fds on anything else (regular files, ttys, anon inodes) are not recorded.
+    """
+
+    pid: int
+    fd: int
+    target: str
+    """The link text: "pipe:[123]", "socket:[456]", "/dev/shm/name", "/queue", "/tmp/fifo"."""
+    access: str | None = None
+    """"r", "w" or "rw" from fdinfo flags; None where not read (sockets) or unreadable."""
+    dev: int | None = None
+    """st_dev of the open file (stat through the fd), for paths only and only when live."""
+    ino: int | None = None
+    mode: int | None = None
+    """st_mode of the open file, as ``dev``."""
+    mqueue: bool = False
+    """The fd is a POSIX message queue (statfs of the fd is mqueue; live only)."""
+
+    @property
+    def path(self) -> str:
+        """The target without the kernel's " (deleted)" suffix."""
+        return self.target.removesuffix(" (deleted)")
+
+    @property
+    def inode_ref(self) -> int | None:
+        """The inode in "pipe:[N]" / "socket:[N]", else None."""
+        if self.target.endswith("]") and (
+            self.target.startswith("pipe:[") or self.target.startswith("socket:[")
+        ):
+            return int(self.target[self.target.index("[") + 1 : -1])
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class MapUse:
+    """One MAP_SHARED line of /proc/PID/maps (perms with "s" in the fourth place)."""
+
+    pid: int
+    path: str
+    """The mapped path without " (deleted)"; "/SYSV0000abcd", "/dev/shm/x", "/memfd:name"."""
+    perms: str
+    """As maps prints it, e.g. "rw-s"."""
+    dev: int
+    """The device column ("fd:01", hex major:minor) as os.makedev."""
+    inode: int
+    shmid: int | None = None
+    """For /SYSV lines: the SysV shmid (the inode column), else None."""
+    deleted: bool = False
+
+    @property
+    def access(self) -> str | None:
+        """"rw", "r", "w" from the perms, None for a mapping without either."""
+        acc = ("r" if self.perms[0] == "r" else "") + ("w" if self.perms[1] == "w" else "")
+        return acc or None
+
+
+@dataclass(frozen=True, slots=True)
+class ProcScan:
+    """The result of one pass over /proc."""
+
+    processes: dict[int, Process]
+    """Every process read, by pid (thread group leaders only, no threads)."""
+    fds: tuple[FdUse, ...]
+    maps: tuple[MapUse, ...]
+    unreadable: Unreadable
+    self_ipc_ns: int | None = None
+    """The IPC namespace inode of the scanning process (/proc/self/ns/ipc), None if unknown."""
+
+
+# --------------------------------------------------------------------------- signals
+
+
+def signal_name(num: int) -> str:
+    """The name of signal ``num``: "SIGUSR1"; 32/33 -> "SIG32"/"SIG33"; 34.. -> "SIGRTMIN+n"."""
+    if num >= SIGRTMIN:
+        return "SIGRTMIN" if num == SIGRTMIN else f"SIGRTMIN+{num - SIGRTMIN}"
+    if 1 <= num < 32:
+        try:
+            return signal.Signals(num).name
+        except ValueError:
+            pass
+    return f"SIG{num}"
+
+
+_NAMES = tuple(signal_name(n) for n in range(1, 65))
+
+
+@lru_cache(maxsize=4096)
+def mask_names(mask: int) -> tuple[str, ...]:
+    """Names of the signals in a /proc status mask (bit n-1 = signal n), in number order."""
+    out: list[str] = []
+    bit = 0
+    while mask:
+        if mask & 1:
+            out.append(_NAMES[bit] if bit < len(_NAMES) else f"SIG{bit + 1}")
+        mask >>= 1
+        bit += 1
+    return tuple(out)
+
+
+# --------------------------------------------------------------------------- parsers
+
+
+@dataclass(frozen=True, slots=True)
+class StatusInfo:
+    """The fields of /proc/PID/status the scan uses."""
+
+    name: str
+    ppid: int
+    uid: int
+    """The effective uid (second column of "Uid:"), as ps and top show."""
+    pending: int
+    """SigPnd | ShdPnd."""
+    blocked: int
+    ignored: int
+    caught: int
+    kthread: bool = False
+
+
+_STATUS_RE = re.compile(
+    rb"^(Name|PPid|Uid|SigPnd|ShdPnd|SigBlk|SigIgn|SigCgt|Kthread):[ \t]*(.*)$", re.M
+)
+_STATUS_REQUIRED = ("Name", "PPid", "Uid", "SigPnd", "ShdPnd", "SigBlk", "SigIgn", "SigCgt")
+_HEX16 = re.compile(rb"[0-9a-fA-F]{1,16}")
+
+
+def _lineno(data: bytes, pos: int) -> int:
+    return data.count(b"\n", 0, pos) + 1
+
+
+def parse_status(data: bytes, path: str | Path) -> StatusInfo:
+    """Parse /proc/PID/status; ParseError naming the file and line on a malformed field."""
+    found: dict[str, tuple[bytes, int]] = {}
+    for m in _STATUS_RE.finditer(data):
+        found[m.group(1).decode()] = (m.group(2), m.start())
+    for key in _STATUS_REQUIRED:
+        if key not in found:
+            raise ParseError(path, _lineno(data, len(data.rstrip(b"\n"))), f"no {key}: line")
+
+    def number(key: str, *, hexa: bool = False, col: int = 0) -> int:
+        value, pos = found[key]
+        parts = value.split()
+        try:
+            if hexa:
+                if len(parts) != 1 or not _HEX16.fullmatch(parts[0]):
+                    raise ValueError
+                return int(parts[0], 16)
+            return int(parts[col])
+        except (ValueError, IndexError):
+            raise ParseError(
+                path, _lineno(data, pos), f"bad {key}: {value.decode(errors='replace')!r}"
+            ) from None
+
+    kthread = found.get("Kthread", (b"0", 0))[0].strip() == b"1"
+    return StatusInfo(
+        name=found["Name"][0].decode(errors="replace"),
+        ppid=number("PPid"),
+        uid=number("Uid", col=1),
+        pending=number("SigPnd", hexa=True) | number("ShdPnd", hexa=True),
+        blocked=number("SigBlk", hexa=True),
+        ignored=number("SigIgn", hexa=True),
+        caught=number("SigCgt", hexa=True),
+        kthread=kthread,
+    )
+
+
+def parse_stat(data: bytes, path: str | Path) -> tuple[str, int]:
+    """(state letter, starttime in clock ticks since boot) from /proc/PID/stat."""
+    end = data.rfind(b")")
+    fields = data[end + 1 :].split() if end >= 0 else []
+    try:
+        state = fields[0].decode()
+        start = int(fields[19])
+    except (IndexError, ValueError, UnicodeDecodeError):
+        raise ParseError(path, 1, "expected 'pid (comm) state ...' with 22+ fields") from None
+    return state, start
+
+
+def parse_btime(data: bytes, path: str | Path) -> float:
+    """The boot time (epoch seconds) from /proc/stat."""
+    m = re.search(rb"^btime[ \t]+(\S*)", data, re.M)
+    if m is None:
+        raise ParseError(path, _lineno(data, len(data.rstrip(b"\n"))), "no btime line")
+    try:
+        return float(int(m.group(1)))
+    except ValueError:
+        raise ParseError(path, _lineno(data, m.start()), "bad btime value") from None
+
+
+_FLAGS_RE = re.compile(rb"^flags:[ \t]*(\S*)", re.M)
+_ACCESS = ("r", "w", "rw", None)
+
+
+def parse_fdinfo_access(data: bytes, path: str | Path) -> str | None:
+    """"r", "w" or "rw" from the octal ``flags:`` line of /proc/PID/fdinfo/N."""
+    m = _FLAGS_RE.search(data)
+    if m is None:
+        raise ParseError(path, 1, "no flags: line")
+    try:
+        flags = int(m.group(1), 8)
+    except ValueError:
+        raise ParseError(path, _lineno(data, m.start()), f"bad flags {m.group(1)!r}") from None
+    return _ACCESS[flags & 3]
+
+
+_SHARED_LINE = re.compile(rb"^[^ \n]+ [^ \n]{3}s [^\n]*", re.M)
+_MAPS_LINE = re.compile(
+    rb"[0-9a-f]+-[0-9a-f]+ ([r-][w-][x-]s) [0-9a-f]+ ([0-9a-f]+):([0-9a-f]+) (\d+)(?: +(.*))?"
+)
+_DELETED = " (deleted)"
+
+
+def parse_maps(data: bytes, path: str | Path, pid: int) -> list[MapUse]:
+    """The MAP_SHARED lines of /proc/PID/maps; other lines are not looked at.
+
+    A "/SYSV%08x" line is a SysV attach (its inode column is the shmid); a shared line with no path
+    is shared anonymous memory and skipped.
+    """
+    out: list[MapUse] = []
+    for line in _SHARED_LINE.finditer(data):
+        m = _MAPS_LINE.fullmatch(line.group(0))
+        if m is None:
+            raise ParseError(
+                path, _lineno(data, line.start()),
+                f"unexpected maps line {line.group(0)[:80].decode(errors='replace')!r}",
+            )
+        raw = m.group(5)
+        if not raw:
+            continue
+        name = os.fsdecode(raw)
+        deleted = name.endswith(_DELETED)
+        if deleted:
+            name = name[: -len(_DELETED)]
+        inode = int(m.group(4))
+        shmid = inode if name.startswith("/SYSV") else None
+        out.append(MapUse(
+            pid=pid, path=name, perms=m.group(1).decode(),
+            dev=os.makedev(int(m.group(2), 16), int(m.group(3), 16)), inode=inode,
+            shmid=shmid, deleted=deleted,
+        ))
+    return out
+
+
+def ns_inode(link: str) -> int | None:
+    """"ipc:[4026531839]" -> 4026531839; None if the link has another shape."""
+    start = link.find("[")
+    if start < 0 or not link.endswith("]"):
+        return None
+    try:
+        return int(link[start + 1 : -1])
+    except ValueError:
+        return None
+
+
+# --------------------------------------------------------------------------- scan
+
+
+_BUF = 65536
+
+
+def _read(path: str) -> bytes:
+    """The whole file. A short read is the end: /proc files other than maps are generated whole."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunk = os.read(fd, _BUF)
+        if len(chunk) < _BUF:
+            return chunk
+        chunks = [chunk]
+        while chunk:
+            chunk = os.read(fd, _BUF)
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _read_all(path: str) -> bytes:
+    """The whole file, reading until EOF (maps may come in pieces)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks: list[bytes] = []
+        while True:
+            chunk = os.read(fd, _BUF)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+
+
+_NOT_IPC_PREFIXES = ("/proc/", "/sys/", "/dev/pts/", "/dev/null", "/dev/tty", "/dev/ptmx",
+                     "/dev/urandom", "/dev/random", "/dev/zero", "/dev/full", "/dev/dri/")
+"""Fd targets that are never a FIFO or IPC object: skipped without a stat."""
+
+
+class _Scanner:
+    """State of one scan: the results so far and what could not be read."""
+
+    def __init__(self, proc: Path, live: bool) -> None:
+        self.proc = str(proc)
+        self.live = live
+        self.processes: dict[int, Process] = {}
+        self.fds: list[FdUse] = []
+        self.maps: list[MapUse] = []
+        self.bad_pids: set[int] = set()
+        self.sample: list[str] = []
+        self.stat_cache: dict[tuple[int | None, str], os.stat_result | None] = {}
+        self.btime: float | None = None
+        self.clk_tck = os.sysconf("SC_CLK_TCK") if "SC_CLK_TCK" in os.sysconf_names else 100
+        try:
+            self.btime = parse_btime(_read(f"{self.proc}/stat"), f"{self.proc}/stat")
+        except (OSError, ParseError) as err:
+            self.note(0, f"{self.proc}/stat: {_reason(err)}")
+
+    def note(self, pid: int, text: str) -> None:
+        if pid:
+            self.bad_pids.add(pid)
+        if len(self.sample) < SAMPLE_MAX:
+            self.sample.append(text)
+
+    def run(self) -> None:
+        try:
+            entries = os.listdir(self.proc)
+        except OSError as err:
+            self.note(0, f"{self.proc}: {_reason(err)}")
+            return
+        for entry in entries:
+            if entry.isdigit():
+                self.one(int(entry))
+
+    def one(self, pid: int) -> None:
+        base = f"{self.proc}/{pid}"
+        try:
+            status = parse_status(_read(f"{base}/status"), f"{base}/status")
+        except (OSError, ParseError) as err:
+            self.fail(pid, f"{base}/status", err)
+            return
+        state, start_time = "", None
+        try:
+            state, ticks = parse_stat(_read(f"{base}/stat"), f"{base}/stat")
+            if self.btime is not None:
+                start_time = self.btime + ticks / self.clk_tck
+        except (OSError, ParseError) as err:
+            self.fail(pid, f"{base}/stat", err)
+        cmdline = ""
+        try:
+            cmdline = _read(f"{base}/cmdline").rstrip(b"\0").replace(b"\0", b" ").decode(
+                errors="replace")
+        except OSError as err:
+            self.fail(pid, f"{base}/cmdline", err)
+        ipc_ns = None
+        try:
+            ipc_ns = ns_inode(os.readlink(f"{base}/ns/ipc"))
+        except OSError as err:
+            self.fail(pid, f"{base}/ns/ipc", err)
+        self.processes[pid] = Process(
+            pid=pid, ppid=status.ppid, comm=status.name, cmdline=cmdline,
+            user=user_name(status.uid), uid=status.uid, ipc_ns=ipc_ns, start_time=start_time,
+            state=state,
+            signals=Signals(
+                pending=mask_names(status.pending), blocked=mask_names(status.blocked),
+                ignored=mask_names(status.ignored), caught=mask_names(status.caught),
+            ),
+        )
+        if status.kthread:
+            return  # kernel threads hold no fds and map nothing
+        self.scan_fds(pid, base)
+        try:
+            self.maps.extend(parse_maps(_read_all(f"{base}/maps"), f"{base}/maps", pid))
+        except (OSError, ParseError) as err:
+            self.fail(pid, f"{base}/maps", err)
+
+    def fail(self, pid: int, path: str, err: OSError | ParseError) -> None:
+        """Record a failed read; a missing file of a process that has exited is counted too."""
+        self.note(pid, str(err) if isinstance(err, ParseError) else f"{path}: {_reason(err)}")
+
+    def scan_fds(self, pid: int, base: str) -> None:
+        fd_dir = f"{base}/fd"
+        try:
+            names = os.listdir(fd_dir)
+        except OSError as err:
+            self.fail(pid, fd_dir, err)
+            return
+        mnt_ns: list[int | None] = []  # read lazily, once: keys the stat cache
+        live = self.live
+        for name in names:
+            link = f"{fd_dir}/{name}"
+            try:
+                target = os.readlink(link)
+            except FileNotFoundError:
+                continue  # closed since the listing
+            except OSError as err:
+                self.fail(pid, link, err)
+                return  # the rest of this directory will not be readable either
+            fd = int(name)
+            if target.startswith("socket:["):
+                self.fds.append(FdUse(pid, fd, target))
+                continue
+            if target.startswith("pipe:["):
+                self.fds.append(FdUse(pid, fd, target, self.access(pid, base, name)))
+                continue
+            if not target.startswith("/"):
+                continue  # anon_inode:, memfd:, net:[...] ...
+            if not live:
+                if target.startswith("/dev/shm/"):
+                    self.fds.append(FdUse(pid, fd, target, self.access(pid, base, name)))
+                continue
+            if target.startswith("/dev/shm/"):
+                st = _stat(link)
+                if st is not None:
+                    self.fds.append(FdUse(pid, fd, target, self.access(pid, base, name),
+                                          st.st_dev, st.st_ino, st.st_mode))
+                continue
+            if target.find("/", 1) < 0 and statfs_type(link) == MQUEUE_MAGIC:
+                self.fds.append(FdUse(pid, fd, target, self.access(pid, base, name),
+                                      mqueue=True))
+                continue
+            if target.startswith(_NOT_IPC_PREFIXES):
+                continue
+            if target.endswith(_DELETED):
+                st = _stat(link)
+            else:
+                if not mnt_ns:
+                    try:
+                        mnt_ns.append(ns_inode(os.readlink(f"{base}/ns/mnt")))
+                    except OSError:
+                        mnt_ns.append(None)
+                key = (mnt_ns[0], target)
+                if key in self.stat_cache:
+                    st = self.stat_cache[key]
+                else:
+                    st = self.stat_cache[key] = _stat(link)
+            if st is not None and stat_mod.S_ISFIFO(st.st_mode):
+                self.fds.append(FdUse(pid, fd, target, self.access(pid, base, name),
+                                      st.st_dev, st.st_ino, st.st_mode))
+
+    def access(self, pid: int, base: str, name: str) -> str | None:
+        path = f"{base}/fdinfo/{name}"
+        try:
+            return parse_fdinfo_access(_read(path), path)
+        except FileNotFoundError:
+            return None  # the fd was closed meanwhile
+        except (OSError, ParseError) as err:
+            self.fail(pid, path, err)
+            return None
+
+
+def _stat(path: str) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except OSError:
+        return None
+
+
+def _reason(err: OSError | ParseError) -> str:
+    if isinstance(err, ParseError):
+        return str(err)
+    if isinstance(err, FileNotFoundError | ProcessLookupError):
+        return "vanished during the scan"
+    return err.strerror or type(err).__name__
+
+
+def scan(proc: Path = PROC, *, live: bool = True) -> ProcScan:
+    """Read every process under ``proc`` once.
+
+    ``live`` allows looking through the fd links at the files they point to (stat, statfs):
+    that is how FIFOs, POSIX message queues and the (dev, inode) of /dev/shm files are known.
+    Turn it off for fixture trees, whose links would resolve against the real machine.
+    """
+    scanner = _Scanner(proc, live)
+    scanner.run()
+    self_ns = None
+    with contextlib.suppress(OSError):
+        self_ns = ns_inode(os.readlink(f"{proc}/self/ns/ipc"))
+    return ProcScan(
+        processes=scanner.processes,
+        fds=tuple(scanner.fds),
+        maps=tuple(scanner.maps),
+        unreadable=Unreadable(count=len(scanner.bad_pids), sample=tuple(scanner.sample)),
+        self_ipc_ns=self_ns,
+    )
