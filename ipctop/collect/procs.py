@@ -53,6 +53,10 @@ class FdUse:
     ino: int | None = None
     mode: int | None = None
     """st_mode of the open file, as ``dev``."""
+    uid: int | None = None
+    """st_uid of the open file, as ``dev``."""
+    ctime: float | None = None
+    """st_ctime of the open file, as ``dev``."""
     mqueue: bool = False
     """The fd is a POSIX message queue (statfs of the fd is mqueue; live only)."""
 
@@ -336,9 +340,10 @@ _NOT_IPC_PREFIXES = ("/proc/", "/sys/", "/dev/pts/", "/dev/null", "/dev/tty", "/
 class _Scanner:
     """State of one scan: the results so far and what could not be read."""
 
-    def __init__(self, proc: Path, live: bool) -> None:
+    def __init__(self, proc: Path, live: bool, with_maps: bool = True) -> None:
         self.proc = str(proc)
         self.live = live
+        self.with_maps = with_maps
         self.processes: dict[int, Process] = {}
         self.fds: list[FdUse] = []
         self.maps: list[MapUse] = []
@@ -405,6 +410,8 @@ class _Scanner:
         if status.kthread:
             return  # kernel threads hold no fds and map nothing
         self.scan_fds(pid, base)
+        if not self.with_maps:
+            return
         try:
             self.maps.extend(parse_maps(_read_all(f"{base}/maps"), f"{base}/maps", pid))
         except (OSError, ParseError) as err:
@@ -449,7 +456,8 @@ class _Scanner:
                 st = _stat(link)
                 if st is not None:
                     self.fds.append(FdUse(pid, fd, target, self.access(pid, base, name),
-                                          st.st_dev, st.st_ino, st.st_mode))
+                                          st.st_dev, st.st_ino, st.st_mode, st.st_uid,
+                                          st.st_ctime))
                 continue
             if target.find("/", 1) < 0 and statfs_type(link) == MQUEUE_MAGIC:
                 self.fds.append(FdUse(pid, fd, target, self.access(pid, base, name),
@@ -472,7 +480,7 @@ class _Scanner:
                     st = self.stat_cache[key] = _stat(link)
             if st is not None and stat_mod.S_ISFIFO(st.st_mode):
                 self.fds.append(FdUse(pid, fd, target, self.access(pid, base, name),
-                                      st.st_dev, st.st_ino, st.st_mode))
+                                      st.st_dev, st.st_ino, st.st_mode, st.st_uid, st.st_ctime))
 
     def access(self, pid: int, base: str, name: str) -> str | None:
         path = f"{base}/fdinfo/{name}"
@@ -500,14 +508,15 @@ def _reason(err: OSError | ParseError) -> str:
     return err.strerror or type(err).__name__
 
 
-def scan(proc: Path = PROC, *, live: bool = True) -> ProcScan:
+def scan(proc: Path = PROC, *, live: bool = True, maps: bool = True) -> ProcScan:
     """Read every process under ``proc`` once.
 
     ``live`` allows looking through the fd links at the files they point to (stat, statfs):
     that is how FIFOs, POSIX message queues and the (dev, inode) of /dev/shm files are known.
     Turn it off for fixture trees, whose links would resolve against the real machine.
+    ``maps=False`` skips /proc/PID/maps when no kind asked for needs map users.
     """
-    scanner = _Scanner(proc, live)
+    scanner = _Scanner(proc, live, maps)
     scanner.run()
     self_ns = None
     with contextlib.suppress(OSError):
