@@ -1,0 +1,116 @@
+"""Shared fixtures: unique IPC names, and forked children that hold IPC objects for a test.
+
+Several engineers run tests on one machine at once, so every fixture here makes names nobody else
+uses and cleans up only what it made, also when the test fails.
+
+- ``unique_name()``: "ipctop-test-<pid>-<n>-<random>", usable as a POSIX name after a "/", a file
+  name, or (``unique_key()``) a SysV key.
+- ``spawn(body)``: fork a child that runs ``body()`` (which sets up what the child should hold and
+  may return bytes to report), then waits, holding everything, until the test ends. The parent
+  gets a :class:`Child` once ``body`` has returned, so there is no sleep-and-hope; at teardown the
+  child is killed and reaped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import random
+import signal
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+
+_counter = itertools.count()
+
+
+def unique_name() -> str:
+    """A name no other test or process on this machine uses."""
+    return f"ipctop-test-{os.getpid()}-{next(_counter)}-{random.randrange(1 << 30):x}"
+
+
+def unique_key() -> int:
+    """A SysV key (positive, below 2**31) very unlikely to be in use; callers use IPC_CREX."""
+    return random.randrange(0x10000000, 0x7FFFFFFF)
+
+
+@dataclass
+class Child:
+    """A forked child, waiting until teardown (or :meth:`stop`)."""
+
+    pid: int
+    report: bytes
+    """What ``body`` returned."""
+    _go: int
+
+    def stop(self) -> None:
+        """Kill and reap the child now (idempotent)."""
+        if self.pid <= 0:
+            return
+        with contextlib.suppress(OSError):
+            os.close(self._go)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+        os.waitpid(self.pid, 0)
+        self.pid = -self.pid
+
+
+Spawn = Callable[[Callable[[], "bytes | None"]], Child]
+"""The type of the ``spawn`` fixture."""
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@pytest.fixture
+def spawn() -> Iterator[Spawn]:
+    """Fork children that run a setup body and then hold still; all killed at teardown.
+
+    ``body`` runs in the child; an exception there fails the test with the child's traceback.
+    """
+    children: list[Child] = []
+
+    def start(body: Callable[[], bytes | None]) -> Child:
+        ready_r, ready_w = os.pipe()
+        go_r, go_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # child: never return into pytest
+            code = 0
+            try:
+                os.close(ready_r)
+                os.close(go_w)
+                out = body() or b""
+                os.write(ready_w, b"+" + out)
+                os.close(ready_w)
+                os.read(go_r, 1)  # until the parent closes its end or kills us
+            except BaseException:
+                code = 1
+                with contextlib.suppress(OSError):
+                    os.write(ready_w, b"!" + traceback.format_exc().encode())
+            finally:
+                os._exit(code)
+        os.close(ready_w)
+        os.close(go_r)
+        child = Child(pid=pid, report=b"", _go=go_w)
+        children.append(child)
+        try:
+            data = _read_all(ready_r)
+        finally:
+            os.close(ready_r)
+        if not data.startswith(b"+"):
+            raise AssertionError(f"child {pid} failed: {data[1:].decode(errors='replace')}")
+        child.report = data[1:]
+        return child
+
+    try:
+        yield start
+    finally:
+        for child in children:
+            child.stop()
