@@ -1,10 +1,297 @@
-"""Placeholder until the actions commands land: registers nothing."""
+"""`ipctop create | send | recv | write | read | sem | rm`: act on one IPC object from a script.
+
+Thin wrappers over ipctop.actions (which the TUI uses too): parse the arguments, call one action,
+print its result. KIND is sysv-shm, sysv-msg, sysv-sem, posix-shm, posix-mq, posix-sem or fifo;
+ID is the SysV id, the POSIX "/name" or the FIFO path. Exit status: 0 done, 1 nothing to receive
+or no such object, 2 bad usage or a failure.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 from typing import Any
 
+from ipctop.errors import EXIT_NOTHING, EXIT_OK, UsageError
+from ipctop.model import Kind, parse_kind
 
-def register(sub: "argparse._SubParsersAction[Any]") -> None:
-    """Add this module's subcommands to ``sub``."""
+_KINDS_HELP = "sysv-shm, sysv-msg, sysv-sem, posix-shm, posix-mq, posix-sem or fifo"
+_ID_HELP = "the SysV id, the POSIX /name, or the FIFO path"
+
+
+def _kind(text: str) -> Kind:
+    try:
+        return parse_kind(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _int(text: str) -> int:
+    """A decimal or 0x hex integer."""
+    try:
+        return int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+
+
+_SIZE_SUFFIX = {"k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+
+
+def _size(text: str) -> int:
+    """Bytes: "4096", "0x1000", "64K", "1M", "2G"."""
+    t = text.strip().lower().removesuffix("b")
+    factor = 1
+    if t and t[-1] in _SIZE_SUFFIX:
+        factor = _SIZE_SUFFIX[t[-1]]
+        t = t[:-1]
+    try:
+        return int(t, 0) * factor
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (like 4096, 64K, 1M)") from None
+
+
+def _seconds(text: str) -> float:
+    from ipctop.fmt import parse_duration
+
+    try:
+        value = parse_duration(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    if value == float("inf") or value != value:
+        raise argparse.ArgumentTypeError(f"not a finite duration: {text!r}")
+    return value
+
+
+def _add_target(p: argparse.ArgumentParser) -> None:
+    p.add_argument("kind", type=_kind, metavar="KIND", help=_KINDS_HELP)
+    p.add_argument("ident", metavar="ID", help=_ID_HELP)
+
+
+def register(sub: argparse._SubParsersAction[Any]) -> None:
+    """Add create, send, recv, write, read, sem and rm to ``sub``."""
+    p = sub.add_parser(
+        "create", help="create an IPC object and print its id",
+        description="Create an IPC object and print its id (one line), or its JSON with --json. "
+        "SysV kinds take a key (0x hex or decimal) or `private`; POSIX kinds a /name; fifo a path. "
+        "Without --exclusive an existing object with that key or name is reused.")
+    p.add_argument("kind", type=_kind, metavar="KIND", help=_KINDS_HELP)
+    p.add_argument("name_or_key", metavar="NAME_OR_KEY",
+                   help="SysV key (0x1234, 4660 or private), POSIX /name, or FIFO path")
+    p.add_argument("--size", type=_size, metavar="N",
+                   help="bytes, for shared memory (like 4096, 64K, 1M); required there")
+    p.add_argument("--mode", default="0600", metavar="MODE",
+                   help="permission bits in octal (default 0600)")
+    p.add_argument("--maxmsg", type=_int, metavar="N",
+                   help="posix-mq: most messages queued (default fs.mqueue.msg_default)")
+    p.add_argument("--msgsize", type=_int, metavar="N",
+                   help="posix-mq: largest message in bytes (default fs.mqueue.msgsize_default)")
+    p.add_argument("--nsems", type=_int, metavar="N",
+                   help="sysv-sem: semaphores in the set (default 1)")
+    p.add_argument("--value", type=_int, metavar="N",
+                   help="semaphores: initial value (default 0)")
+    p.add_argument("--exclusive", action="store_true",
+                   help="fail if the key or name already exists")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=run_create)
+
+    p = sub.add_parser(
+        "send", help="send a message to a queue or FIFO",
+        description="Queue one message on a sysv-msg, posix-mq or fifo. Without --timeout a "
+        "full queue (or a FIFO without a reader) is an error at once.")
+    _add_target(p)
+    p.add_argument("data", metavar="DATA", help="the message (text, or hex with --hex)")
+    p.add_argument("--type", type=_int, metavar="N", help="sysv-msg: message type > 0 (default 1)")
+    p.add_argument("--priority", type=_int, metavar="N",
+                   help="posix-mq: priority 0..32767 (default 0)")
+    p.add_argument("--hex", action="store_true", help="DATA is hex bytes, like 'de ad be ef'")
+    p.add_argument("--timeout", type=_seconds, default=0.0, metavar="S",
+                   help="wait up to S seconds for room (default: do not wait)")
+    p.set_defaults(func=run_send)
+
+    p = sub.add_parser(
+        "recv", help="receive (or peek at) messages from a queue or FIFO",
+        description="Take messages from a sysv-msg, posix-mq or fifo and print each with its "
+        "type or priority. Exit 1 when nothing arrived before the timeout.")
+    _add_target(p)
+    p.add_argument("--type", type=_int, metavar="N",
+                   help="sysv-msg: 0 any (default), N only type N, -N the lowest type <= N")
+    p.add_argument("--timeout", type=_seconds, default=0.0, metavar="S",
+                   help="wait up to S seconds in all (default: do not wait)")
+    p.add_argument("--peek", action="store_true",
+                   help="sysv-msg: copy messages without taking them (msgrcv MSG_COPY)")
+    p.add_argument("--hex", action="store_true", help="print the data as hex")
+    p.add_argument("--count", type=_int, default=1, metavar="N",
+                   help="take up to N messages (default 1)")
+    p.add_argument("--json", action="store_true", help="print the messages as JSON")
+    p.set_defaults(func=run_recv)
+
+    p = sub.add_parser(
+        "write", help="write bytes into shared memory",
+        description="Write DATA into a sysv-shm or posix-shm at --offset (never past its end).")
+    _add_target(p)
+    p.add_argument("data", metavar="DATA", help="the bytes (text, or hex with --hex)")
+    p.add_argument("--offset", type=_size, required=True, metavar="N",
+                   help="byte position to write at")
+    p.add_argument("--hex", action="store_true", help="DATA is hex bytes, like 'de ad be ef'")
+    p.set_defaults(func=run_write)
+
+    p = sub.add_parser(
+        "read", help="show shared memory as a hex + ASCII dump",
+        description="Show the bytes of a sysv-shm or posix-shm as a hex + ASCII dump (like "
+        "hexdump -C). SysV segments are attached read-only and detached at once.")
+    _add_target(p)
+    p.add_argument("--offset", type=_size, default=0, metavar="N",
+                   help="first byte (default 0)")
+    p.add_argument("--length", type=_size, metavar="N", help="bytes to show (default: to the end)")
+    p.add_argument("--raw", action="store_true", help="write the bytes as they are, no dump")
+    p.set_defaults(func=run_read)
+
+    p = sub.add_parser(
+        "sem", help="change or set a semaphore",
+        description="--op N adds N to a semaphore (P when negative, V when positive; 0 on "
+        "sysv-sem waits for zero); --set N sets it. Prints the new value. Without --timeout an "
+        "operation that would block fails at once.")
+    _add_target(p)
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--op", type=_int, metavar="N", help="add N (negative waits for room)")
+    what.add_argument("--set", type=_int, metavar="N", help="set the value to N")
+    p.add_argument("--index", type=_int, default=0, metavar="I",
+                   help="sysv-sem: which semaphore of the set (default 0)")
+    p.add_argument("--timeout", type=_seconds, default=0.0, metavar="S",
+                   help="--op: wait up to S seconds (default: do not wait)")
+    p.set_defaults(func=run_sem)
+
+    p = sub.add_parser(
+        "rm", help="remove one IPC object",
+        description="Remove exactly the object named, after saying what that means (e.g. "
+        "\"attached by 3 processes: destroyed when the last detaches\"). Without --yes it asks "
+        "on a terminal and refuses when there is none.")
+    _add_target(p)
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask")
+    p.set_defaults(func=run_rm)
+
+
+def _data(args: argparse.Namespace) -> bytes:
+    from ipctop.actions import parse_hex
+
+    text: str = args.data
+    return parse_hex(text) if args.hex else text.encode("utf-8", "surrogateescape")
+
+
+def printable(data: bytes) -> str:
+    """Message bytes as one line of text: UTF-8, with control characters and bad bytes escaped."""
+    out: list[str] = []
+    for ch in data.decode("utf-8", "backslashreplace"):
+        if ch == "\n":
+            out.append("\\n")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\x{ord(ch):02x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def run_create(args: argparse.Namespace) -> int:
+    from ipctop import actions
+
+    result = actions.create(
+        args.kind, args.name_or_key, size=args.size, mode=args.mode, maxmsg=args.maxmsg,
+        msgsize=args.msgsize, nsems=args.nsems, value=args.value, exclusive=args.exclusive)
+    if args.json:
+        print(json.dumps(result.to_dict()))
+    else:
+        print(result.id)
+    return EXIT_OK
+
+
+def run_send(args: argparse.Namespace) -> int:
+    from ipctop import actions
+
+    actions.send(args.kind, args.ident, _data(args), mtype=args.type, priority=args.priority,
+                 timeout=args.timeout)
+    return EXIT_OK
+
+
+def run_recv(args: argparse.Namespace) -> int:
+    from ipctop import actions
+
+    messages = actions.receive(args.kind, args.ident, mtype=args.type, timeout=args.timeout,
+                               peek=args.peek, count=args.count)
+    label = {Kind.SYSV_MSG: "type", Kind.POSIX_MQ: "priority"}.get(args.kind)
+    if args.json:
+        print(json.dumps([{"type": m.type, "size": len(m.data), "hex": m.data.hex(),
+                           "text": m.data.decode("utf-8", "replace")} for m in messages]))
+    else:
+        for m in messages:
+            body = m.data.hex(" ") if args.hex else printable(m.data)
+            print(f"{label} {m.type}: {body}" if label else body)
+    if not messages:
+        waited = f" within {args.timeout:g}s" if args.timeout else ""
+        print(f"ipctop: nothing to receive from {actions.object_name(args.kind, args.ident)}"
+              f"{waited}", file=sys.stderr)
+        return EXIT_NOTHING
+    return EXIT_OK
+
+
+def run_write(args: argparse.Namespace) -> int:
+    from ipctop import actions
+
+    n = actions.write_shm(args.kind, args.ident, _data(args), args.offset)
+    print(f"wrote {n} bytes at offset {args.offset}")
+    return EXIT_OK
+
+
+def run_read(args: argparse.Namespace) -> int:
+    from ipctop import actions
+    from ipctop.hexdump import hexdump
+
+    data = actions.read_shm(args.kind, args.ident, args.offset, args.length)
+    if args.raw:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        sys.stdout.write(hexdump(data, args.offset))
+    return EXIT_OK
+
+
+def run_sem(args: argparse.Namespace) -> int:
+    from ipctop import actions
+
+    if args.op is not None:
+        value = actions.sem_op(args.kind, args.ident, args.op, index=args.index,
+                               timeout=args.timeout)
+    else:
+        if args.timeout:
+            raise UsageError("--timeout applies to --op only")
+        value = actions.sem_set(args.kind, args.ident, args.set, index=args.index)
+    print(value)
+    return EXIT_OK
+
+
+def _confirm(question: str) -> bool:
+    """Ask on the terminal (stderr for the question, stdin for the answer); EOF means no."""
+    sys.stderr.write(question)
+    sys.stderr.flush()
+    answer = sys.stdin.readline()
+    return answer.strip().lower() in ("y", "yes")
+
+
+def run_rm(args: argparse.Namespace) -> int:
+    from ipctop import actions
+
+    name = actions.object_name(args.kind, args.ident)
+    consequence = actions.describe_removal(args.kind, args.ident)  # also: does it exist?
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise UsageError(f"refusing to remove {name} without confirmation: pass --yes")
+        if not _confirm(f"{name}: {consequence}\nRemove {name}? [y/N] "):
+            print(f"kept {name}", file=sys.stderr)
+            return EXIT_OK
+    print(actions.remove(args.kind, args.ident))
+    return EXIT_OK
