@@ -163,8 +163,8 @@ def test_fixture_unix(tmp_path: Path) -> None:
     ("bad", "message"),
     [
         ("0000000000000000: 00000002 00000000", "expected at least 7 fields, got 3"),
-        (unix_line(inode=7).replace(" 0001 ", " 00zz "), "not a socket line"),
-        (unix_line(inode=7).replace("    7", " seven"), "not a socket line"),
+        (unix_line(inode=7).replace(" 0001 ", " 00zz "), "not hex: 00000000 00zz 01"),
+        (unix_line(inode=7).replace("    7", " seven"), "inode: not a number: 'seven'"),
     ],
 )
 def test_fixture_unix_malformed(tmp_path: Path, bad: str, message: str) -> None:

@@ -14,7 +14,6 @@ never imported on the hot path.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import stat
 import struct
@@ -128,9 +127,9 @@ class _MqLib:
     """mq_open / mq_getattr / mq_close: in libc since glibc 2.34, in librt before."""
 
     def __init__(self) -> None:
-        lib = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        lib = ctypes.CDLL(None, use_errno=True)
         if not hasattr(lib, "mq_getattr"):
-            lib = ctypes.CDLL(ctypes.util.find_library("rt") or "librt.so.1", use_errno=True)
+            lib = ctypes.CDLL("librt.so.1", use_errno=True)
         self.open = lib.mq_open
         self.open.argtypes = [ctypes.c_char_p, ctypes.c_int]
         self.open.restype = ctypes.c_int

@@ -16,7 +16,6 @@ by the header line, so a kernel that adds or drops a column (older ones lack rss
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,7 +39,7 @@ _STAT_BUF = 256
 _MSG_QBYTES_OFFSET = 88
 _SEM_NSEMS_OFFSET = 80
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+_libc = ctypes.CDLL(None, use_errno=True)  # the process's own symbols: libc is among them
 _semctl = _libc.semctl
 _semctl.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
 _semctl.restype = ctypes.c_int
