@@ -163,22 +163,24 @@ def test_mq_attrs_reads_and_never_creates(cleanup: Cleanup) -> None:
     assert posix.mq_attrs(name) == (1, 3, 32)
     assert posix.mq_attrs(name[1:]) == (1, 3, 32)  # the leading slash is optional
     ghost = _name()
+    cleanup(lambda: posix_ipc.unlink_message_queue(ghost))  # only if the check below fails
     assert posix.mq_attrs(ghost) is None
     with pytest.raises(posix_ipc.ExistentialError):
         posix_ipc.MessageQueue(ghost)
 
 
-def test_mqueue_not_mounted_says_how_to_fix(tmp_path: Path) -> None:
+@pytest.mark.parametrize("plain_dir", [False, True])
+def test_mqueue_not_mounted_says_how_to_fix(tmp_path: Path, plain_dir: bool) -> None:
+    if plain_dir:
+        (tmp_path / "mqueue").mkdir()
     assert not posix.mqueue_mounted(tmp_path)
-    for prepare in (lambda: None, lambda: (tmp_path / "mqueue").mkdir()):
-        prepare()
-        with pytest.raises(posix.MqueueNotMounted) as err:
-            posix.read_mqueue(tmp_path)
-        assert isinstance(err.value, IpcError)
-        message = str(err.value)
-        assert "\n" not in message
-        assert "mkdir -p /dev/mqueue && mount -t mqueue none /dev/mqueue" in message
-        assert str(tmp_path / "mqueue") in message
+    with pytest.raises(posix.MqueueNotMounted) as err:
+        posix.read_mqueue(tmp_path)
+    assert isinstance(err.value, IpcError)
+    message = str(err.value)
+    assert "\n" not in message
+    assert "mkdir -p /dev/mqueue && mount -t mqueue none /dev/mqueue" in message
+    assert str(tmp_path / "mqueue") in message
 
 
 def test_mqueue_dir_fixture(tmp_path: Path) -> None:
