@@ -1,0 +1,76 @@
+"""The first bytes of a shared memory object, read without attaching. No Textual.
+
+Attaching a SysV segment changes what ipctop reports (nattch, lpid, atime), so a preview never
+attaches. POSIX shm is a file in /dev/shm: read it read-only. A SysV segment that some process
+already has attached is reachable as /proc/PID/map_files/START-END of that mapping (root, or
+CAP_SYS_ADMIN); otherwise the preview says how to look (attach explicitly with `a`).
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+from pathlib import Path
+
+from ipctop.model import IpcObject, PosixShm, SysvShm
+
+PREVIEW_BYTES = 256
+_PRINTABLE = frozenset(string.printable.encode()) - frozenset(b"\t\n\r\x0b\x0c")
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    data: bytes | None
+    """The bytes read, or None when they could not be read without attaching."""
+    note: str
+    """Where they came from, or why there are none."""
+
+
+def _sysv_via_map_files(obj: SysvShm, proc: Path, length: int) -> Preview | None:
+    tried: list[str] = []
+    for pid in sorted(obj.pids):
+        try:
+            maps = (proc / str(pid) / "maps").read_text()
+        except OSError as err:
+            tried.append(f"{pid}: {err.strerror}")
+            continue
+        for line in maps.splitlines():
+            parts = line.split(None, 5)
+            if len(parts) < 6 or not parts[5].startswith("/SYSV") or parts[4] != obj.id:
+                continue
+            try:
+                with open(proc / str(pid) / "map_files" / parts[0], "rb") as f:
+                    return Preview(f.read(length), f"via {pid}'s mapping (not attached)")
+            except OSError as err:
+                tried.append(f"{pid}: {err.strerror}")
+    if tried:
+        return Preview(None, "cannot read an existing mapping (" + "; ".join(tried[:2])
+                       + "): attach with `a` to view")
+    return None
+
+
+def preview(obj: IpcObject, proc: Path = Path("/proc"), length: int = PREVIEW_BYTES) -> Preview:
+    """Read the first ``length`` bytes of ``obj`` without attaching, or say why not."""
+    if isinstance(obj, PosixShm):
+        try:
+            with open(obj.path, "rb") as f:
+                return Preview(f.read(length), f"read-only from {obj.path}")
+        except OSError as err:
+            return Preview(None, f"cannot read {obj.path}: {err.strerror}")
+    if isinstance(obj, SysvShm):
+        found = _sysv_via_map_files(obj, proc, length)
+        if found is not None:
+            return found
+        return Preview(None, "no process has it attached: attach with `a` to view")
+    return Preview(None, "")
+
+
+def hexdump(data: bytes, width: int = 16) -> list[str]:
+    """Lines like "0000  48 65 6c 6c 6f ..  |Hello...|"."""
+    lines = []
+    for off in range(0, len(data), width):
+        chunk = data[off:off + width]
+        hexes = " ".join(f"{b:02x}" for b in chunk).ljust(width * 3 - 1)
+        text = "".join(chr(b) if b in _PRINTABLE else "." for b in chunk)
+        lines.append(f"{off:04x}  {hexes}  |{text}|")
+    return lines

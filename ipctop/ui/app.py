@@ -1,0 +1,636 @@
+"""The live TUI: a top for IPC.
+
+Shape (dolphie's poll loop, toolong's watcher):
+
+* A thread worker calls the collector (``ipctop.snapshot.take`` by default); its success handler
+  applies the snapshot on the UI thread and schedules the next poll with ``set_timer``, so polls
+  never overlap. A failed poll shows a notice; the next one tries again.
+* Applying a snapshot computes the events (``ipctop.events.diff``), then, inside
+  ``batch_update()``, updates the header, the tab counts, the keyed table (only changed cells) and
+  the detail pane.
+* ``ipctop.watch.Watcher`` reports /dev/shm and /dev/mqueue changes from its thread; they are
+  logged at once and trigger a poll.
+
+Contract for the other features (issues 4 and 5):
+
+* ``IpcTopApp`` inherits ``ObjectActions`` and ``LeakActions``; their ``BINDINGS`` are appended
+  to the app's, and they show in the footer and the help screen.
+* ``app.selected_object`` -- the IpcObject under the cursor in the current view (None for none,
+  or for a row that is fading out because the object is gone).
+* ``app.snapshot`` -- the latest Snapshot (None before the first poll).
+* ``app.request_poll()`` -- poll now; if a poll is running, one more follows it (never overlaps).
+* ``app.current_view`` -- the active :class:`ipctop.ui.views.View` (None on the events log).
+* Adding a view: ``ipctop.ui.views.register_view(View(id, title, match, columns))`` at import
+  time of your module (leak_actions.py is imported before the app is built); it gets a tab with a
+  count and a key (1..9 by position, Tab cycles). See ipctop/ui/views.py.
+* Time is injectable (``clock``) and so is the collector, for tests and screenshots.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import events, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import ContentSwitcher, DataTable, Footer, Input, Tab, Tabs
+from textual.worker import Worker, WorkerState
+
+from ipctop.events import CREATED, REMOVED, Event, ObjectKey, diff
+from ipctop.model import IpcObject, Kind, PosixShm, Snapshot, SysvShm
+from ipctop.preview import Preview, preview
+from ipctop.ui.leak_actions import LeakActions
+from ipctop.ui.object_actions import ObjectActions
+from ipctop.ui.screens.detail import DetailScreen
+from ipctop.ui.screens.help import HelpScreen
+from ipctop.ui.screens.process import ProcessScreen
+from ipctop.ui.views import View, all_views
+from ipctop.ui.widgets.detail_pane import DetailPane
+from ipctop.ui.widgets.event_log import EventLog
+from ipctop.ui.widgets.limit_meters import LimitMeters
+from ipctop.ui.widgets.object_table import GONE, NEW, ObjectTable, Row, row_key_of
+from ipctop.ui.widgets.status_bar import StatusBar
+from ipctop.watch import DEFAULT_DIRS, Watcher, WatchEvent
+
+INTERVALS = (0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0)
+HISTORY = 60
+"""Polls of queue depth kept for the sparkline."""
+EVENTS_TAB = "view-events"
+NARROW = 110
+"""Below this width the side detail pane is hidden (Enter still opens the detail screen)."""
+
+_DEPTH_KINDS = (Kind.SYSV_MSG, Kind.POSIX_MQ, Kind.PIPE, Kind.FIFO, Kind.UNIX_SOCKET)
+
+
+def default_collector() -> Snapshot:
+    from ipctop.snapshot import take  # the real collector, imported when first used
+
+    return take()
+
+
+def _depth(obj: IpcObject) -> float | None:
+    value = getattr(obj, "messages", None)
+    if value is None:
+        value = getattr(obj, "bytes", None)
+    return None if value is None else float(value)
+
+
+class WatchBurst(Message):
+    """inotify news is waiting in the app's buffer; bursts merge into one message."""
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, WatchBurst)
+
+
+class IpcTopApp(ObjectActions, LeakActions, App[int]):
+    """Every IPC object on the machine, live."""
+
+    CSS_PATH = "ipctop.tcss"
+    TITLE = "ipctop"
+    BINDINGS: ClassVar[list[BindingType]] = [  # type: ignore[misc]
+        Binding("q", "quit_app", "Quit"),
+        Binding("question_mark,f1", "help", "Help", key_display="?"),
+        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("o", "cycle_sort", "Sort"),
+        Binding("O", "reverse_sort", "Reverse sort", show=False),
+        Binding("p,space", "toggle_pause", "Pause", key_display="p"),
+        Binding("plus,equals_sign", "interval(1)", "Slower", key_display="+"),
+        Binding("minus", "interval(-1)", "Faster", key_display="-"),
+        Binding("l", "show_events", "Events log"),
+        Binding("tab", "next_view", "Next view", show=False, priority=True),
+        Binding("shift+tab", "prev_view", "Previous view", show=False, priority=True),
+        *(Binding(str(n), f"view({n - 1})", f"View {n}", show=False) for n in range(1, 10)),
+        *ObjectActions.BINDINGS,
+        *LeakActions.BINDINGS,
+    ]
+
+    def __init__(
+        self,
+        collector: Callable[[], Snapshot] | None = None,
+        *,
+        interval: float = 2.0,
+        filter_text: str = "",
+        clock: Callable[[], float] = time.time,
+        watch: bool = True,
+        watch_dirs: Iterable[Path] = DEFAULT_DIRS,
+        previewer: Callable[[IpcObject], Preview] = preview,
+    ) -> None:
+        super().__init__()
+        self.collector = collector or default_collector
+        self.interval = interval
+        self.clock = clock
+        self.paused = False
+        self.views: list[View] = all_views()
+        self.view_index = 0
+        self.initial_filter = filter_text
+        self.snapshot: Snapshot | None = None
+        self.previewer = previewer
+        self.polls = 0
+        """Successful polls so far."""
+        self._watch = watch
+        self._watch_dirs = tuple(watch_dirs)
+        self.watcher: Watcher | None = None
+        self._watch_buffer: list[WatchEvent] = []
+        self._watch_lock = threading.Lock()
+        self._announced: set[tuple[str, ObjectKey]] = set()
+        self._objects: dict[str, IpcObject] = {}
+        self._ghosts: dict[str, IpcObject] = {}
+        self._fresh: set[str] = set()
+        self._history: dict[str, deque[float]] = {}
+        self._seen_notices: set[str] = set()
+        self._last_error: str | None = None
+        self._polling = False
+        self._poll_again = False
+        self._timer: Timer | None = None
+
+    # -- layout -------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        yield LimitMeters(id="meters")
+        tabs = [Tab(self._tab_label(i, v, None), id=f"view-{v.id}")
+                for i, v in enumerate(self.views)]
+        yield Tabs(*tabs, Tab("Events", id=EVENTS_TAB), id="views")
+        with Horizontal(id="body"):
+            with ContentSwitcher(initial="objects", id="switcher"):
+                yield ObjectTable(id="objects")
+                yield EventLog(id="events")
+            yield DetailPane(id="detail")
+        yield Input(value=self.initial_filter, id="filter",
+                    placeholder="filter all columns as you type; Enter keeps it, Esc clears")
+        yield Footer()
+
+    @property
+    def table(self) -> ObjectTable:
+        return self.query_one("#objects", ObjectTable)
+
+    @property
+    def event_log(self) -> EventLog:
+        return self.query_one("#events", EventLog)
+
+    def on_mount(self) -> None:
+        view = self.views[0]
+        self.table.set_view(view.id, view.columns)
+        self.table.filter_text = self.initial_filter
+        self.query_one("#filter", Input).display = bool(self.initial_filter)
+        self.table.focus()
+        self._layout_for(self.size.width)
+        self.set_interval(1.0, self._tick)
+        if self._watch:
+            self.watcher = Watcher(self._on_watch_thread, self._watch_dirs, clock=self.clock)
+            for notice in self.watcher.start():
+                self._notice_once(notice, severity="warning")
+        self._refresh_status()
+        self.request_poll()
+
+    def on_unmount(self) -> None:
+        if self.watcher is not None:
+            self.watcher.stop()
+        if self._timer is not None:
+            self._timer.stop()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._layout_for(event.size.width)
+
+    def _layout_for(self, width: int) -> None:
+        self.query_one("#body").set_class(width < NARROW, "-narrow")
+
+    # -- contract -----------------------------------------------------------------------------
+
+    @property
+    def current_view(self) -> View | None:
+        return None if self.view_index >= len(self.views) else self.views[self.view_index]
+
+    @property
+    def selected_object(self) -> IpcObject | None:
+        """The object under the cursor in the current view (None for a fading row)."""
+        if self.current_view is None:
+            log = self.event_log
+            if not log.row_count or log.cursor_row >= len(log.events):
+                return None
+            ev = log.events[log.cursor_row]
+            return self._objects.get(f"{ev.kind.value}:{ev.id}")
+        key = self.table.current_key
+        if key is None or self.table.states.get(key) == GONE:
+            return None
+        return self._objects.get(key)
+
+    def request_poll(self) -> None:
+        """Poll now; if a poll is running, poll once more when it ends."""
+        if self._polling:
+            self._poll_again = True
+            return
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        self._polling = True
+        self._refresh_status()
+        self._poll()
+
+    # -- polling ------------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="poll", name="poll")
+    def _poll(self) -> Snapshot:
+        return self.collector()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if worker.group != "poll":
+            return
+        if event.state == WorkerState.SUCCESS:
+            self._polling = False
+            self._last_error = None
+            result = worker.result
+            if isinstance(result, Snapshot):
+                self._apply_snapshot(result)
+            self._after_poll()
+        elif event.state == WorkerState.ERROR:
+            self._polling = False
+            message = f"Poll failed: {type(worker.error).__name__}: {worker.error}"
+            if message != self._last_error:
+                self.notify(f"{message}. Retrying every {self.interval:g}s.",
+                            title="ipctop", severity="error", timeout=8)
+            self._last_error = message
+            self._after_poll()
+        elif event.state == WorkerState.CANCELLED:
+            self._polling = False
+
+    def _after_poll(self) -> None:
+        if self._poll_again:
+            self._poll_again = False
+            self.request_poll()
+            return
+        self._schedule()
+        self._refresh_status()
+
+    def _schedule(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        if not self.paused and not self._polling:
+            self._timer = self.set_timer(self.interval, self._timer_fired)
+
+    def _timer_fired(self) -> None:
+        self._timer = None
+        if not self.paused:
+            self.request_poll()
+
+    def _apply_snapshot(self, snap: Snapshot) -> None:
+        old = self.snapshot
+        old_objects = self._objects
+        found = diff(old, snap)
+        self.snapshot = snap
+        self.polls += 1
+        self._objects = {row_key_of(o): o for o in snap.objects}
+        self._ghosts = {}
+        self._fresh = set()
+        for ev in found:
+            key = f"{ev.kind.value}:{ev.id}"
+            if ev.action == REMOVED and key in old_objects:
+                self._ghosts[key] = old_objects[key]
+            elif ev.action == CREATED:
+                self._fresh.add(key)
+        fresh_events = [ev for ev in found if (ev.action, ev.key) not in self._announced]
+        self._announced.clear()
+        for key, obj in self._objects.items():
+            depth = _depth(obj) if obj.kind in _DEPTH_KINDS else None
+            if depth is not None:
+                self._history.setdefault(key, deque(maxlen=HISTORY)).append(depth)
+        for key in [k for k in self._history if k not in self._objects]:
+            del self._history[key]
+        for notice in snap.notices:
+            self._notice_once(notice)
+        if snap.unreadable.count:
+            why = f" ({snap.unreadable.sample[0]})" if snap.unreadable.sample else ""
+            self._notice_once(
+                f"{snap.unreadable.count} processes could not be read{why}: objects they use are "
+                "listed, but not as theirs. Run as root to see every user.",
+                severity="warning", tag="unreadable")
+        with self.batch_update():
+            if fresh_events:
+                self.event_log.add_events(fresh_events)
+            self.query_one(LimitMeters).update_meters(snap)
+            self._refresh_tabs()
+            self._refresh_table()
+            self._refresh_detail()
+            self._refresh_screens()
+            self._refresh_status()
+
+    def _notice_once(self, text: str, severity: str = "information", tag: str = "") -> None:
+        key = tag or text
+        if key in self._seen_notices:
+            return
+        self._seen_notices.add(key)
+        self.notify(text, title="ipctop", severity=severity,  # type: ignore[arg-type]
+                    timeout=10)
+
+    # -- inotify ------------------------------------------------------------------------------
+
+    def _on_watch_thread(self, event: WatchEvent) -> None:
+        with self._watch_lock:
+            self._watch_buffer.append(event)
+        self.post_message(WatchBurst())
+
+    def on_watch_burst(self, _message: WatchBurst) -> None:
+        with self._watch_lock:
+            batch, self._watch_buffer = self._watch_buffer, []
+        logged = []
+        for w in batch:
+            if w.kind is None or w.id is None:
+                continue
+            action = CREATED if w.action == "created" else REMOVED
+            self._announced.add((action, (w.kind, w.id)))
+            logged.append(Event(w.at, action, w.kind, w.id, w.id, source="inotify",
+                                detail=w.path))
+        if logged:
+            self.event_log.add_events(logged)
+            self._refresh_tabs()
+            if not self.paused:
+                self.request_poll()
+
+    # -- refreshing the widgets ---------------------------------------------------------------
+
+    def _tab_label(self, index: int, view: View, count: int | None) -> str:
+        prefix = f"{index + 1} " if index < 9 else ""
+        return f"{prefix}{view.title}" + ("" if count is None else f" {count}")
+
+    def _refresh_tabs(self) -> None:
+        snap = self.snapshot
+        tabs = self.query_one("#views", Tabs)
+        for i, view in enumerate(self.views):
+            count = None if snap is None else sum(1 for o in snap.objects if view.match(o))
+            label = self._tab_label(i, view, count)
+            tab = tabs.query_one(f"#view-{view.id}", Tab)
+            if tab.label_text != label:
+                tab.label = label
+        events_label = f"Events {len(self.event_log.events)}"
+        tab = tabs.query_one(f"#{EVENTS_TAB}", Tab)
+        if tab.label_text != events_label:
+            tab.label = events_label
+
+    def _rows(self, view: View) -> Iterator[Row]:
+        if self.snapshot is None:
+            return
+        for obj in self.snapshot.objects:
+            if view.match(obj):
+                key = row_key_of(obj)
+                yield Row(key, obj, NEW if key in self._fresh else "")
+        for key, obj in self._ghosts.items():
+            if view.match(obj):
+                yield Row(key, obj, GONE)
+
+    def _refresh_table(self) -> None:
+        view = self.current_view
+        if view is None:
+            return
+        self.table.set_view(view.id, view.columns)
+        self.table.show(self._rows(view), self.clock())
+
+    def _detail_args(self, key: str | None) -> dict[str, Any]:
+        obj = None if key is None else self._objects.get(key)
+        gone = False
+        if obj is None and key is not None and key in self._ghosts:
+            obj, gone = self._ghosts[key], True
+        prev = None
+        if obj is not None and isinstance(obj, (PosixShm, SysvShm)) and not gone:
+            prev = self.previewer(obj)
+        history = list(self._history.get(key, ())) if key else []
+        return {"obj": obj, "history": history, "preview": prev, "gone": gone}
+
+    def _refresh_detail(self) -> None:
+        pane = self.query_one("#detail", DetailPane)
+        if not pane.display or pane.has_class("-hidden"):
+            return
+        key = self.table.current_key if self.current_view is not None else None
+        if self.current_view is None:
+            obj = self.selected_object
+            key = row_key_of(obj) if obj is not None else None
+        args = self._detail_args(key)
+        pane.show(args["obj"], self.snapshot, now=self.clock(), history=args["history"],
+                  preview=args["preview"], gone=args["gone"])
+
+    def _refresh_screens(self) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, DetailScreen) and screen.is_mounted:
+                self._fill_detail(screen.key, screen.pane)
+            elif isinstance(screen, ProcessScreen) and self.snapshot is not None:
+                screen.update_snapshot(self.snapshot)
+
+    def _refresh_status(self) -> None:
+        self.query_one(StatusBar).update_status(
+            self.snapshot, now=self.clock(), interval=self.interval, paused=self.paused,
+            polling=self._polling, filter_text=self.table.filter_text,
+            sort=self.table.sort_title() if self.current_view else "")
+
+    def _tick(self) -> None:
+        self._refresh_status()
+
+    # -- events from widgets ------------------------------------------------------------------
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id in ("objects", "events"):
+            self._refresh_detail()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table.id == "objects" and event.row_key.value is not None:
+            self._open_detail(str(event.row_key.value))
+        elif event.data_table.id == "events":
+            obj = self.selected_object
+            if obj is not None:
+                self._open_detail(row_key_of(obj))
+
+    def _open_detail(self, key: str) -> None:
+        self.push_screen(DetailScreen(key, self._fill_detail))
+
+    def _fill_detail(self, key: str, pane: DetailPane) -> None:
+        args = self._detail_args(key)
+        pane.show(args["obj"], self.snapshot, now=self.clock(), history=args["history"],
+                  preview=args["preview"], gone=args["gone"] or args["obj"] is None)
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        if event.data_table.id != "objects" or event.column_key.value == "mark":
+            return
+        same = self.table.sort_column == event.column_key.value or (
+            self.table.sort_column is None and event.column_index == 1)
+        self.table.set_sort(str(event.column_key.value), not self.table.sort_reverse if same
+                            else False)
+        self._refresh_status()
+
+    def on_detail_pane_process_requested(self, event: DetailPane.ProcessRequested) -> None:
+        self.open_process(event.pid)
+
+    def open_process(self, pid: int) -> None:
+        """The process pivot: all IPC ``pid`` holds and its signals."""
+        if self.snapshot is None:
+            return
+
+        def chosen(key: str | None) -> None:
+            if key is None:
+                return
+            while isinstance(self.screen, (DetailScreen, ProcessScreen)):
+                self.pop_screen()
+            self.show_object(key)
+
+        self.push_screen(ProcessScreen(pid, self.snapshot), chosen)
+
+    def show_object(self, key: str) -> None:
+        """Select the row ``key`` (switching to "All" if the current view does not list it)."""
+        view = self.current_view
+        obj = self._objects.get(key)
+        if view is None or obj is None or not view.match(obj):
+            self.action_view(0)
+            self._refresh_table()
+        if not self.table.select_key(key) and self.table.filter_text:
+            self._set_filter("")
+            self.table.select_key(key)
+        self.table.focus()
+
+    def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
+        tab_id = event.tab.id or ""
+        switcher = self.query_one("#switcher", ContentSwitcher)
+        if tab_id == EVENTS_TAB:
+            self.view_index = len(self.views)
+            switcher.current = "events"
+            self.event_log.focus()
+        else:
+            ids = [f"view-{v.id}" for v in self.views]
+            self.view_index = ids.index(tab_id) if tab_id in ids else 0
+            switcher.current = "objects"
+            with self.batch_update():
+                self._refresh_table()
+            self.table.focus()
+        self._refresh_detail()
+        self._refresh_status()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter":
+            self.table.filter_text = event.value
+            with self.batch_update():
+                self._refresh_table()
+                self._refresh_detail()
+            self._refresh_status()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "filter":
+            if not event.value:
+                event.input.display = False
+            self.table.focus()
+
+    # -- actions ------------------------------------------------------------------------------
+
+    def _on_main(self) -> bool:
+        return not isinstance(self.screen, (DetailScreen, ProcessScreen, HelpScreen)) and \
+            self.screen is self.screen_stack[0]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        main_only = {"filter", "cycle_sort", "reverse_sort", "view", "show_events",
+                     "clear_filter"}
+        return not (action in main_only and not self._on_main())
+
+    def action_quit_app(self) -> None:
+        self.exit(0)
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        names = [v.title for v in self.views] + ["Events"]
+        self.push_screen(HelpScreen(list(self.BINDINGS), names))
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.focus()
+
+    def _set_filter(self, text: str) -> None:
+        box = self.query_one("#filter", Input)
+        box.value = text
+        self.table.filter_text = text
+        box.display = bool(text)
+        with self.batch_update():
+            self._refresh_table()
+        self._refresh_status()
+
+    def action_clear_filter(self) -> None:
+        self._set_filter("")
+        self.query_one("#filter", Input).display = False
+        self.table.focus()
+
+    def action_cycle_sort(self) -> None:
+        title = self.table.cycle_sort()
+        self.notify(f"Sorted by {title}", timeout=2)
+        self._refresh_status()
+
+    def action_reverse_sort(self) -> None:
+        self.table.set_sort(self.table.sort_column, not self.table.sort_reverse)
+        self._refresh_status()
+
+    def action_toggle_pause(self) -> None:
+        self.paused = not self.paused
+        if self.paused:
+            if self._timer is not None:
+                self._timer.stop()
+                self._timer = None
+        else:
+            self.request_poll()
+        self._refresh_status()
+
+    def action_interval(self, step: int) -> None:
+        steps = list(INTERVALS)
+        nearest = min(range(len(steps)), key=lambda i: abs(steps[i] - self.interval))
+        index = max(0, min(len(steps) - 1, nearest + step))
+        if steps[nearest] != self.interval and step > 0 and steps[nearest] > self.interval:
+            index = nearest
+        self.interval = steps[index]
+        if not self._polling:
+            self._schedule()
+        self._refresh_status()
+
+    def action_view(self, index: int) -> None:
+        tabs = self.query_one("#views", Tabs)
+        ids = [f"view-{v.id}" for v in self.views] + [EVENTS_TAB]
+        if 0 <= index < len(ids):
+            tabs.active = ids[index]
+
+    def action_show_events(self) -> None:
+        self.query_one("#views", Tabs).active = EVENTS_TAB
+
+    def action_next_view(self) -> None:
+        if not self._on_main():
+            self.screen.focus_next()
+            return
+        self.query_one("#views", Tabs).action_next_tab()
+
+    def action_prev_view(self) -> None:
+        if not self._on_main():
+            self.screen.focus_previous()
+            return
+        self.query_one("#views", Tabs).action_previous_tab()
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for i, view in enumerate(self.views):
+            yield SystemCommand(f"View: {view.title}", f"Show {view.title} ({i + 1})",
+                                lambda i=i: self.action_view(i))  # type: ignore[misc]
+        yield SystemCommand("View: Events log", "Objects created, removed, changed",
+                            self.action_show_events)
+        yield SystemCommand("Pause / resume", "Stop or restart polling", self.action_toggle_pause)
+        yield SystemCommand("Poll now", "Collect a snapshot at once", self.request_poll)
+        for col in self.table.columns_spec:
+            yield SystemCommand(f"Sort by {col.title}", "Sort the table by this column",
+                                lambda c=col.key: self.table.set_sort(c, False))  # type: ignore[misc]
+
+
+def run(interval: float = 2.0, filter_text: str = "") -> int:
+    """Run the TUI until the user quits; return the exit status."""
+    result = IpcTopApp(interval=interval, filter_text=filter_text).run()
+    return result if isinstance(result, int) else 0

@@ -1,0 +1,60 @@
+"""The help screen (? or F1): every key binding of the app, the views, and what markers mean."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+ABOUT = """\
+Rows: "+" marks an object that appeared in the last poll, "-" (dimmed) one that is gone and
+will leave at the next poll. Enter opens the details; in the details, Enter on a user opens that
+process with all the IPC it holds and its signals. Click a column header to sort by it, click
+again to reverse. The command palette (ctrl+p) switches views and themes.
+Escape or q closes this help."""
+
+
+def binding_rows(bindings: list[BindingType]) -> list[tuple[str, str]]:
+    """(keys, description) for each binding that has a description, merged by description."""
+    out: dict[str, list[str]] = {}
+    for b in bindings:
+        binding = b if isinstance(b, Binding) else Binding(*b)
+        if not binding.description:
+            continue
+        keys = [k.strip() for k in binding.key.split(",")]
+        shown = binding.key_display or ", ".join(keys)
+        out.setdefault(binding.description, []).append(shown)
+    return [(" / ".join(dict.fromkeys(keys)), desc) for desc, keys in out.items()]
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [
+        Binding("escape,q,question_mark,f1", "dismiss", "Close", show=False),
+    ]
+
+    def __init__(self, bindings: list[BindingType], views: list[str]) -> None:
+        super().__init__()
+        self.binding_list = bindings
+        self._views = views
+
+    def compose(self) -> ComposeResult:
+        table = Table(box=None, padding=(0, 2), show_header=True, header_style="bold")
+        table.add_column("KEY", no_wrap=True)
+        table.add_column("ACTION")
+        for keys, desc in binding_rows(self.binding_list):
+            table.add_row(keys, desc)
+        views = Text("Views: ", style="bold")
+        views.append("  ".join(f"{i}:{v}" if i <= 9 else v
+                               for i, v in enumerate(self._views, 1)))
+        with VerticalScroll(id="help-body"):
+            yield Static(Text("ipctop help", style="bold"), id="help-title")
+            yield Static(table, id="help-keys")
+            yield Static(views, id="help-views")
+            yield Static(ABOUT, id="help-about")
+
+    def action_dismiss(self) -> None:  # type: ignore[override]
+        self.dismiss(None)

@@ -1,0 +1,212 @@
+"""Everything about one object: every field, its users, queue depth over time, semaphore values,
+and a hex preview of shared memory (read without attaching; see ipctop/preview.py).
+
+Selecting a user row (Enter or click) posts :class:`DetailPane.ProcessRequested`, which the app
+answers with the process pivot screen.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.widgets import DataTable, Label, Sparkline, Static
+
+from ipctop.fmt import human_age, human_bytes
+from ipctop.model import IpcObject, Snapshot, SysvSem
+from ipctop.preview import Preview, hexdump
+
+_BYTE_FIELDS = frozenset({"size", "bytes", "rss", "swap", "capacity", "msgsize"})
+_TIME_FIELDS = frozenset({"ctime", "atime", "dtime", "stime", "rtime", "otime"})
+_SKIP = frozenset({"users", "leak", "values", "sempids", "ncnt", "zcnt"})
+
+
+def field_text(name: str, value: Any, now: float) -> str:
+    """A field's value for people: sizes human and exact, times as age and UTC."""
+    if value is None:
+        return "-"
+    if name in _BYTE_FIELDS and isinstance(value, int):
+        return f"{human_bytes(value)} ({value})"
+    if name in _TIME_FIELDS and isinstance(value, (int, float)):
+        if not value:
+            return "never"
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(value))
+        return f"{human_age(value, now)} ago ({stamp} UTC)"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, tuple):
+        return ", ".join(str(v) for v in value) or "-"
+    return str(value)
+
+
+def title_of(obj: IpcObject) -> str:
+    if obj.name:
+        return f"{obj.kind.label} {obj.name}"
+    return f"{obj.kind.label} {obj.id}" + (f" (key {obj.key})" if obj.key else "")
+
+
+class DetailPane(VerticalScroll):
+    """The selected object's details. Call ``show`` with each new snapshot."""
+
+    DEFAULT_CSS = """
+    DetailPane { height: 1fr; padding: 0 1; }
+    DetailPane > .detail-heading { text-style: bold; margin-top: 1; }
+    DetailPane > #detail-title { text-style: bold reverse; width: 1fr; }
+    DetailPane > #detail-spark { height: 3; }
+    DetailPane > #detail-users { height: auto; max-height: 12; }
+    """
+
+    @dataclass
+    class ProcessRequested(Message):
+        """The user picked a process in the users table."""
+
+        pid: int
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.object: IpcObject | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("No object selected", id="detail-title")
+        yield Static(id="detail-leak")
+        yield Static(id="detail-fields")
+        yield Label("Semaphores", classes="detail-heading", id="detail-sems-heading")
+        yield Static(id="detail-sems")
+        yield Label("Queue depth", classes="detail-heading", id="detail-spark-heading")
+        yield Sparkline([], id="detail-spark")
+        yield Label("Users (Enter: process)", classes="detail-heading", id="detail-users-heading")
+        users: DataTable[str] = DataTable(id="detail-users", cursor_type="row")
+        users.add_column("PID", key="pid")
+        users.add_column("COMMAND", key="comm")
+        users.add_column("USER", key="user")
+        users.add_column("FD", key="fd")
+        users.add_column("ACCESS", key="access")
+        yield users
+        yield Label("Contents", classes="detail-heading", id="detail-hex-heading")
+        yield Static(id="detail-hex")
+
+    def _toggle(self, name: str, on: bool) -> None:
+        for wid in (f"#detail-{name}", f"#detail-{name}-heading"):
+            self.query_one(wid).display = on
+
+    def show(self, obj: IpcObject | None, snapshot: Snapshot | None, *, now: float,
+             history: Sequence[float] = (), preview: Preview | None = None,
+             gone: bool = False) -> None:
+        self.object = obj
+        title = self.query_one("#detail-title", Static)
+        if obj is None:
+            title.update("No object selected")
+            for part in ("fields", "leak"):
+                self.query_one(f"#detail-{part}", Static).update("")
+            for name in ("sems", "spark", "users", "hex"):
+                self._toggle(name, False)
+            return
+        title.update(title_of(obj) + ("  (removed)" if gone else ""))
+        self._show_leak(obj)
+        self._show_fields(obj, now)
+        self._show_sems(obj)
+        self._toggle("spark", bool(history))
+        if history:
+            self.query_one("#detail-spark", Sparkline).data = list(history)
+            heading = self.query_one("#detail-spark-heading", Label)
+            heading.update(f"Depth over {len(history)} polls: now {history[-1]:g}, "
+                           f"max {max(history):g}")
+        self._show_users(obj, snapshot)
+        self._show_preview(preview)
+
+    def _show_leak(self, obj: IpcObject) -> None:
+        leak = self.query_one("#detail-leak", Static)
+        if obj.leak is None:
+            leak.display = False
+            return
+        leak.display = True
+        text = Text()
+        text.append(f"{obj.leak.status.upper().replace('_', ' ')}: ", style="bold")
+        text.append(obj.leak.reason)
+        if obj.leak.reclaim_bytes:
+            text.append(f"  reclaims {human_bytes(obj.leak.reclaim_bytes)}")
+        for item in obj.leak.evidence:
+            text.append(f"\n • {item}")
+        leak.update(text)
+
+    def _show_fields(self, obj: IpcObject, now: float) -> None:
+        table = Table.grid(padding=(0, 1))
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column(overflow="fold")
+        table.add_row("kind", obj.kind.label)
+        for f in dataclasses.fields(obj):
+            if f.name in _SKIP:
+                continue
+            table.add_row(f.name, field_text(f.name, getattr(obj, f.name), now))
+        table.add_row("users", str(len(obj.users)))
+        self.query_one("#detail-fields", Static).update(table)
+
+    def _show_sems(self, obj: IpcObject) -> None:
+        if not isinstance(obj, SysvSem):
+            self._toggle("sems", False)
+            return
+        self._toggle("sems", True)
+        if obj.values is None:
+            self.query_one("#detail-sems", Static).update("values unreadable (permission?)")
+            return
+        table = Table(box=None, padding=(0, 1), show_edge=False)
+        for head in ("#", "VALUE", "LAST PID", "NCNT", "ZCNT"):
+            table.add_column(head, justify="right")
+
+        def at(seq: tuple[int, ...] | None, i: int) -> str:
+            return "-" if seq is None or i >= len(seq) else str(seq[i])
+
+        for i, value in enumerate(obj.values):
+            table.add_row(str(i), str(value), at(obj.sempids, i), at(obj.ncnt, i),
+                          at(obj.zcnt, i))
+        self.query_one("#detail-sems", Static).update(table)
+
+    def _show_users(self, obj: IpcObject, snapshot: Snapshot | None) -> None:
+        table = self.query_one("#detail-users", DataTable)
+        self._toggle("users", True)
+        selected = None
+        if table.row_count:
+            selected = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        table.clear()
+        for u in obj.users:
+            proc = snapshot.process(u.pid) if snapshot else None
+            fd = str(u.fd) if u.fd is not None else u.via
+            key = f"{u.pid}:{u.fd}:{u.via}"
+            if key in table.rows:
+                continue
+            table.add_row(str(u.pid), u.comm, proc.user if proc else "?", fd, u.access or "-",
+                          key=key)
+        if not obj.users:
+            self.query_one("#detail-users-heading", Label).update("Users: none seen")
+        else:
+            self.query_one("#detail-users-heading", Label).update(
+                f"Users: {len(obj.pids)} processes (Enter: process)")
+        if selected is not None and selected in table.rows:
+            table.move_cursor(row=table.get_row_index(selected))
+
+    def _show_preview(self, preview: Preview | None) -> None:
+        if preview is None or (preview.data is None and not preview.note):
+            self._toggle("hex", False)
+            return
+        self._toggle("hex", True)
+        heading = self.query_one("#detail-hex-heading", Label)
+        heading.update(f"Contents: first {len(preview.data)} bytes, {preview.note}"
+                       if preview.data is not None else "Contents")
+        body = "\n".join(hexdump(preview.data)) if preview.data is not None else preview.note
+        self.query_one("#detail-hex", Static).update(Text(body, no_wrap=True))
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table.id != "detail-users":
+            return
+        event.stop()
+        key = event.row_key.value
+        if key is not None:
+            self.post_message(self.ProcessRequested(int(str(key).split(":")[0])))

@@ -1,0 +1,46 @@
+"""The top line: host, time, refresh interval, live/paused, object count, unreadable, filter."""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+from textual.widgets import Static
+
+from ipctop.model import Snapshot
+
+
+def _interval(seconds: float) -> str:
+    return f"{seconds:g}s"
+
+
+class StatusBar(Static):
+    """One line of status; ``update_status`` re-renders it from plain values."""
+
+    DEFAULT_CSS = """
+    StatusBar { height: 1; width: 1fr; background: $panel; color: $text; }
+    """
+
+    def update_status(self, snapshot: Snapshot | None, *, now: float, interval: float,
+                      paused: bool, polling: bool, filter_text: str, sort: str) -> None:
+        host = snapshot.hostname if snapshot else "…"
+        clock = time.strftime("%H:%M:%S", time.localtime(now))
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(" ipctop ", style="bold reverse")
+        text.append(f" {host}  {clock}  ")
+        if paused:
+            text.append("PAUSED", style="bold reverse")
+        else:
+            text.append(f"every {_interval(interval)}")
+        text.append(" *" if polling else "  ")
+        if snapshot is not None:
+            text.append(f" {len(snapshot.objects)} objects")
+            text.append(f"  {len(snapshot.processes)} procs")
+            if snapshot.unreadable.count:
+                text.append(f"  {snapshot.unreadable.count} unreadable", style="bold")
+        if sort:
+            text.append(f"  sort {sort}")
+        if filter_text:
+            text.append("  filter: ", style="bold")
+            text.append(filter_text, style="reverse")
+        self.update(text)
