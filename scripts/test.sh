@@ -3,6 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
-.venv/bin/ruff check ipctop tests bench scripts
+.venv/bin/ruff check $(ls -d ipctop tests bench scripts 2>/dev/null)
 .venv/bin/mypy
 .venv/bin/python -m pytest -q "$@"
