@@ -153,7 +153,7 @@ def take(
         p for pid, p in sorted(scanned.processes.items())
         if pid in used or p.signals.pending
     )
-    return Snapshot(
+    snap = Snapshot(
         taken_at=taken_at,
         hostname=socket.gethostname(),
         objects=tuple(objects),
@@ -162,6 +162,11 @@ def take(
         notices=tuple(notices),
         limits=limits,
     )
+    # Leak hunting (issue 5): every object's ``leak`` is set here, so `snapshot --json`, the TUI
+    # and `leaks` all carry the same verdicts. Liveness of pids is read from the same ``proc``.
+    from ipctop.leaks import ignore_unreadable_default, judge, proc_alive
+
+    return judge(snap, alive=proc_alive(proc), ignore_unreadable=ignore_unreadable_default())
 
 
 _DIGITS = re.compile(r"(\d+)")
