@@ -899,9 +899,11 @@ def shm_size(kind: Kind | str, ident: str) -> int:
 def _check_span(name: str, size: int, offset: int, length: int, verb: str) -> None:
     if offset < 0:
         raise UsageError(f"offset must not be negative: got {offset}")
+    if offset > size:
+        raise UsageError(f"offset {offset} is past the end of {name}: it has {size} bytes")
     if length < 0:
         raise UsageError(f"length must not be negative: got {length}")
-    if offset > size or offset + length > size:
+    if offset + length > size:
         raise UsageError(f"cannot {verb} bytes {offset}..{offset + length} of {name}: it has "
                          f"{size} bytes")
 
