@@ -53,6 +53,8 @@ MAPS = (
     "7f0000004000-7f0000005000 rw-s 00000000 00:01 10 \n"
     "7f0000005000-7f0000006000 rw-p 00000000 00:00 0                          [heap]\n"
     "7ffc00000000-7ffc00001000 r--p 00000000 00:00 0                          [vvar]\n"
+    "7ffc00001000-7ffc00002000 r--p 00000000 fd:01 55                 /opt/my libs /x.so\n"
+    "7ffc00002000-7ffc00003000 r--s 00000000 fd:01 56                 /opt/its s/y.db\n"
 )
 
 
@@ -167,8 +169,9 @@ def test_parse_maps_keeps_only_shared_file_lines() -> None:
         MapUse(7, "/dev/shm/thing", "r--s", os.makedev(0, 0x19), 777),
         MapUse(7, "/srv/data.bin", "rw-s", os.makedev(0xfd, 1), 4242),
         MapUse(7, "/memfd:buf", "rw-s", os.makedev(0, 1), 9, deleted=True),
+        MapUse(7, "/opt/its s/y.db", "r--s", os.makedev(0xfd, 1), 56),
     ]
-    assert [m.access for m in maps] == ["rw", "r", "rw", "rw"]
+    assert [m.access for m in maps] == ["rw", "r", "rw", "rw", "r"]
 
 
 def test_parse_maps_malformed_shared_line_names_line() -> None:
@@ -214,7 +217,7 @@ def test_scan_fixture_process(tmp_path: Path) -> None:
     ]
     assert [f.inode_ref for f in sorted(result.fds, key=lambda f: f.fd)] == [5443, 991, None]
     assert [m.path for m in result.maps] == [
-        "/SYSV0000abcd", "/dev/shm/thing", "/srv/data.bin", "/memfd:buf"]
+        "/SYSV0000abcd", "/dev/shm/thing", "/srv/data.bin", "/memfd:buf", "/opt/its s/y.db"]
     assert result.self_ipc_ns == 4026531999
     assert result.unreadable.count == 0
 

@@ -247,7 +247,6 @@ def parse_fdinfo_access(data: bytes, path: str | Path) -> str | None:
     return _ACCESS[flags & 3]
 
 
-_SHARED_LINE = re.compile(rb"^[^ \n]+ [^ \n]{3}s [^\n]*", re.M)
 _MAPS_LINE = re.compile(
     rb"[0-9a-f]+-[0-9a-f]+ ([r-][w-][x-]s) [0-9a-f]+ ([0-9a-f]+):([0-9a-f]+) (\d+)(?: +(.*))?"
 )
@@ -255,19 +254,31 @@ _DELETED = " (deleted)"
 
 
 def parse_maps(data: bytes, path: str | Path, pid: int) -> list[MapUse]:
-    """The MAP_SHARED lines of /proc/PID/maps; other lines are not looked at.
+    """The MAP_SHARED lines of /proc/PID/maps; other lines are not parsed.
 
-    A "/SYSV%08x" line is a SysV attach (its inode column is the shmid); a shared line with no path
-    is shared anonymous memory and skipped.
+    Shared lines are found with bytes.find on "s " (perms such as "rw-s " end so), which is
+    several times faster than a regular expression over every line; a hit inside a path is told
+    apart by checking that it sits at the perms column. A "/SYSV%08x" line is a SysV attach (its
+    inode column is the shmid); a shared line with no path is shared anonymous memory, skipped.
     """
     out: list[MapUse] = []
-    for line in _SHARED_LINE.finditer(data):
-        m = _MAPS_LINE.fullmatch(line.group(0))
+    pos = data.find(b"s ")
+    while pos >= 0:
+        start = data.rfind(b"\n", 0, pos) + 1
+        end = data.find(b"\n", pos)
+        if end < 0:
+            end = len(data)
+        line = data[start:end]
+        if line.find(b" ") + 4 != pos - start:  # "s " is inside a path, not the perms
+            pos = data.find(b"s ", end)
+            continue
+        m = _MAPS_LINE.fullmatch(line)
         if m is None:
             raise ParseError(
-                path, _lineno(data, line.start()),
-                f"unexpected maps line {line.group(0)[:80].decode(errors='replace')!r}",
+                path, _lineno(data, start),
+                f"unexpected maps line {line[:80].decode(errors='replace')!r}",
             )
+        pos = data.find(b"s ", end)
         raw = m.group(5)
         if not raw:
             continue
