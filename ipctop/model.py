@@ -204,6 +204,9 @@ class PosixMq(IpcObject):
     maxmsg: int | None = None
     msgsize: int | None = None
     notify_pid: int | None = None
+    mtime: float | None = None
+    """Last send or receive (the queue file's mtime). Its ctime also moves whenever anyone
+    reads /dev/mqueue/NAME, so ctime is no measure of activity."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -214,6 +214,7 @@ def read_mqueue_dir(directory: Path, *, live: bool = True) -> list[PosixMq]:
             maxmsg=maxmsg,
             msgsize=msgsize,
             notify_pid=notify_pid,
+            mtime=st.st_mtime,
         ))
     return out
 
