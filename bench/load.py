@@ -1,0 +1,452 @@
+"""A synthetic IPC load for the benchmarks: ~500 processes holding pipes, FIFOs, shm and sockets.
+
+``with Load(LoadSpec(processes=500)) as load:`` forks that many children, each in one of a few
+shapes (see :data:`SHAPES`), waits until every child holds its objects, and on exit tears it all
+down: children are released, reaped (SIGKILL after a grace period), and every object the load made
+is removed (SysV segments, the message queue and semaphore set, /dev/shm files, POSIX queues, the
+FIFO directory). Teardown runs on an exception or Ctrl-C too, with SIGINT/SIGTERM held back until
+it is done.
+
+Why it looks like this:
+
+- Every child blocks in ``read()`` on one shared *release pipe*; only the parent holds its write
+  end, so closing it (or the parent dying in any way) wakes every child with EOF and they exit.
+  Children also set PR_SET_PDEATHSIG=SIGKILL and an ``alarm()`` of ``max_seconds``, so no child
+  outlives a forgotten or crashed benchmark. The count is capped at :data:`MAX_PROCESSES`.
+- A child closes every inherited fd it does not need, so child N does not hold the ends meant for
+  children 0..N-1: the load is what a real system looks like, not an O(n^2) fd explosion.
+- SysV segments are made by the parent without attaching (ctypes ``shmget``) so only the children
+  that attach show up as users; a handful of segments is shared by many children.
+- The children are forked Python processes (after ``gc.freeze()``, so copy-on-write keeps them
+  cheap, ~1 MB private each); like real programs they map a few dozen shared libraries, which is
+  what lsof and ipctop both have to wade through.
+
+Run ``python bench/load.py --processes 500 --hold 30`` to build the load by hand and look at it
+with ``ipctop`` or ``lsof`` from another terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import gc
+import mmap
+import os
+import select
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import NoReturn
+
+MAX_PROCESSES = 4000
+"""Hard cap on children, whatever the caller asks."""
+
+SHAPES: tuple[str, ...] = (
+    "pipe-parent",  # a pipe to the parent: the child writes, the parent holds the read end
+    "pipe-sibling",  # a pipe between two children: one holds the write end, the next the read end
+    "fifo",  # opens one of a few shared FIFOs (read-only or read-write)
+    "sysv-shm",  # attaches one of a handful of SysV segments (shmat)
+    "posix-shm",  # maps one of a few /dev/shm files MAP_SHARED; every other one keeps the fd
+    "socketpair",  # one end of a UNIX socketpair, the other end in the next such child
+    "mqueue",  # holds a POSIX message queue open
+)
+"""The shapes children take, assigned round-robin; every child also holds the release pipe."""
+
+_IPC_PRIVATE = 0
+_IPC_CREAT = 0o1000
+_IPC_RMID = 0
+_SEM_PERMS = 0o600
+_PR_SET_PDEATHSIG = 1
+_READY = b"+"
+_FAILED = b"!"
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    """How big the load is. The defaults give ~500 processes and ~330 IPC objects."""
+
+    processes: int = 500
+    """Children to fork (capped at MAX_PROCESSES)."""
+    sysv_segments: int = 4
+    """SysV shm segments, each attached by processes/len(SHAPES)/sysv_segments children."""
+    segment_bytes: int = 1 << 20
+    posix_shm_files: int = 4
+    """Files in /dev/shm, each mapped by several children."""
+    shm_file_bytes: int = 1 << 20
+    fifos: int = 8
+    mqueues: int = 2
+    fifo_parent: str = "/tmp"
+    """Where the FIFO directory goes (not /dev/shm: a directory there is not a POSIX object)."""
+    max_seconds: int = 1800
+    """Children kill themselves (SIGALRM) after this long, whatever happens to the parent."""
+    ready_timeout: float = 60.0
+    """Seconds to wait for every child to report ready before giving up (and tearing down)."""
+
+
+@dataclass
+class _Child:
+    pid: int
+    shape: str
+
+
+@dataclass
+class Load:
+    """The load, as a context manager. Attributes describe what it made (for sanity checks)."""
+
+    spec: LoadSpec = field(default_factory=LoadSpec)
+    prefix: str = ""
+    """Every named object carries this: /dev/shm/PREFIX-shm-K, /PREFIX-mq-K, .../PREFIX-fifo-K."""
+    children: list[_Child] = field(default_factory=list)
+    shm_ids: list[int] = field(default_factory=list)
+    msg_ids: list[int] = field(default_factory=list)
+    sem_ids: list[int] = field(default_factory=list)
+    shm_paths: list[str] = field(default_factory=list)
+    mq_names: list[str] = field(default_factory=list)
+    fifo_paths: list[str] = field(default_factory=list)
+    fifo_dir: str | None = None
+    build_seconds: float = 0.0
+    _parent_fds: list[int] = field(default_factory=list)
+    _release_w: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.prefix:
+            self.prefix = f"ipctop-bench-{os.getpid()}"
+
+    # ---- context manager -------------------------------------------------------------------
+
+    def __enter__(self) -> Load:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def pids(self) -> list[int]:
+        return [c.pid for c in self.children]
+
+    def describe(self) -> str:
+        shapes = Counter(c.shape for c in self.children)
+        parts = ", ".join(f"{n} {s}" for s, n in shapes.items())
+        return (
+            f"{len(self.children)} processes ({parts}); {len(self.shm_ids)} SysV segments, "
+            f"{len(self.shm_paths)} /dev/shm files, {len(self.fifo_paths)} FIFOs, "
+            f"{len(self.mq_names)} POSIX queues, {len(self.msg_ids)} SysV msg queue, "
+            f"{len(self.sem_ids)} SysV sem set; built in {self.build_seconds:.1f} s"
+        )
+
+    # ---- build -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        n = self.spec.processes
+        if not 1 <= n <= MAX_PROCESSES:
+            raise ValueError(f"processes must be 1..{MAX_PROCESSES}, not {n}")
+        t0 = time.perf_counter()
+        self._make_objects()
+        release_r, self._release_w = os.pipe()
+        ready_r, ready_w = os.pipe()
+        os.set_blocking(ready_r, False)
+        try:
+            gc.collect()
+            gc.freeze()  # children share the parent's heap pages instead of copying them
+            pending: dict[str, int] = {}  # shape -> the fd kept for the next child of that shape
+            for i in range(n):
+                shape = SHAPES[i % len(SHAPES)]
+                keep, later = self._fds_for(shape, i, pending)
+                pid = os.fork()
+                if pid == 0:
+                    _child_main(  # never returns
+                        shape, i, self, [*keep, release_r, ready_w], release_r, ready_w
+                    )
+                self.children.append(_Child(pid, shape))
+                for fd in keep:
+                    if fd not in later and fd not in self._parent_fds:
+                        os.close(fd)
+        finally:
+            gc.unfreeze()
+            os.close(release_r)
+            os.close(ready_w)
+            for fd in pending.values():  # the odd child out: close its partner's end
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        try:
+            self._wait_ready(ready_r)
+        finally:
+            os.close(ready_r)
+        self.build_seconds = time.perf_counter() - t0
+
+    def _fds_for(
+        self, shape: str, i: int, pending: dict[str, int]
+    ) -> tuple[list[int], set[int]]:
+        """Fds the child of this shape inherits and keeps; the second set stays open in the parent
+        for a later child (the other end of a sibling pipe or socketpair)."""
+        if shape == "pipe-parent":
+            r, w = os.pipe()
+            self._parent_fds.append(r)
+            return [w], set()
+        if shape in ("pipe-sibling", "socketpair"):
+            if shape in pending:
+                return [pending.pop(shape)], set()
+            if shape == "pipe-sibling":
+                a, b = os.pipe()
+                give, keep_for_next = b, a  # this child writes, the next one reads
+            else:
+                s1, s2 = socket.socketpair()
+                give, keep_for_next = s1.detach(), s2.detach()
+            pending[shape] = keep_for_next
+            return [give], {keep_for_next}
+        return [], set()
+
+    def _make_objects(self) -> None:
+        spec = self.spec
+        for _ in range(spec.sysv_segments):
+            shmid = _check(_libc.shmget(_IPC_PRIVATE, ctypes.c_size_t(spec.segment_bytes),
+                                        _IPC_CREAT | 0o600), "shmget")
+            self.shm_ids.append(shmid)
+        self.msg_ids.append(_check(_libc.msgget(_IPC_PRIVATE, _IPC_CREAT | 0o600), "msgget"))
+        self.sem_ids.append(_check(_libc.semget(_IPC_PRIVATE, 3, _IPC_CREAT | _SEM_PERMS),
+                                   "semget"))
+        for k in range(spec.posix_shm_files):
+            path = f"/dev/shm/{self.prefix}-shm-{k}"
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+            self.shm_paths.append(path)
+            try:
+                os.ftruncate(fd, spec.shm_file_bytes)
+            finally:
+                os.close(fd)
+        for k in range(spec.mqueues):
+            name = f"/{self.prefix}-mq-{k}"
+            mqd = _check(_libc.mq_open(name.encode(), os.O_RDWR | os.O_CREAT | os.O_EXCL,
+                                       0o600, None), f"mq_open {name}")
+            self.mq_names.append(name)
+            os.close(mqd)
+        self.fifo_dir = tempfile.mkdtemp(prefix=f"{self.prefix}-", dir=spec.fifo_parent)
+        for k in range(spec.fifos):
+            path = os.path.join(self.fifo_dir, f"{self.prefix}-fifo-{k}")
+            os.mkfifo(path, 0o600)
+            self.fifo_paths.append(path)
+
+    def _wait_ready(self, ready_r: int) -> None:
+        want = len(self.children)
+        got = failed = 0
+        deadline = time.monotonic() + self.spec.ready_timeout
+        while got + failed < want:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"only {got} of {want} load processes became ready")
+            readable, _, _ = select.select([ready_r], [], [], left)
+            if not readable:
+                continue
+            try:
+                data = os.read(ready_r, 65536)
+            except BlockingIOError:
+                continue
+            if not data:
+                break
+            got += data.count(_READY)
+            failed += data.count(_FAILED)
+        if failed or got < want:
+            raise RuntimeError(f"{failed} load processes failed to set up, {got} of {want} ready")
+
+    # ---- teardown --------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Release and reap every child, remove every object. Idempotent; never raises OSError."""
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        try:
+            if self._release_w is not None:
+                with contextlib.suppress(OSError):
+                    os.close(self._release_w)
+                self._release_w = None
+            for fd in self._parent_fds:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            self._parent_fds.clear()
+            self._reap()
+            for shmid in self.shm_ids:
+                _libc.shmctl(shmid, _IPC_RMID, None)
+            for msqid in self.msg_ids:
+                _libc.msgctl(msqid, _IPC_RMID, None)
+            for semid in self.sem_ids:
+                _libc.semctl(semid, 0, _IPC_RMID)
+            self.shm_ids.clear()
+            self.msg_ids.clear()
+            self.sem_ids.clear()
+            for path in self.shm_paths:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+            self.shm_paths.clear()
+            for name in self.mq_names:
+                _libc.mq_unlink(name.encode())
+            self.mq_names.clear()
+            if self.fifo_dir is not None:
+                shutil.rmtree(self.fifo_dir, ignore_errors=True)
+                self.fifo_dir = None
+            self.fifo_paths.clear()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+    def _reap(self, grace: float = 10.0) -> None:
+        left = {c.pid for c in self.children}
+        deadline = time.monotonic() + grace
+        while left and time.monotonic() < deadline:
+            for pid in list(left):
+                try:
+                    done, _ = os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:
+                    done = pid
+                if done:
+                    left.discard(pid)
+            if left:
+                time.sleep(0.01)
+        for pid in left:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        for pid in left:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+        self.children.clear()
+
+
+# ---- the child ---------------------------------------------------------------------------------
+
+
+def _child_main(
+    shape: str, i: int, load: Load, keep: list[int], release_r: int, ready_w: int
+) -> NoReturn:
+    """Runs in the forked child: take hold of the shape's objects, say ready, block, exit."""
+    status = 1
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we go
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        signal.alarm(load.spec.max_seconds)
+        _close_all_but({0, 1, 2, *keep})
+        held = _take_hold(shape, i, load)
+        os.write(ready_w, _READY)
+        os.close(ready_w)
+        while os.read(release_r, 1):
+            pass
+        del held
+        status = 0
+    except BaseException:
+        with contextlib.suppress(BaseException):
+            os.write(ready_w, _FAILED)
+    finally:
+        os._exit(status)
+
+
+def _close_all_but(keep: set[int]) -> None:
+    lo = 0
+    for fd in sorted(keep):
+        if fd > lo:
+            os.closerange(lo, fd)
+        lo = fd + 1
+    os.closerange(lo, 1 << 20)
+
+
+def _take_hold(shape: str, i: int, load: Load) -> list[object]:
+    """Open/attach/map what this shape holds; returns objects to keep alive."""
+    held: list[object] = []
+    k = i // len(SHAPES)  # the index of this child among children of its shape
+    if shape == "fifo" and load.fifo_paths:
+        path = load.fifo_paths[k % len(load.fifo_paths)]
+        flags = os.O_RDWR if k % 2 else os.O_RDONLY | os.O_NONBLOCK
+        held.append(os.open(path, flags))
+    elif shape == "sysv-shm" and load.shm_ids:
+        addr = _libc.shmat(load.shm_ids[k % len(load.shm_ids)], None, 0)
+        if addr in (None, ctypes.c_void_p(-1).value):
+            raise OSError(ctypes.get_errno(), "shmat")
+        held.append(addr)
+    elif shape == "posix-shm" and load.shm_paths:
+        fd = os.open(load.shm_paths[k % len(load.shm_paths)], os.O_RDWR)
+        held.append(mmap.mmap(fd, load.spec.shm_file_bytes, mmap.MAP_SHARED))
+        if k % 2:
+            os.close(fd)  # mapped only
+        else:
+            held.append(fd)
+    elif shape == "mqueue" and load.mq_names:
+        name = load.mq_names[k % len(load.mq_names)]
+        held.append(_check(_libc.mq_open(name.encode(), os.O_RDWR, 0, None), f"mq_open {name}"))
+    return held
+
+
+# ---- libc --------------------------------------------------------------------------------------
+
+
+def _load_libc() -> ctypes.CDLL:
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.shmget.argtypes = [ctypes.c_int, ctypes.c_size_t, ctypes.c_int]
+    libc.shmat.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
+    libc.shmat.restype = ctypes.c_void_p
+    libc.shmctl.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
+    libc.msgget.argtypes = [ctypes.c_int, ctypes.c_int]
+    libc.msgctl.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
+    libc.semget.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
+    libc.mq_open.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.c_uint, ctypes.c_void_p]
+    libc.mq_unlink.argtypes = [ctypes.c_char_p]
+    return libc
+
+
+_libc = _load_libc()
+
+
+def _check(value: int, what: str) -> int:
+    if value < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+    return int(value)
+
+
+# ---- by hand -----------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def signals_as_exit() -> Iterator[None]:
+    """Turn SIGTERM/SIGHUP into SystemExit for the duration, so ``with Load()`` cleans up."""
+
+    def _raise(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    old = {s: signal.signal(s, _raise) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="Build the benchmark IPC load and hold it.")
+    ap.add_argument("--processes", type=int, default=LoadSpec.processes)
+    ap.add_argument("--hold", type=float, default=60.0, help="seconds to hold (default 60)")
+    args = ap.parse_args(argv)
+    with signals_as_exit(), Load(LoadSpec(processes=args.processes)) as load:
+        print(load.describe(), flush=True)
+        print(f"holding for {args.hold:.0f} s (Ctrl-C to stop); names start with {load.prefix}",
+              flush=True)
+        time.sleep(args.hold)
+    print("torn down", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
