@@ -171,18 +171,23 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
         yield Footer()
 
     @property
+    def main_screen(self) -> Screen[Any]:
+        """The screen with the table, whatever screen is on top."""
+        return self.screen_stack[0] if self.screen_stack else self.screen
+
+    @property
     def table(self) -> ObjectTable:
-        return self.query_one("#objects", ObjectTable)
+        return self.main_screen.query_one("#objects", ObjectTable)
 
     @property
     def event_log(self) -> EventLog:
-        return self.query_one("#events", EventLog)
+        return self.main_screen.query_one("#events", EventLog)
 
     def on_mount(self) -> None:
         view = self.views[0]
         self.table.set_view(view.id, view.columns)
         self.table.filter_text = self.initial_filter
-        self.query_one("#filter", Input).display = bool(self.initial_filter)
+        self.main_screen.query_one("#filter", Input).display = bool(self.initial_filter)
         self.table.focus()
         self._layout_for(self.size.width)
         self.set_interval(1.0, self._tick)
@@ -203,7 +208,7 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
         self._layout_for(event.size.width)
 
     def _layout_for(self, width: int) -> None:
-        self.query_one("#body").set_class(width < NARROW, "-narrow")
+        self.main_screen.query_one("#body").set_class(width < NARROW, "-narrow")
 
     # -- contract -----------------------------------------------------------------------------
 
@@ -245,7 +250,7 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
-        if worker.group != "poll":
+        if worker.group != "poll" or not self.screen_stack:
             return
         if event.state == WorkerState.SUCCESS:
             self._polling = False
@@ -319,7 +324,7 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
         with self.batch_update():
             if fresh_events:
                 self.event_log.add_events(fresh_events)
-            self.query_one(LimitMeters).update_meters(snap)
+            self.main_screen.query_one(LimitMeters).update_meters(snap)
             self._refresh_tabs()
             self._refresh_table()
             self._refresh_detail()
@@ -366,7 +371,7 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
 
     def _refresh_tabs(self) -> None:
         snap = self.snapshot
-        tabs = self.query_one("#views", Tabs)
+        tabs = self.main_screen.query_one("#views", Tabs)
         for i, view in enumerate(self.views):
             count = None if snap is None else sum(1 for o in snap.objects if view.match(o))
             label = self._tab_label(i, view, count)
@@ -408,7 +413,7 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
         return {"obj": obj, "history": history, "preview": prev, "gone": gone}
 
     def _refresh_detail(self) -> None:
-        pane = self.query_one("#detail", DetailPane)
+        pane = self.main_screen.query_one("#detail", DetailPane)
         if not pane.display or pane.has_class("-hidden"):
             return
         key = self.table.current_key if self.current_view is not None else None
@@ -427,7 +432,7 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
                 screen.update_snapshot(self.snapshot)
 
     def _refresh_status(self) -> None:
-        self.query_one(StatusBar).update_status(
+        self.main_screen.query_one(StatusBar).update_status(
             self.snapshot, now=self.clock(), interval=self.interval, paused=self.paused,
             polling=self._polling, filter_text=self.table.filter_text,
             sort=self.table.sort_title() if self.current_view else "")
@@ -497,7 +502,7 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
 
     def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
         tab_id = event.tab.id or ""
-        switcher = self.query_one("#switcher", ContentSwitcher)
+        switcher = self.main_screen.query_one("#switcher", ContentSwitcher)
         if tab_id == EVENTS_TAB:
             self.view_index = len(self.views)
             switcher.current = "events"
@@ -547,12 +552,12 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
         self.push_screen(HelpScreen(list(self.BINDINGS), names))
 
     def action_filter(self) -> None:
-        box = self.query_one("#filter", Input)
+        box = self.main_screen.query_one("#filter", Input)
         box.display = True
         box.focus()
 
     def _set_filter(self, text: str) -> None:
-        box = self.query_one("#filter", Input)
+        box = self.main_screen.query_one("#filter", Input)
         box.value = text
         self.table.filter_text = text
         box.display = bool(text)
@@ -562,7 +567,7 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
 
     def action_clear_filter(self) -> None:
         self._set_filter("")
-        self.query_one("#filter", Input).display = False
+        self.main_screen.query_one("#filter", Input).display = False
         self.table.focus()
 
     def action_cycle_sort(self) -> None:
@@ -596,25 +601,25 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
         self._refresh_status()
 
     def action_view(self, index: int) -> None:
-        tabs = self.query_one("#views", Tabs)
+        tabs = self.main_screen.query_one("#views", Tabs)
         ids = [f"view-{v.id}" for v in self.views] + [EVENTS_TAB]
         if 0 <= index < len(ids):
             tabs.active = ids[index]
 
     def action_show_events(self) -> None:
-        self.query_one("#views", Tabs).active = EVENTS_TAB
+        self.main_screen.query_one("#views", Tabs).active = EVENTS_TAB
 
     def action_next_view(self) -> None:
         if not self._on_main():
             self.screen.focus_next()
             return
-        self.query_one("#views", Tabs).action_next_tab()
+        self.main_screen.query_one("#views", Tabs).action_next_tab()
 
     def action_prev_view(self) -> None:
         if not self._on_main():
             self.screen.focus_previous()
             return
-        self.query_one("#views", Tabs).action_previous_tab()
+        self.main_screen.query_one("#views", Tabs).action_previous_tab()
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

@@ -1,0 +1,123 @@
+"""watch.Watcher: real inotify on a temporary directory standing in for /dev/shm, degradation."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from ipctop.model import Kind
+from ipctop.watch import CREATED, REMOVED, Watcher, WatchEvent, classify
+
+
+def test_classify() -> None:
+    assert classify("/dev/shm/psm_1") == (Kind.POSIX_SHM, "/psm_1")
+    assert classify("/dev/shm/sem.lock") == (Kind.POSIX_SEM, "/lock")
+    assert classify("/dev/mqueue/jobs") == (Kind.POSIX_MQ, "/jobs")
+    assert classify("/tmp/other") == (None, None)
+
+
+class Collect:
+    def __init__(self) -> None:
+        self.events: list[WatchEvent] = []
+        self.cond = threading.Condition()
+
+    def __call__(self, event: WatchEvent) -> None:
+        with self.cond:
+            self.events.append(event)
+            self.cond.notify_all()
+
+    def wait_for(self, count: int) -> list[WatchEvent]:
+        with self.cond:
+            assert self.cond.wait_for(lambda: len(self.events) >= count, timeout=10), self.events
+            return list(self.events)
+
+
+def test_reports_create_and_delete(tmp_path: Path) -> None:
+    shm = tmp_path / "shm"
+    shm.mkdir()
+    got = Collect()
+    watcher = Watcher(got, dirs=[shm], clock=lambda: 42.0)
+    try:
+        assert watcher.start() == []
+        assert watcher.running and watcher.watching == (shm,)
+        (shm / "sem.test").write_bytes(b"x")
+        os.unlink(shm / "sem.test")
+        events = got.wait_for(2)
+    finally:
+        watcher.stop()
+    assert [(e.action, e.kind, e.id, e.at) for e in events[:2]] == [
+        (CREATED, Kind.POSIX_SEM, "/test", 42.0), (REMOVED, Kind.POSIX_SEM, "/test", 42.0)]
+    assert not watcher.running
+
+
+def test_real_dev_shm_if_present() -> None:
+    if not Path("/dev/shm").is_dir():
+        pytest.skip("no /dev/shm on this machine")
+    got = Collect()
+    name = f"ipctop-test-watch-{os.getpid()}"
+    watcher = Watcher(got, dirs=[Path("/dev/shm")])
+    try:
+        watcher.start()
+        fd = os.open(f"/dev/shm/{name}", os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
+        os.close(fd)
+        os.unlink(f"/dev/shm/{name}")
+        mine = [e for e in got.wait_for(1) if e.id == "/" + name]
+        with got.cond:
+            got.cond.wait_for(lambda: sum(e.id == "/" + name for e in got.events) >= 2, 10)
+            mine = [e for e in got.events if e.id == "/" + name]
+    finally:
+        watcher.stop()
+        if os.path.exists(f"/dev/shm/{name}"):
+            os.unlink(f"/dev/shm/{name}")
+    assert [e.action for e in mine] == [CREATED, REMOVED]
+
+
+def test_missing_directory_degrades_with_a_notice(tmp_path: Path) -> None:
+    watcher = Watcher(lambda e: None, dirs=[tmp_path / "nope"])
+    notices = watcher.start()
+    assert not watcher.running
+    assert len(notices) == 1 and "nope" in notices[0] and "poll" in notices[0]
+    watcher.stop()  # harmless
+
+
+def test_no_pyinotify_degrades(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import builtins
+
+    real_import = builtins.__import__
+
+    def fake_import(name: str, *args: object, **kwargs: object) -> object:
+        if name == "pyinotify":
+            raise ImportError("no pyinotify")
+        return real_import(name, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+    watcher = Watcher(lambda e: None, dirs=[tmp_path])
+    notices = watcher.start()
+    assert not watcher.running
+    assert "pyinotify" in notices[0]
+
+
+def test_stop_twice_and_callback_errors_do_not_kill_thread(tmp_path: Path) -> None:
+    got = Collect()
+    calls = 0
+
+    def flaky(event: WatchEvent) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("consumer bug")
+        got(event)
+
+    watcher = Watcher(flaky, dirs=[tmp_path])
+    try:
+        watcher.start()
+        (tmp_path / "a").write_text("")
+        (tmp_path / "b").write_text("")
+        events = got.wait_for(1)
+    finally:
+        watcher.stop()
+        watcher.stop()
+    assert events[0].path.endswith("/b")
