@@ -143,8 +143,9 @@ def since(obj: IpcObject) -> float | None:
     """When the object was last seen in use or changed (epoch seconds); what --min-age measures.
 
     SysV shm: last detach (dtime), or ctime when never detached; SysV msg: the latest of send,
-    receive and ctime; SysV sem: the latest of last operation and ctime; others: the file's ctime
-    (mqueue updates it on every send and receive). None when unknown (pipes).
+    receive and ctime; SysV sem: the latest of last operation and ctime; POSIX mq: the queue
+    file's mtime (last send or receive; its ctime moves whenever anyone reads the file); others:
+    the file's ctime. None when unknown (pipes).
     """
     if isinstance(obj, SysvShm):
         return obj.dtime or obj.ctime
@@ -152,6 +153,8 @@ def since(obj: IpcObject) -> float | None:
         return _latest(obj.stime, obj.rtime, obj.ctime)
     if isinstance(obj, SysvSem):
         return _latest(obj.otime, obj.ctime)
+    if isinstance(obj, PosixMq):
+        return obj.mtime or obj.ctime or None
     return obj.ctime or None
 
 
@@ -405,7 +408,7 @@ class _Judge:
             return None
         reclaim = o.bytes or 0
         what = f"{queued} and no process has the queue open"
-        evidence = [queued, f"last activity {self.ago(o.ctime)} ago"]
+        evidence = [queued, f"last send or receive {self.ago(since(o))} ago"]
         if self.blind:
             return self.unknown_blind(what, reclaim, evidence)
         return Leak(reason=what, reclaim_bytes=reclaim, status=LEAK, evidence=tuple(evidence))

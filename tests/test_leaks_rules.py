@@ -344,3 +344,12 @@ def test_recheck_refuses_changed_reused_or_back_in_use_objects() -> None:
     assert recheck(old, snap()) == "gone already"
     assert recheck(old, judge(snap(shm()), alive=nobody), filter_text="zzz") == \
         "no longer matches the filter"
+
+
+def test_posix_mq_age_is_last_send_or_receive_not_ctime() -> None:
+    # Reading /dev/mqueue/NAME (as every snapshot does) moves the file's ctime: use mtime.
+    q = PosixMq(id="/q", name="/q", messages=1, bytes=3, ctime=NOW - 1, mtime=NOW - HOUR)
+    assert since(q) == NOW - HOUR
+    s = judge(snap(q), alive=nobody)
+    assert [o.id for o in find_leaks(s, min_age=HOUR / 2)] == ["/q"]
+    assert since(PosixMq(id="/q", messages=1, ctime=NOW - 5)) == NOW - 5
