@@ -380,3 +380,38 @@ def test_scan_real_proc_shared_map_in_child(tmp_path: Path, spawn: Spawn) -> Non
 
 _keep: list[object] = []
 """Objects a forked child must keep alive (it never returns, so this only grows in children)."""
+
+
+def test_maps_ioctl_agrees_with_maps_text(spawn: Spawn, tmp_path: Path) -> None:
+    """PROCMAP_QUERY (when the kernel has it) and the maps text give the same shared maps."""
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"\0" * 4096)
+    memfd = os.memfd_create(unique_name())
+    os.ftruncate(memfd, 4096)
+
+    def body() -> bytes:
+        f = os.open(path, os.O_RDWR)
+        _keep.append(mmap.mmap(f, 4096, mmap.MAP_SHARED))
+        _keep.append(mmap.mmap(f, 4096, mmap.MAP_SHARED, mmap.PROT_READ))
+        _keep.append(mmap.mmap(memfd, 4096, mmap.MAP_SHARED))
+        _keep.append(mmap.mmap(-1, 4096, mmap.MAP_SHARED))  # shared anonymous: /dev/zero
+        os.unlink(path)
+        return b""
+
+    child = spawn(body)
+    os.close(memfd)
+    fast = [m for m in scan().maps if m.pid == child.pid]
+    text = [m for m in scan(maps_ioctl=False).maps if m.pid == child.pid]
+    assert fast == text
+    by_path = {(m.path, m.perms, m.deleted) for m in text}
+    assert (str(path), "rw-s", True) in by_path
+    assert (str(path), "r--s", True) in by_path
+    assert ("/dev/zero", "rw-s", True) in by_path
+    assert any(m.path.startswith("/memfd:ipctop-test-") and m.deleted for m in text)
+
+
+def test_maps_query_unsupported_on_plain_files(tmp_path: Path) -> None:
+    f = tmp_path / "maps"
+    f.write_text(MAPS)
+    with pytest.raises(procs.MapsQuery.Unsupported):
+        procs.MapsQuery().query(str(f), 1)
