@@ -415,3 +415,23 @@ def test_maps_query_unsupported_on_plain_files(tmp_path: Path) -> None:
     f.write_text(MAPS)
     with pytest.raises(procs.MapsQuery.Unsupported):
         procs.MapsQuery().query(str(f), 1)
+
+
+def test_fd_access_from_link_mode_agrees_with_fdinfo(tmp_path: Path) -> None:
+    r, w = os.pipe()
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    rw = os.open(fifo, os.O_RDWR | os.O_NONBLOCK)
+    path_only = os.open(fifo, os.O_PATH)
+    try:
+        me = os.getpid()
+        by_mode = {f.fd: f for f in scan().fds if f.pid == me}
+        by_flags = {f.fd: f for f in scan(fdinfo=True).fds if f.pid == me}
+        mine = (r, w, rw)
+        assert [by_mode[fd].access for fd in mine] == ["r", "w", "rw"]
+        assert [by_flags[fd] for fd in mine] == [by_mode[fd] for fd in mine]
+        # O_PATH opens neither reads nor writes; the link mode says so (fdinfo's &3 would say r)
+        assert by_mode[path_only].access is None
+    finally:
+        for fd in (r, w, rw, path_only):
+            os.close(fd)

@@ -418,11 +418,12 @@ class _Scanner:
     """State of one scan: the results so far and what could not be read."""
 
     def __init__(self, proc: Path, live: bool, with_maps: bool = True,
-                 use_query: bool = True) -> None:
+                 use_query: bool = True, use_fdinfo: bool | None = None) -> None:
         self.proc = str(proc)
         self.live = live
         self.with_maps = with_maps
         self.query: MapsQuery | None = MapsQuery() if use_query else None
+        self.use_fdinfo = not live if use_fdinfo is None else use_fdinfo
         self.processes: dict[int, Process] = {}
         self.fds: list[FdUse] = []
         self.maps: list[MapUse] = []
@@ -569,6 +570,21 @@ class _Scanner:
                                       st.st_dev, st.st_ino, st.st_mode, st.st_uid, st.st_ctime))
 
     def access(self, pid: int, base: str, name: str) -> str | None:
+        """"r", "w", "rw" for fd ``name``: from the fd link's mode, or fdinfo's flags.
+
+        The kernel gives /proc/PID/fd/N the mode bits of the open file's f_mode (that is what
+        ``ls -l`` shows as lr-x/l-wx/lrwx): one lstat instead of open+read+close of fdinfo.
+        Fixture trees cannot carry link modes, so they (``live=False``) use fdinfo.
+        """
+        if not self.use_fdinfo:
+            link = f"{base}/fd/{name}"
+            try:
+                return _LINK_ACCESS[os.lstat(link).st_mode & 0o600]
+            except FileNotFoundError:
+                return None
+            except OSError as err:
+                self.fail(pid, link, err)
+                return None
         path = f"{base}/fdinfo/{name}"
         try:
             return parse_fdinfo_access(_read(path), path)
@@ -577,6 +593,9 @@ class _Scanner:
         except (OSError, ParseError) as err:
             self.fail(pid, path, err)
             return None
+
+
+_LINK_ACCESS: dict[int, str | None] = {0o400: "r", 0o200: "w", 0o600: "rw", 0: None}
 
 
 def _stat(path: str) -> os.stat_result | None:
@@ -595,7 +614,8 @@ def _reason(err: OSError | ParseError) -> str:
 
 
 def scan(
-    proc: Path = PROC, *, live: bool = True, maps: bool = True, maps_ioctl: bool = True
+    proc: Path = PROC, *, live: bool = True, maps: bool = True, maps_ioctl: bool = True,
+    fdinfo: bool | None = None,
 ) -> ProcScan:
     """Read every process under ``proc`` once.
 
@@ -604,9 +624,10 @@ def scan(
     Turn it off for fixture trees, whose links would resolve against the real machine.
     ``maps=False`` skips /proc/PID/maps when no kind asked for needs map users.
     ``maps_ioctl=False`` reads the maps text even where PROCMAP_QUERY works (the two agree;
-    the ioctl is faster).
+    the ioctl is faster). ``fdinfo=True`` takes fd access from fdinfo flags rather than the fd
+    link's mode (the default when not live; the two agree).
     """
-    scanner = _Scanner(proc, live, maps, maps_ioctl)
+    scanner = _Scanner(proc, live, maps, maps_ioctl, fdinfo)
     scanner.run()
     self_ns = None
     with contextlib.suppress(OSError):
