@@ -467,3 +467,41 @@ def test_take_does_not_import_posix_ipc_or_textual() -> None:
                          check=True)
     assert out.stdout.strip() == "[]"
 
+
+
+def test_as_normal_user_objects_listed_unreadable_counted(
+        sysv_segment: sysv_ipc.SharedMemory) -> None:
+    """Run take() as nobody: root's fds and maps are unreadable (counted), objects still listed."""
+    import json
+
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            os.close(r)
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            snap = take(kinds={Kind.SYSV_SHM, Kind.PIPE})
+            os.write(w, json.dumps({
+                "ids": [o.id for o in snap.objects if o.kind is Kind.SYSV_SHM],
+                "count": snap.unreadable.count,
+                "sample": list(snap.unreadable.sample),
+            }).encode())
+        except BaseException as err:
+            os.write(w, json.dumps({"error": repr(err)}).encode())
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(w)
+    try:
+        with os.fdopen(r, "rb") as f:
+            out = json.loads(f.read())
+    finally:
+        os.waitpid(pid, 0)
+    assert "error" not in out, out["error"]
+    assert str(sysv_segment.id) in out["ids"]
+    assert out["count"] >= 1  # at least this test process (root) is unreadable to nobody
+    assert any("Permission denied" in s for s in out["sample"])
+    assert 1 <= len(out["sample"]) <= 10
