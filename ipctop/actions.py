@@ -1130,8 +1130,12 @@ def _processes(n: int) -> str:
     return _plural(n, "process", "processes")
 
 
-def describe_removal(kind: Kind | str, ident: str) -> str:
-    """The consequence of removing the object, one line, without removing anything."""
+def describe_removal(kind: Kind | str, ident: str, *, holders: int | None = None) -> str:
+    """The consequence of removing the object, one line, without removing anything.
+
+    For POSIX objects and FIFOs the processes holding it are counted from a fresh snapshot, unless
+    the caller already knows (``holders``, e.g. the TUI from its latest snapshot).
+    """
     k = _removable(kind)
     if k is Kind.SYSV_SHM:
         _id, row = _sysv_lookup(k, ident)
@@ -1159,7 +1163,7 @@ def describe_removal(kind: Kind | str, ident: str) -> str:
         return "no process waiting: destroyed now"
     if k is Kind.FIFO:
         full = _fifo_path(ident)
-        n = _holders(k, os.path.realpath(full))
+        n = _holders(k, os.path.realpath(full)) if holders is None else holders
         if n:
             return (f"open in {_processes(n)}: the path goes now, they keep the pipe until "
                     "they close it")
@@ -1173,7 +1177,7 @@ def describe_removal(kind: Kind | str, ident: str) -> str:
                 detail = f"{_plural(queued, 'message')} queued; "
         elif k is Kind.POSIX_SHM:
             detail = f"{human_bytes(os.fstat(obj.fd).st_size)}; "
-    n = _holders(k, ident)
+    n = _holders(k, ident) if holders is None else holders
     if n is None:
         return f"{detail}the name goes now (users unknown)"
     if n:
@@ -1182,10 +1186,13 @@ def describe_removal(kind: Kind | str, ident: str) -> str:
     return f"{detail}no process has it open: destroyed now"
 
 
-def remove(kind: Kind | str, ident: str) -> str:
-    """Remove exactly the one object named; returns what happened, one line."""
+def remove(kind: Kind | str, ident: str, *, holders: int | None = None) -> str:
+    """Remove exactly the one object named; returns what happened, one line.
+
+    ``holders`` is passed to :func:`describe_removal` (the processes holding a POSIX object).
+    """
     k = _removable(kind)
-    consequence = describe_removal(k, ident)
+    consequence = describe_removal(k, ident, holders=holders)
     name = object_name(k, ident)
     if k in (Kind.SYSV_SHM, Kind.SYSV_MSG, Kind.SYSV_SEM):
         sysv_id = parse_sysv_id(k, ident)

@@ -1,15 +1,219 @@
-"""Key bindings and actions that act on the selected object (issue 4: n, s, r, a, e, d/Del).
+"""Key bindings and actions that act on the selected object (issue 4): n, s, r, a, e, d/Del.
 
 Contract with app.py: ``IpcTopApp`` inherits this mixin and appends ``ObjectActions.BINDINGS`` to
-its own (Textual only merges BINDINGS of DOMNode classes). The app provides:
-``selected_object`` (IpcObject | None), ``snapshot`` (Snapshot | None), ``request_poll()``.
-Until the actions land, the mixin adds no bindings.
+its own (Textual only merges BINDINGS of DOMNode classes). The app provides ``selected_object``
+(IpcObject | None), ``snapshot`` (Snapshot | None), ``current_view`` and ``request_poll()``.
+
+Every action is a function of ipctop.actions run in a thread worker (a form runs its own; the
+removal runs here), so a full queue or a semaphore wait never freezes the screen, and each waits
+at most the timeout the user gave. Results and errors are notifications; a change also asks for a
+poll so the table shows it at once.
 """
 
 from __future__ import annotations
 
-from textual.binding import BindingType
+import contextlib
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, Protocol, cast
+
+from textual.app import App
+from textual.binding import Binding, BindingType
+
+from ipctop import actions
+from ipctop.actions import Message
+from ipctop.errors import IpcError
+from ipctop.model import IpcObject, Kind, Snapshot, User
+
+MAX_USERS_LISTED = 6
+
+
+class _Host(Protocol):
+    """What the app gives the mixin (see the module docstring)."""
+
+    @property
+    def selected_object(self) -> IpcObject | None: ...
+
+    snapshot: Snapshot | None
+
+    def request_poll(self) -> None: ...
+
+
+def users_lines(users: Sequence[User]) -> list[str]:
+    """"Used by:" lines for the confirm box: one process per line, at most a few."""
+    if not users:
+        return ["Used by: no process (that ipctop can see)."]
+    by_pid: dict[int, list[User]] = {}
+    for u in users:
+        by_pid.setdefault(u.pid, []).append(u)
+    lines = [f"Used by {len(by_pid)} process{'es' if len(by_pid) != 1 else ''}:"]
+    for pid, uses in list(by_pid.items())[:MAX_USERS_LISTED]:
+        how = ", ".join(
+            (f"fd {u.fd}" if u.fd is not None else "mapped") + (f" {u.access}" if u.access else "")
+            for u in uses[:3])
+        lines.append(f"  {pid} {uses[0].comm} ({how})")
+    if len(by_pid) > MAX_USERS_LISTED:
+        lines.append(f"  … and {len(by_pid) - MAX_USERS_LISTED} more")
+    return lines
 
 
 class ObjectActions:
-    BINDINGS: list[BindingType] = []
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n", "new_object", "New"),
+        Binding("s", "send_message", "Send"),
+        Binding("r", "receive_message", "Receive"),
+        Binding("a", "attach_shm", "Attach"),
+        Binding("e", "edit_semaphore", "Edit sem"),
+        Binding("d,delete", "remove_object", "Remove", key_display="d"),
+    ]
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    @property
+    def _ui(self) -> App[Any]:
+        return cast("App[Any]", self)
+
+    @property
+    def _host(self) -> _Host:
+        return cast(_Host, self)
+
+    def _target(self, kinds: tuple[Kind, ...], verb: str) -> IpcObject | None:
+        """The selected object if it is one of ``kinds``; otherwise say why not and None."""
+        obj = self._host.selected_object
+        if obj is None:
+            self._ui.notify("Select an object first.", title=verb, severity="warning")
+            return None
+        if obj.kind not in kinds:
+            names = ", ".join(actions.kind_name(k) for k in kinds)
+            self._ui.notify(f"{verb} works on {names}, not on a {actions.kind_name(obj.kind)}.",
+                            title=verb, severity="warning")
+            return None
+        return obj
+
+    def _done(self, title: str, result: str | None) -> None:
+        """A form or worker finished: say so and poll so the table shows the change."""
+        if result is None:
+            return
+        self._ui.notify(result, title=title)
+        self._host.request_poll()
+
+    def _in_thread(self, title: str, job: Callable[[], str]) -> None:
+        """Run ``job`` in a thread worker; its result or error becomes a notification."""
+        ui = self._ui
+
+        def run() -> None:
+            try:
+                text = job()
+            except IpcError as err:
+                outcome: tuple[str, str] = (str(err), "error")
+            except Exception as err:  # a bug must not kill the app; say what it was
+                outcome = (f"internal error: {type(err).__name__}: {err}", "error")
+            else:
+                outcome = (text, "information")
+            with contextlib.suppress(RuntimeError):  # the app is closing
+                ui.call_from_thread(self._finish, title, *outcome)
+
+        ui.run_worker(run, thread=True, exit_on_error=False, group="object-action", name=title)
+
+    def _finish(self, title: str, text: str, severity: str) -> None:
+        if severity == "error":
+            self._ui.notify(text, title=title, severity="error", timeout=8)
+        else:
+            self._done(title, text)
+
+    # -- actions -------------------------------------------------------------------------------
+
+    def action_new_object(self) -> None:
+        from ipctop.ui.screens.create_form import CreateForm
+
+        view = getattr(self, "current_view", None)
+        kind = getattr(view, "kind", None)
+        snap = self._host.snapshot
+        self._ui.push_screen(CreateForm(kind if isinstance(kind, Kind) else None,
+                                        snap.limits if snap else None),
+                             lambda result: self._done("New", result))
+
+    def action_send_message(self) -> None:
+        from ipctop.ui.screens.send_form import SendForm
+
+        obj = self._target(actions.QUEUE_KINDS, "Send")
+        if obj is not None:
+            self._ui.push_screen(SendForm(obj), lambda result: self._done("Send", result))
+
+    def action_receive_message(self) -> None:
+        from ipctop.ui.screens.recv_form import RecvForm
+
+        obj = self._target(actions.QUEUE_KINDS, "Receive")
+        if obj is None:
+            return
+        target = obj
+
+        def received(messages: list[Message] | None) -> None:
+            if messages is None:
+                return
+            self._show_messages(target, messages)
+
+        self._ui.push_screen(RecvForm(obj), received)
+
+    def _show_messages(self, obj: IpcObject, messages: list[Message]) -> None:
+        from ipctop.ui.screens.received import ReceivedScreen
+
+        name = actions.object_name(obj.kind, obj.id)
+        if not messages:
+            self._ui.notify(f"nothing to receive from {name}", title="Receive",
+                            severity="warning")
+            return
+        self._ui.push_screen(ReceivedScreen(
+            f"{len(messages)} message{'s' if len(messages) != 1 else ''} from {name}",
+            obj.kind, messages))
+        self._host.request_poll()
+
+    def action_attach_shm(self) -> None:
+        from ipctop.ui.screens.attach import AttachScreen
+
+        obj = self._target(actions.SHM_KINDS, "Attach")
+        if obj is not None:
+            self._ui.push_screen(AttachScreen(obj.kind, obj.id))
+
+    def action_edit_semaphore(self) -> None:
+        from ipctop.ui.screens.sem_edit import SemEditForm
+
+        obj = self._target(actions.SEM_KINDS, "Edit semaphore")
+        if obj is not None:
+            self._ui.push_screen(SemEditForm(obj), lambda result: self._done("Semaphore", result))
+
+    def action_remove_object(self) -> None:
+        obj = self._target(actions.ACTION_KINDS, "Remove")
+        if obj is None:
+            return
+        target = obj
+        holders = len(obj.pids)
+        ui = self._ui
+
+        def consequence() -> None:  # in a thread: reads /proc/sysvipc, opens POSIX objects
+            try:
+                text = actions.describe_removal(target.kind, target.id, holders=holders)
+            except IpcError as err:
+                with contextlib.suppress(RuntimeError):
+                    ui.call_from_thread(ui.notify, str(err), title="Remove", severity="error")
+                return
+            with contextlib.suppress(RuntimeError):
+                ui.call_from_thread(self._confirm_removal, target, text)
+
+        ui.run_worker(consequence, thread=True, exit_on_error=False, group="object-action",
+                      name="describe removal")
+
+    def _confirm_removal(self, obj: IpcObject, consequence: str) -> None:
+        from ipctop.ui.screens.confirm import ConfirmScreen
+
+        name = actions.object_name(obj.kind, obj.id)
+        details = [*users_lines(obj.users), "", f"Consequence: {consequence}."]
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._in_thread("Remove", lambda: actions.remove(obj.kind, obj.id,
+                                                                 holders=len(obj.pids)))
+            else:
+                self._ui.notify(f"kept {name}", title="Remove")
+
+        self._ui.push_screen(ConfirmScreen(f"Remove {name}?", details, yes_label="Remove"),
+                             answered)

@@ -1,0 +1,251 @@
+"""A live hex + ASCII view of shared memory (key ``a``), highlighting bytes that changed.
+
+Every ``interval`` seconds the visible window is read again with ``ipctop.actions.read_shm`` (SysV
+segments are attached read-only and detached at once, POSIX objects read with pread; neither can
+block, so the read runs on the UI thread and a refresh is never stale). Bytes that differ from the
+previous read stay highlighted for a few refreshes.
+
+The view is read-only. ``w`` asks for confirmation and then opens a line to write
+"OFFSET DATA" (text) or "OFFSET hex:de ad be ef"; ``w`` again goes back to read-only.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, Input, Static
+
+from ipctop import actions
+from ipctop.errors import IpcError, NotFound
+from ipctop.hexdump import WIDTH, byte_columns, changed_offsets, format_line
+from ipctop.model import Kind
+from ipctop.ui.screens.confirm import ConfirmScreen
+
+KEEP = 4
+"""Refreshes a changed byte stays highlighted."""
+CHANGED_STYLE = "bold black on yellow"
+
+
+def parse_write(text: str) -> tuple[int, bytes]:
+    """"16 hello" -> (16, b"hello"); "0x10 hex:de ad" -> (16, b"\\xde\\xad")."""
+    head, _sep, rest = text.strip().partition(" ")
+    try:
+        offset = int(head, 0)
+    except ValueError:
+        raise IpcError(f"start with the offset, like `16 hello` or `0x10 hex:de ad`: got "
+                       f"{head!r}") from None
+    body = rest.lstrip(" ")
+    data = actions.parse_hex(body[4:]) if body.lower().startswith("hex:") else body.encode()
+    if not data:
+        raise IpcError("nothing to write after the offset")
+    return offset, data
+
+
+class AttachScreen(Screen[None]):
+    DEFAULT_CSS = """
+    AttachScreen #attach-title {
+        background: $boost;
+        padding: 0 1;
+        text-style: bold;
+    }
+    AttachScreen #attach-title.-write {
+        background: $error;
+    }
+    AttachScreen #attach-body {
+        height: 1fr;
+    }
+    AttachScreen #attach-dump {
+        padding: 0 1;
+    }
+    AttachScreen #attach-input {
+        display: none;
+    }
+    AttachScreen #attach-input.-visible {
+        display: block;
+    }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q", "close", "Back"),
+        Binding("w", "toggle_write", "Write mode"),
+        Binding("down", "scroll_lines(1)", "Down", show=False),
+        Binding("up", "scroll_lines(-1)", "Up", show=False),
+        Binding("pagedown", "scroll_pages(1)", "Page down", show=False),
+        Binding("pageup", "scroll_pages(-1)", "Page up", show=False),
+        Binding("home", "scroll_to(0)", "Start", show=False),
+        Binding("end", "scroll_to(-1)", "End", show=False),
+    ]
+
+    def __init__(self, kind: Kind, ident: str, *, interval: float = 0.5,
+                 rows: int | None = None) -> None:
+        super().__init__()
+        self.kind = kind
+        self.ident = ident
+        self.interval = interval
+        self.fixed_rows = rows
+        self.start = 0
+        """First byte shown (a multiple of WIDTH)."""
+        self.size_bytes: int | None = None
+        self.data = b""
+        """The bytes last read, starting at ``start``."""
+        self.write_mode = False
+        self.error: str | None = None
+        self.refreshes = 0
+        self._changed_at: dict[int, int] = {}
+        """Absolute offset -> the refresh that saw it change."""
+        self._timer: Timer | None = None
+
+    @property
+    def name_text(self) -> str:
+        return actions.object_name(self.kind, self.ident)
+
+    @property
+    def rows(self) -> int:
+        if self.fixed_rows is not None:
+            return self.fixed_rows
+        return max(4, self.app.size.height - 4)
+
+    @property
+    def highlighted(self) -> frozenset[int]:
+        """Absolute offsets shown as changed right now."""
+        return frozenset(o for o, at in self._changed_at.items() if self.refreshes - at < KEEP)
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="attach-title", markup=False)
+        with VerticalScroll(id="attach-body"):
+            yield Static("", id="attach-dump")
+        yield Input(placeholder="OFFSET DATA, or OFFSET hex:de ad be ef  (Enter writes)",
+                    id="attach-input")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.refresh_view()
+        self._timer = self.set_interval(self.interval, self.refresh_view)
+
+    def on_unmount(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def refresh_view(self) -> None:
+        """Read the visible window again and redraw, marking bytes that changed."""
+        previous, previous_start = self.data, self.start
+        try:
+            size = actions.shm_size(self.kind, self.ident)
+            self.size_bytes = size
+            self.start = max(0, min(self.start, self._last_line_start(size)))
+            length = max(0, min(self.rows * WIDTH, size - self.start))
+            data = actions.read_shm(self.kind, self.ident, self.start, length)
+        except NotFound:
+            self.error = f"{self.name_text} is gone"
+            if self._timer is not None:
+                self._timer.stop()
+            self._draw()
+            return
+        except IpcError as err:
+            self.error = str(err)
+            self._draw()
+            return
+        self.error = None
+        self.refreshes += 1
+        if previous_start == self.start and previous:
+            for i in changed_offsets(previous, data):
+                self._changed_at[self.start + i] = self.refreshes
+        self.data = data
+        self._draw()
+
+    @staticmethod
+    def _last_line_start(size: int) -> int:
+        return max(0, (size - 1) // WIDTH * WIDTH)
+
+    def dump_text(self) -> Text:
+        """The window as a hexdump with changed bytes styled."""
+        text = Text()
+        marks = self.highlighted
+        for start in range(0, len(self.data), WIDTH):
+            chunk = self.data[start:start + WIDTH]
+            line = Text(format_line(chunk, self.start + start))
+            line.stylize("dim", 0, 8)
+            for i in range(len(chunk)):
+                if self.start + start + i in marks:
+                    hex_col, ascii_col = byte_columns(i)
+                    line.stylize(CHANGED_STYLE, hex_col, hex_col + 2)
+                    line.stylize(CHANGED_STYLE, ascii_col, ascii_col + 1)
+            if start:
+                text.append("\n")
+            text.append_text(line)
+        return text
+
+    def _draw(self) -> None:
+        title = self.query_one("#attach-title", Static)
+        mode = "WRITE MODE" if self.write_mode else "read-only"
+        size = "?" if self.size_bytes is None else f"{self.size_bytes} bytes"
+        shown = f"{self.start:#x}..{self.start + len(self.data):#x}"
+        status = self.error or f"{size}, showing {shown}, {len(self.highlighted)} changed"
+        title.update(f"{self.name_text} · {mode} · {status}")
+        title.set_class(self.write_mode, "-write")
+        self.query_one("#attach-dump", Static).update(self.dump_text())
+
+    # -- keys ----------------------------------------------------------------------------------
+
+    def _move(self, offset: int) -> None:
+        size = self.size_bytes or 0
+        self.start = max(0, min(offset, self._last_line_start(size)))
+        self.data = b""  # a different window: nothing to compare with
+        self.refresh_view()
+
+    def action_scroll_lines(self, lines: int) -> None:
+        self._move(self.start + lines * WIDTH)
+
+    def action_scroll_pages(self, pages: int) -> None:
+        self._move(self.start + pages * self.rows * WIDTH)
+
+    def action_scroll_to(self, where: int) -> None:
+        self._move(0 if where >= 0 else self._last_line_start(self.size_bytes or 0))
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def action_toggle_write(self) -> None:
+        if self.write_mode:
+            self._set_write(False)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._set_write(True)
+
+        self.app.push_screen(ConfirmScreen(
+            f"Write into {self.name_text}?",
+            ["Writes go straight into memory that other processes may be using.",
+             "Nothing asks again until you leave write mode (w)."],
+            yes_label="Write mode"), answered)
+
+    def _set_write(self, on: bool) -> None:
+        self.write_mode = on
+        box = self.query_one("#attach-input", Input)
+        box.set_class(on, "-visible")
+        if on:
+            box.focus()
+        self._draw()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if not self.write_mode:
+            return
+        try:
+            offset, data = parse_write(event.value)
+            n = actions.write_shm(self.kind, self.ident, data, offset)
+        except IpcError as err:
+            self.notify(str(err), title="Write", severity="error", timeout=8)
+            return
+        event.input.value = ""
+        self.notify(f"wrote {n} bytes at offset {offset} of {self.name_text}", title="Write")
+        self.refresh_view()

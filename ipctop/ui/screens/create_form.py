@@ -1,0 +1,110 @@
+"""The "new object" form (key ``n``): the kind, its name or key, and only the options that kind
+takes, with defaults and hints from the kernel's limits (``Snapshot.limits``).
+
+Submitting runs ``ipctop.actions.create`` in a thread; the form closes with a one-line result
+("created sysv-shm 32781 (key 0x00001234)") or shows why the kernel or the validation refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from textual.app import ComposeResult
+from textual.widgets import Label, Select
+
+from ipctop import actions
+from ipctop.model import Kind, Limits
+from ipctop.ui.screens.form import FormError, FormScreen, field
+
+OPTION_FIELDS: dict[Kind, tuple[str, ...]] = {
+    Kind.SYSV_SHM: ("size",),
+    Kind.SYSV_MSG: (),
+    Kind.SYSV_SEM: ("nsems", "value"),
+    Kind.POSIX_SHM: ("size",),
+    Kind.POSIX_MQ: ("maxmsg", "msgsize"),
+    Kind.POSIX_SEM: ("value",),
+    Kind.FIFO: (),
+}
+"""The options ``actions.create`` takes per kind (the others are hidden)."""
+
+ALL_OPTIONS = ("size", "maxmsg", "msgsize", "nsems", "value")
+
+_NAME_HINT = {
+    Kind.SYSV_SHM: "key: 0x1234abcd, 4660 or private",
+    Kind.SYSV_MSG: "key: 0x1234abcd, 4660 or private",
+    Kind.SYSV_SEM: "key: 0x1234abcd, 4660 or private",
+    Kind.POSIX_SHM: "/name",
+    Kind.POSIX_MQ: "/name",
+    Kind.POSIX_SEM: "/name",
+    Kind.FIFO: "path, like /tmp/myfifo",
+}
+
+
+def _limit(value: int | None) -> str:
+    return "?" if value is None else str(value)
+
+
+class CreateForm(FormScreen[str]):
+    title_text = "New IPC object"
+    ok_label = "Create"
+
+    def __init__(self, kind: Kind | None, limits: Limits | None) -> None:
+        super().__init__()
+        self.initial_kind = kind if kind in actions.ACTION_KINDS else None
+        self.limits = limits or Limits()
+
+    def compose_fields(self) -> ComposeResult:
+        kind = self.initial_kind or Kind.SYSV_SHM
+        yield Label("Kind", classes="field-label")
+        yield Select(((actions.kind_name(k), k) for k in actions.ACTION_KINDS), value=kind,
+                     allow_blank=False, id="kind")
+        lim = self.limits
+        yield field("Name or key", "name", "private" if kind.value.startswith("sysv") else "",
+                    _NAME_HINT[kind])
+        yield field("Mode", "mode", "0600", "octal permission bits")
+        yield field("Size (bytes)", "size", str(lim.page_size),
+                    f"at most {_limit(lim.shmmax)} (shmmax) for SysV")
+        yield field("Max messages", "maxmsg", str(lim.mq_msg_default or 10),
+                    f"1..{_limit(lim.mq_msg_max)} (fs.mqueue.msg_max)")
+        yield field("Message size", "msgsize", str(lim.mq_msgsize_default or 8192),
+                    f"1..{_limit(lim.mq_msgsize_max)} (fs.mqueue.msgsize_max)")
+        yield field("Semaphores", "nsems", "1", f"1..{_limit(lim.semmsl)} (SEMMSL)")
+        yield field("Initial value", "value", "0", "0..32767 (SysV)")
+
+    def on_mount(self) -> None:
+        self._show_fields(self.kind)
+        self.query_one("#name").focus()
+
+    @property
+    def kind(self) -> Kind:
+        value = self.query_one("#kind", Select).value
+        return value if isinstance(value, Kind) else Kind.SYSV_SHM
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        self._show_fields(self.kind)
+
+    def _show_fields(self, kind: Kind) -> None:
+        wanted = OPTION_FIELDS[kind]
+        for name in ALL_OPTIONS:
+            self.query_one(f"#row-{name}").display = name in wanted
+        name_input = self.query_one("#name")
+        name_input.placeholder = _NAME_HINT[kind]  # type: ignore[attr-defined]
+        self.show_error("")
+
+    def build(self) -> Callable[[], str]:
+        kind = self.kind
+        name = self.text("name").strip()
+        if not name:
+            raise FormError(f"a {actions.kind_name(kind)} needs a {_NAME_HINT[kind]}")
+        options: dict[str, int | None] = {
+            opt: self.int_value(opt, opt) for opt in OPTION_FIELDS[kind]
+        }
+        mode = actions.parse_mode(self.text("mode").strip() or "0600")
+
+        def job() -> str:
+            result = actions.create(kind, name, mode=mode, **options)  # type: ignore[arg-type]
+            what = actions.object_name(kind, result.id)
+            key = f" (key {result.key})" if result.key else ""
+            return f"created {what}{key}" if result.created else f"{what}{key} already existed"
+
+        return job
