@@ -216,6 +216,7 @@ def test_scan_fixture_process(tmp_path: Path) -> None:
         FdUse(100, 5, "/dev/shm/thing", "rw"),
     ]
     assert [f.inode_ref for f in sorted(result.fds, key=lambda f: f.fd)] == [5443, 991, None]
+    assert FdUse(1, 1, "pipe:[x1]").inode_ref is None
     assert [m.path for m in result.maps] == [
         "/SYSV0000abcd", "/dev/shm/thing", "/srv/data.bin", "/memfd:buf", "/opt/its s/y.db"]
     assert result.self_ipc_ns == 4026531999

@@ -396,7 +396,8 @@ def test_blocked_pending_sigusr1(spawn: Spawn) -> None:
     assert p is not None
     assert "SIGUSR1" in p.signals.pending
     assert "SIGUSR1" in p.signals.blocked
-    assert (p.ppid, p.uid, p.state) == (ME, os.geteuid(), "S")
+    assert (p.ppid, p.uid) == (ME, os.geteuid())
+    assert p.state in ("S", "R")  # R only in the instant before it blocks in read()
     assert p.ipc_ns == int(os.readlink("/proc/self/ns/ipc")[5:-1])
     assert p.start_time is not None and p.start_time <= snap.taken_at + 1
 

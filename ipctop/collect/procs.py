@@ -75,7 +75,8 @@ class FdUse:
         if self.target.endswith("]") and (
             self.target.startswith("pipe:[") or self.target.startswith("socket:[")
         ):
-            return int(self.target[self.target.index("[") + 1 : -1])
+            digits = self.target[self.target.index("[") + 1 : -1]
+            return int(digits) if digits.isdigit() else None
         return None
 
 
