@@ -10,6 +10,13 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+EXTRA_KEYS = (
+    ("1..9", "Switch to view 1..9 (the numbers on the tabs)"),
+    ("↑ ↓ PgUp PgDn", "Move in the table"),
+    ("Enter", "Details of the object; on a user: the process"),
+    ("ctrl+p", "Command palette (views, sort, themes)"),
+)
+
 ABOUT = """\
 Rows: "+" marks an object that appeared in the last poll, "-" (dimmed) one that is gone and
 will leave at the next poll. Enter opens the details; in the details, Enter on a user opens that
@@ -46,6 +53,8 @@ class HelpScreen(ModalScreen[None]):
         table.add_column("KEY", no_wrap=True)
         table.add_column("ACTION")
         for keys, desc in binding_rows(self.binding_list):
+            table.add_row(keys, desc)
+        for keys, desc in EXTRA_KEYS:
             table.add_row(keys, desc)
         views = Text("Views: ", style="bold")
         views.append("  ".join(f"{i}:{v}" if i <= 9 else v

@@ -184,6 +184,7 @@ class DetailPane(VerticalScroll):
                 continue
             table.add_row(str(u.pid), u.comm, proc.user if proc else "?", fd, u.access or "-",
                           key=key)
+        table.display = bool(obj.users)
         if not obj.users:
             self.query_one("#detail-users-heading", Label).update("Users: none seen")
         else:

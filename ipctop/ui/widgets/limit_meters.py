@@ -15,6 +15,7 @@ from ipctop.fmt import human_bytes
 from ipctop.model import Kind, Snapshot, SysvShm
 
 BAR = 8
+UNLIMITED = 1 << 62
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,17 +26,22 @@ class Meter:
     bytes: bool = False
 
     @property
+    def unlimited(self) -> bool:
+        """The kernel's "no limit" values (shmall defaults to nearly 2**64 pages)."""
+        return self.limit is not None and self.limit >= UNLIMITED
+
+    @property
     def fraction(self) -> float | None:
-        if not self.limit:
+        if not self.limit or self.unlimited:
             return None
         return min(1.0, self.used / self.limit)
 
     def render_text(self) -> Text:
         text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(f"{self.label:<8}", style="bold")
+        text.append(f"{self.label:<9}", style="bold")
         frac = self.fraction
         if frac is None:
-            text.append("▕" + "?" * BAR + "▏   ?% ")
+            text.append("▕" + "·" * BAR + "▏   -% ")
         else:
             filled = round(frac * BAR)
             if self.used and not filled:
@@ -46,7 +52,8 @@ class Meter:
             text.append("░" * (BAR - filled))
             text.append(f"▏{round(frac * 100):>3}% ")
         fmt = human_bytes if self.bytes else str
-        text.append(f"{fmt(self.used)}/{'?' if self.limit is None else fmt(self.limit)}")
+        limit = "?" if self.limit is None else "unlimited" if self.unlimited else fmt(self.limit)
+        text.append(f"{fmt(self.used)}/{limit}")
         return text
 
 

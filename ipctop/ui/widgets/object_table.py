@@ -41,6 +41,17 @@ class Row:
     """"", NEW or GONE."""
 
 
+MAX_CELL = 36
+"""Longer cell text is shortened in the middle (paths keep their start and their name)."""
+
+
+def clip(text: str, width: int = MAX_CELL) -> str:
+    if len(text) <= width:
+        return text
+    head = (width - 1) // 3
+    return text[:head] + "…" + text[len(text) - (width - 1 - head):]
+
+
 class Cell(Text):
     """A table cell that carries the raw value it sorts by."""
 
@@ -169,7 +180,7 @@ class ObjectTable(DataTable[Text]):
         mark_cell = Cell(mark, style=style)
         cells.append(mark_cell)
         for col, text in zip(self.columns_spec, texts, strict=True):
-            cell = Cell(text, style=style, justify="right" if col.right else "left",
+            cell = Cell(clip(text), style=style, justify="right" if col.right else "left",
                         no_wrap=True, overflow="ellipsis")
             cell.sort_value = (*_sortable(col, row.obj), row.key)
             cells.append(cell)
