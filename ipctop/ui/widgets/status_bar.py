@@ -7,6 +7,7 @@ import time
 from rich.text import Text
 from textual.widgets import Static
 
+from ipctop.fmt import human_bytes
 from ipctop.model import Snapshot
 
 
@@ -38,6 +39,11 @@ class StatusBar(Static):
             text.append(f"  {len(snapshot.processes)} procs")
             if snapshot.unreadable.count:
                 text.append(f"  {snapshot.unreadable.count} unreadable", style="bold")
+            leaks = [o for o in snapshot.objects if o.leak is not None and o.leak.status == "leak"]
+            if leaks:  # issue 5: what reclaiming the leaks would free
+                freed = human_bytes(sum(o.leak.reclaim_bytes for o in leaks if o.leak))
+                text.append(f"  {len(leaks)} leak{'s' if len(leaks) != 1 else ''}, {freed} "
+                            "reclaimable", style="bold red")
         if sort:
             text.append(f"  sort {sort}")
         if filter_text:
