@@ -85,7 +85,8 @@ def _default_take(kinds: Collection[Kind]) -> Snapshot:
 def _default_remove(kind: Kind, ident_: str) -> str:
     from ipctop.actions import remove
 
-    return remove(kind, ident_)
+    # Only objects just re-judged a leak get here: no process holds them (saves a snapshot).
+    return remove(kind, ident_, holders=0)
 
 
 def _same_object(old: IpcObject, new: IpcObject) -> bool:
