@@ -436,3 +436,30 @@ def test_fd_access_from_link_mode_agrees_with_fdinfo(tmp_path: Path) -> None:
     finally:
         for fd in (r, w, rw, path_only):
             os.close(fd)
+
+
+def test_zombie_is_listed_not_unreadable() -> None:
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    try:
+        # Wait until it is a zombie: poll its state via /proc (no sleep-and-hope, no time bound
+        # beyond the exit itself, which is immediate).
+        while Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+            os.sched_yield()
+        result = scan()
+        assert result.processes[pid].state == "Z"
+        assert result.processes[pid].ipc_ns is None
+        assert not [s for s in result.unreadable.sample if f"/proc/{pid}/" in s]
+    finally:
+        os.waitpid(pid, 0)
+
+
+def test_scan_fixture_zombie(tmp_path: Path) -> None:
+    proc = make_proc(tmp_path / "proc")
+    d = make_pid(proc, 100, stat=stat_text(100, state="Z"), cmdline=b"")
+    (d / "maps").unlink()
+    (d / "ns" / "ipc").unlink()
+    result = scan(proc, live=False)
+    assert result.processes[100].state == "Z"
+    assert result.unreadable.count == 0

@@ -475,10 +475,12 @@ class _Scanner:
         except OSError as err:
             self.fail(pid, f"{base}/cmdline", err)
         ipc_ns = None
-        try:
-            ipc_ns = ns_inode(os.readlink(f"{base}/ns/ipc"))
-        except OSError as err:
-            self.fail(pid, f"{base}/ns/ipc", err)
+        dead = state in ("Z", "X")  # a zombie has no namespaces, fds or maps left: not an error
+        if not dead:
+            try:
+                ipc_ns = ns_inode(os.readlink(f"{base}/ns/ipc"))
+            except OSError as err:
+                self.fail(pid, f"{base}/ns/ipc", err)
         self.processes[pid] = Process(
             pid=pid, ppid=status.ppid, comm=status.name, cmdline=cmdline,
             user=user_name(status.uid), uid=status.uid, ipc_ns=ipc_ns, start_time=start_time,
@@ -488,8 +490,8 @@ class _Scanner:
                 ignored=mask_names(status.ignored), caught=mask_names(status.caught),
             ),
         )
-        if status.kthread:
-            return  # kernel threads hold no fds and map nothing
+        if status.kthread or dead:
+            return  # kernel threads and zombies hold no fds and map nothing
         self.scan_fds(pid, base)
         if not self.with_maps:
             return
