@@ -39,6 +39,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
                    help="reclaim the leaks: alone a dry run listing what would be removed "
                    "(asks on a terminal); with --yes removes them, re-checking each first")
     p.add_argument("--yes", action="store_true", help="with --clean: remove without asking")
+    p.add_argument("--all", action="store_true",
+                   help="also list objects judged unknown (counted, not listed, by default)")
     p.add_argument("--ignore-unreadable", action="store_true",
                    help="judge as if processes ipctop cannot read used no IPC (otherwise objects "
                    "they might use are 'unknown'); also IPCTOP_IGNORE_UNREADABLE=1")
@@ -58,31 +60,33 @@ def run(args: argparse.Namespace) -> int:
     if args.yes and not args.clean:
         raise UsageError("--yes only goes with --clean")
     ignore = bool(args.ignore_unreadable) or ignore_unreadable_default()
-    return Leaks(args.filter or None, min_age, ignore, as_json=args.json).main(
-        clean=args.clean, yes=args.yes)
+    return Leaks(args.filter or None, min_age, ignore, as_json=args.json,
+                 show_unknown=args.all).main(clean=args.clean, yes=args.yes)
 
 
 class Leaks:
     """One run of the command: list, then maybe clean."""
 
     def __init__(self, filter_text: str | None, min_age: float | None, ignore_unreadable: bool,
-                 *, as_json: bool) -> None:
+                 *, as_json: bool, show_unknown: bool = False) -> None:
         self.filter_text = filter_text
+        self.show_unknown = show_unknown
         self.min_age = min_age
         self.ignore = ignore_unreadable
         self.as_json = as_json
 
     def main(self, *, clean: bool, yes: bool) -> int:
-        from ipctop.leaks import LEAK, find_leaks, judge
+        from ipctop.leaks import LEAK, STATUSES, UNKNOWN, find_leaks, judge
         from ipctop.reclaim import candidates
         from ipctop.snapshot import take
 
         snap = judge(take(), ignore_unreadable=self.ignore)
         now = time.time()
-        found = find_leaks(snap, min_age=self.min_age, filter_text=self.filter_text, now=now)
-        status = EXIT_NOTHING if any(o.leak and o.leak.status == LEAK for o in found) \
-            else EXIT_OK
-        doc: dict[str, Any] = self.listing(snap, found, now)
+        every = find_leaks(snap, min_age=self.min_age, filter_text=self.filter_text, now=now)
+        counts = {s: sum(1 for o in every if o.leak and o.leak.status == s) for s in STATUSES}
+        found = [o for o in every if self.show_unknown or (o.leak and o.leak.status != UNKNOWN)]
+        status = EXIT_NOTHING if counts[LEAK] else EXIT_OK
+        doc: dict[str, Any] = self.listing(snap, found, counts, now)
         if clean:
             todo = candidates(snap, min_age=self.min_age, filter_text=self.filter_text, now=now)
             doc["clean"], failed = self.clean(todo, yes)
@@ -93,13 +97,15 @@ class Leaks:
             sys.stdout.write("\n")
         return status
 
-    def listing(self, snap: Snapshot, found: list[IpcObject], now: float) -> dict[str, Any]:
+    def listing(self, snap: Snapshot, found: list[IpcObject], counts: dict[str, int],
+                now: float) -> dict[str, Any]:
         from ipctop.fmt import format_table, human_age, human_bytes
-        from ipctop.leaks import age, ident, leak_dict, reclaimable_bytes, summary
+        from ipctop.leaks import UNKNOWN, age, ident, leak_dict, reclaimable_bytes, summary
 
         doc: dict[str, Any] = {
             "taken_at": snap.taken_at,
             "leaks": [leak_dict(o, now) for o in found],
+            "counts": counts,
             "reclaim_bytes": reclaimable_bytes(found),
             "unreadable": snap.unreadable.count,
             "notices": list(snap.notices),
@@ -108,8 +114,11 @@ class Leaks:
             return doc
         for notice in snap.notices:
             print(f"ipctop: {notice}", file=sys.stderr)
+        hidden = 0 if self.show_unknown else counts[UNKNOWN]
+        more = (f"{hidden} unknown not listed (processes ipctop cannot read might use them; "
+                "--all lists them)") if hidden else ""
         if not found:
-            print("No leaks found.")
+            print("No leaks found." + (f" {more[0].upper()}{more[1:]}." if more else ""))
             return doc
         rows = []
         for o in found:
@@ -121,7 +130,7 @@ class Leaks:
                 None if a is None else human_age(now - a, now), o.leak.reason,
             ])
         print(format_table(_TABLE, rows, right=_RIGHT))
-        print(f"\n{summary(found)}")
+        print(f"\n{summary(found)}" + (f"; {more}" if more else ""))
         return doc
 
     def clean(self, todo: list[IpcObject], yes: bool) -> tuple[dict[str, Any], bool]:
