@@ -397,3 +397,27 @@ def test_fifo_writer_without_reader_is_a_leak(tmp_path: Path) -> None:
         os.close(wfd)
         if rfd >= 0:
             os.close(rfd)
+
+
+def test_proc_alive_start_times_zombies_and_gone() -> None:
+    import time
+
+    from ipctop.leaks import proc_alive
+
+    alive = proc_alive()
+    me = alive(os.getpid())
+    assert me is not None and 0 < me <= time.time() + 1
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    try:
+        # Not reaped yet: a zombie, or gone once reaped; either way it holds nothing.
+        while True:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    break
+        assert alive(pid) is None
+    finally:
+        os.waitpid(pid, 0)
+    assert alive(pid) is None
+    assert alive(0) is None and alive(-1) is None

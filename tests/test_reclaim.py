@@ -311,3 +311,41 @@ def test_unknown_is_counted_not_listed_unless_all(tag: Tag) -> None:
         assert "1 unknown not listed" in text.stdout
     else:
         assert strict.returncode == 1 and doc["counts"]["leak"] == 1
+
+
+def _on_terminal(args: list[str], answer: bytes) -> str:
+    """Run the CLI with a pseudo-terminal as stdin and stdout; type ``answer`` at the prompt."""
+    import pty
+
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(sys.executable, [sys.executable, "-m", "ipctop", *args])
+    out = b""
+    answered = False
+    try:
+        while True:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            out += chunk
+            if not answered and b"[y/N]" in out:
+                os.write(fd, answer + b"\n")
+                answered = True
+    finally:
+        os.close(fd)
+        os.waitpid(pid, 0)
+    return out.decode(errors="replace")
+
+
+def test_clean_on_a_terminal_asks_once(tag: Tag) -> None:
+    name = leaked_posix_shm(tag)
+    args = ["leaks", "--clean", "--filter", tag.text, "--ignore-unreadable"]
+    said_no = _on_terminal(args, b"n")
+    assert "Remove these 1" in said_no and "nothing removed" in said_no
+    assert exists(Kind.POSIX_SHM, name)
+    said_yes = _on_terminal(args, b"y")
+    assert "removed: posix_shm" in said_yes
+    assert not exists(Kind.POSIX_SHM, name)
