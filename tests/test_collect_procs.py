@@ -125,6 +125,8 @@ def test_parse_status_reads_fields_and_combines_pending(tmp_path: Path) -> None:
     assert mask_names(info.ignored) == ("SIGHUP",)
     assert mask_names(info.caught) == ("SIGCHLD",)
     assert not info.kthread
+    spaced = procs.parse_status(status_text(name=" a b ").encode(), "s")
+    assert spaced.name == " a b "
 
 
 def test_parse_status_bad_mask_names_file_and_line() -> None:
