@@ -357,7 +357,7 @@ class MapsQuery:
                 addr = end
                 if name_size <= 1:
                     continue  # shared memory without a name
-                name = os.fsdecode(self.name.raw[: name_size - 1])
+                name = os.fsdecode(ctypes.string_at(self.addr, name_size - 1))
                 deleted = name.endswith(_DELETED)
                 if deleted:
                     name = name[: -len(_DELETED)]
