@@ -231,10 +231,13 @@ class Load:
                 os.ftruncate(fd, spec.shm_file_bytes)
             finally:
                 os.close(fd)
+        # Small queues: RLIMIT_MSGQUEUE (800 KiB per user by default, shared with every other
+        # root process here) fails mq_open with EMFILE once default-sized queues use it up.
+        attr = _MqAttr(0, 1, 64, 0)
         for k in range(spec.mqueues):
             name = f"/{self.prefix}-mq-{k}"
             mqd = _check(_libc.mq_open(name.encode(), os.O_RDWR | os.O_CREAT | os.O_EXCL,
-                                       0o600, None), f"mq_open {name}")
+                                       0o600, ctypes.byref(attr)), f"mq_open {name}")
             self.mq_names.append(name)
             os.close(mqd)
         self.fifo_dir = tempfile.mkdtemp(prefix=f"{self.prefix}-", dir=spec.fifo_parent)
@@ -390,6 +393,12 @@ def _take_hold(shape: str, i: int, load: Load) -> list[object]:
 
 
 # ---- libc --------------------------------------------------------------------------------------
+
+
+class _MqAttr(ctypes.Structure):
+    _fields_ = [("mq_flags", ctypes.c_long), ("mq_maxmsg", ctypes.c_long),
+                ("mq_msgsize", ctypes.c_long), ("mq_curmsgs", ctypes.c_long),
+                ("pad", ctypes.c_long * 4)]
 
 
 def _load_libc() -> ctypes.CDLL:
