@@ -303,8 +303,11 @@ async def test_send_then_peek_then_receive(mine: Mine) -> None:
         await settle(pilot)
         form = pilot.app.screen
         assert isinstance(form, SendForm)
+        form.query_one("#hex", Checkbox).focus()
+        await pilot.press("d", "n", "a", "space")  # the form's keys, not the table's
+        await settle(pilot)
+        assert pilot.app.screen is form and form.query_one("#hex", Checkbox).value
         form.query_one("#data", Input).value = "68 69 00"
-        form.query_one("#hex", Checkbox).value = True
         form.query_one("#type", Input).value = "5"
         await pilot.click("#ok")
         await settle(pilot)
@@ -440,6 +443,9 @@ async def _attach(mine: Mine, kind: Kind) -> None:
         view = pilot.app.screen
         assert isinstance(view, AttachScreen)
         assert view.data == bytes(100) and not view.highlighted
+        await pilot.press("d", "n")  # the table's keys do nothing here
+        await settle(pilot)
+        assert pilot.app.screen is view and exists(kind, shm)
         title = static_text(view.query_one("#attach-title", Static))
         assert title.startswith(f"{actions.kind_name(kind)} {shm} · read-only · 100 bytes")
 

@@ -76,8 +76,18 @@ class ObjectActions:
     def _host(self) -> _Host:
         return cast(_Host, self)
 
+    def _on_table(self) -> bool:
+        """The keys act on the table's selection: from the main screen or its detail screen,
+        never from a form, a confirm box or the attach view (their keys are their own)."""
+        from ipctop.ui.screens.detail import DetailScreen
+
+        screen = self._ui.screen
+        return screen is self._ui.screen_stack[0] or isinstance(screen, DetailScreen)
+
     def _target(self, kinds: tuple[Kind, ...], verb: str) -> IpcObject | None:
         """The selected object if it is one of ``kinds``; otherwise say why not and None."""
+        if not self._on_table():
+            return None
         obj = self._host.selected_object
         if obj is None:
             self._ui.notify("Select an object first.", title=verb, severity="warning")
@@ -125,6 +135,8 @@ class ObjectActions:
     def action_new_object(self) -> None:
         from ipctop.ui.screens.create_form import CreateForm
 
+        if not self._on_table():
+            return
         view = getattr(self, "current_view", None)
         kind = getattr(view, "kind", None)
         snap = self._host.snapshot
