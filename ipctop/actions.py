@@ -608,10 +608,17 @@ def _create_posix(kind: Kind, name: str, perms: int, size: int | None, maxmsg: i
     except (posix_ipc.Error, OSError, ValueError) as err:
         if isinstance(err, posix_ipc.PermissionsError | PermissionError):
             raise IpcError(f"permission denied: cannot create {label}") from None
-        if isinstance(err, OSError) and err.errno in (errno.EMFILE, errno.ENOSPC):
-            raise IpcError(f"cannot create {label}: the kernel's limit is reached "
-                           "(fs.mqueue.queues_max?)") from None
-        raise IpcError(f"cannot create {label}: {err}") from None
+        text = str(err)
+        if kind is Kind.POSIX_MQ and ("maximum number of files" in text or
+                                      getattr(err, "errno", None) == errno.EMFILE):
+            raise IpcError(f"cannot create {label}: its {kwargs['max_messages']} x "
+                           f"{kwargs['max_message_size']} bytes would pass this user's "
+                           f"RLIMIT_MSGQUEUE ({_mq_rlimit()}, see `ulimit -q`) together with "
+                           "the user's other queues") from None
+        if getattr(err, "errno", None) == errno.ENOSPC or "No space" in text:
+            raise IpcError(f"cannot create {label}: the kernel's limit on objects is reached "
+                           "(fs.mqueue.queues_max for queues)") from None
+        raise IpcError(f"cannot create {label}: {text}") from None
     try:
         if kind is Kind.POSIX_SHM:
             os.ftruncate(obj.fd, nbytes)
@@ -624,6 +631,13 @@ def _create_posix(kind: Kind, name: str, perms: int, size: int | None, maxmsg: i
     else:
         obj.close()
     return Created(kind, name, created=True)
+
+
+def _mq_rlimit() -> str:
+    import resource
+
+    soft, _hard = resource.getrlimit(resource.RLIMIT_MSGQUEUE)
+    return "unlimited" if soft == resource.RLIM_INFINITY else f"{soft} bytes"
 
 
 def _create_fifo(path: str, perms: int, exclusive: bool) -> Created:

@@ -87,6 +87,9 @@ def made(tmp_path: Path) -> Iterator[Make]:
             name = str(tmp_path / unique_name())
         else:
             name = "/" + unique_name()
+        if kind is Kind.POSIX_MQ:  # small: RLIMIT_MSGQUEUE is shared by every root process here
+            options.setdefault("maxmsg", 4)
+            options.setdefault("msgsize", 64)
         result = actions.create(kind, name, exclusive=True, **options)  # type: ignore[arg-type]
         mine.append((kind, result.id))
         assert result.created

@@ -54,6 +54,9 @@ class Mine:
         self.objects: set[tuple[Kind, str]] = set()
 
     def make(self, kind: Kind, **options: Any) -> str:
+        if kind is Kind.POSIX_MQ:  # small: RLIMIT_MSGQUEUE is shared by every root process here
+            options.setdefault("maxmsg", 4)
+            options.setdefault("msgsize", 64)
         if kind in (Kind.SYSV_SHM, Kind.SYSV_MSG, Kind.SYSV_SEM):
             name = hex(unique_key())
         else:
@@ -249,6 +252,7 @@ async def test_new_form_has_kernel_defaults_and_creates(mine: Mine) -> None:
         assert not exists(Kind.POSIX_MQ, name)
 
         form.query_one("#maxmsg", Input).value = "3"
+        form.query_one("#msgsize", Input).value = "256"
         await pilot.click("#ok")
         await settle(pilot)
         mine.objects.add((Kind.POSIX_MQ, name))
@@ -257,7 +261,7 @@ async def test_new_form_has_kernel_defaults_and_creates(mine: Mine) -> None:
         mq = posix_ipc.MessageQueue(name)
         try:
             assert mq.max_messages == 3
-            assert mq.max_message_size == limits.mq_msgsize_default
+            assert mq.max_message_size == 256
         finally:
             mq.close()
         assert ("information", f"created posix-mq {name}") in notes(pilot)
