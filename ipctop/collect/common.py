@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import pwd
 from functools import lru_cache
@@ -38,7 +37,9 @@ class _Statfs(ctypes.Structure):
     _fields_ = [("f_type", ctypes.c_long), ("_rest", ctypes.c_byte * 112)]
 
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+# The process's own symbols (libc among them): ctypes.util.find_library would import subprocess,
+# tempfile and shutil and run `ldconfig -p`, ~10 ms of every `ipctop` start.
+_libc = ctypes.CDLL(None, use_errno=True)
 _libc.statfs.argtypes = [ctypes.c_char_p, ctypes.POINTER(_Statfs)]
 
 
