@@ -175,18 +175,28 @@ def in_process(runs: int) -> list[Stats]:
     snap = take()
     first = time.perf_counter() - t0
     takes: list[float] = []
-    dumps: list[float] = []
+    dicts: list[float] = []
+    pretty: list[float] = []
+    compact: list[float] = []
     for _ in range(runs):
         t0 = time.perf_counter()
         snap = take()
         t1 = time.perf_counter()
-        json.dumps(snap.to_dict(), indent=2)
+        data = snap.to_dict()
         t2 = time.perf_counter()
+        json.dumps(data, indent=2)
+        t3 = time.perf_counter()
+        json.dumps(data, separators=(",", ":"))
+        t4 = time.perf_counter()
         takes.append(t1 - t0)
-        dumps.append(t2 - t1)
+        dicts.append(t2 - t1)
+        pretty.append(t3 - t2)
+        compact.append(t4 - t3)
     return [
         Stats.of_seconds("take() in-process", takes, note=f"first call {first * 1000:.0f} ms"),
-        Stats.of_seconds("to_dict + json.dumps", dumps, note=f"{len(snap.objects)} objects"),
+        Stats.of_seconds("Snapshot.to_dict()", dicts, note=f"{len(snap.objects)} objects"),
+        Stats.of_seconds("json.dumps(indent=2)", pretty, note="pure-Python encoder"),
+        Stats.of_seconds("json.dumps compact", compact, note="C encoder"),
     ]
 
 
