@@ -350,7 +350,7 @@ async def test_detail_pane_fields_sems_sparkline_preview() -> None:
         app.table.select_key("sysv_shm:32768")
         await pilot.pause()
         hexview = plain(pane.query_one("#detail-hex", Static))
-        assert "48 65 6c 6c 6f" in hexview and "|Hello, shm..|" in hexview
+        assert "48 65 6c 6c 6f" in hexview and "|Hello, s|" in hexview
         fields = plain(pane.query_one("#detail-fields", Static))
         assert "nattch" in fields and "56M" in fields
         users = pane.query_one("#detail-users", DataTable)
@@ -475,3 +475,26 @@ async def test_quit_returns_zero() -> None:
     async with running(app) as pilot:
         await pilot.press("q")
     assert app.return_value == 0
+
+
+def test_churn_is_not_logged() -> None:
+    from ipctop.events import Event
+    from ipctop.ui.live_state import loggable as _loggable
+
+    assert not _loggable(Event(1.0, "changed", Kind.PIPE, "5", fields=("users",)))
+    assert _loggable(Event(1.0, "changed", Kind.PIPE, "5", fields=("users", "bytes")))
+    assert _loggable(Event(1.0, "changed", Kind.SYSV_SHM, "5", fields=("users",)))
+    assert _loggable(Event(1.0, "created", Kind.PIPE, "5"))
+
+
+@sync
+async def test_command_palette_switches_view() -> None:
+    app = make_app()
+    async with running(app) as pilot:
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"View: SysV sem")
+        await pilot.pause(0.3)  # the palette searches asynchronously
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.current_view is not None and app.current_view.id == "sysv-sem"

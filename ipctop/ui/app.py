@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -45,11 +44,13 @@ from textual.timer import Timer
 from textual.widgets import ContentSwitcher, DataTable, Footer, Input, Tab, Tabs
 from textual.worker import Worker, WorkerState
 
-from ipctop.events import CREATED, REMOVED, Event, ObjectKey, diff
-from ipctop.model import IpcObject, Kind, PosixShm, Snapshot, SysvShm
+from ipctop.events import CREATED, REMOVED, Event
+from ipctop.model import IpcObject, PosixShm, Snapshot, SysvShm
 from ipctop.preview import Preview, preview
 from ipctop.ui.leak_actions import LeakActions
+from ipctop.ui.live_state import LiveState
 from ipctop.ui.object_actions import ObjectActions
+from ipctop.ui.palette import palette_commands
 from ipctop.ui.screens.detail import DetailScreen
 from ipctop.ui.screens.help import HelpScreen
 from ipctop.ui.screens.process import ProcessScreen
@@ -62,26 +63,16 @@ from ipctop.ui.widgets.status_bar import StatusBar
 from ipctop.watch import DEFAULT_DIRS, Watcher, WatchEvent
 
 INTERVALS = (0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0)
-HISTORY = 60
-"""Polls of queue depth kept for the sparkline."""
 EVENTS_TAB = "view-events"
 NARROW = 110
 """Below this width the side detail pane is hidden (Enter still opens the detail screen)."""
 
-_DEPTH_KINDS = (Kind.SYSV_MSG, Kind.POSIX_MQ, Kind.PIPE, Kind.FIFO, Kind.UNIX_SOCKET)
 
 
 def default_collector() -> Snapshot:
     from ipctop.snapshot import take  # the real collector, imported when first used
 
     return take()
-
-
-def _depth(obj: IpcObject) -> float | None:
-    value = getattr(obj, "messages", None)
-    if value is None:
-        value = getattr(obj, "bytes", None)
-    return None if value is None else float(value)
 
 
 class WatchBurst(Message):
@@ -134,20 +125,13 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
         self.views: list[View] = all_views()
         self.view_index = 0
         self.initial_filter = filter_text
-        self.snapshot: Snapshot | None = None
+        self.live = LiveState()
         self.previewer = previewer
-        self.polls = 0
-        """Successful polls so far."""
         self._watch = watch
         self._watch_dirs = tuple(watch_dirs)
         self.watcher: Watcher | None = None
         self._watch_buffer: list[WatchEvent] = []
         self._watch_lock = threading.Lock()
-        self._announced: set[tuple[str, ObjectKey]] = set()
-        self._objects: dict[str, IpcObject] = {}
-        self._ghosts: dict[str, IpcObject] = {}
-        self._fresh: set[str] = set()
-        self._history: dict[str, deque[float]] = {}
         self._seen_notices: set[str] = set()
         self._last_error: str | None = None
         self._polling = False
@@ -214,6 +198,16 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
     # -- contract -----------------------------------------------------------------------------
 
     @property
+    def snapshot(self) -> Snapshot | None:
+        """The latest snapshot (None before the first poll)."""
+        return self.live.snapshot
+
+    @property
+    def polls(self) -> int:
+        """Successful polls so far."""
+        return self.live.polls
+
+    @property
     def current_view(self) -> View | None:
         return None if self.view_index >= len(self.views) else self.views[self.view_index]
 
@@ -225,11 +219,11 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
             if not log.row_count or log.cursor_row >= len(log.events):
                 return None
             ev = log.events[log.cursor_row]
-            return self._objects.get(f"{ev.kind.value}:{ev.id}")
+            return self.live.objects.get(f"{ev.kind.value}:{ev.id}")
         key = self.table.current_key
         if key is None or self.table.states.get(key) == GONE:
             return None
-        return self._objects.get(key)
+        return self.live.objects.get(key)
 
     def request_poll(self) -> None:
         """Poll now; if a poll is running, poll once more when it ends."""
@@ -251,7 +245,7 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
-        if worker.group != "poll" or not self.screen_stack:
+        if worker.group != "poll" or not self._live():
             return
         if event.state == WorkerState.SUCCESS:
             self._polling = False
@@ -286,34 +280,17 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
         if not self.paused and not self._polling:
             self._timer = self.set_timer(self.interval, self._timer_fired)
 
+    def _live(self) -> bool:
+        """False while the app shuts down (timers and workers may still report then)."""
+        return self.is_running and bool(self.screen_stack)
+
     def _timer_fired(self) -> None:
         self._timer = None
-        if not self.paused:
+        if not self.paused and self._live():
             self.request_poll()
 
     def _apply_snapshot(self, snap: Snapshot) -> None:
-        old = self.snapshot
-        old_objects = self._objects
-        found = diff(old, snap)
-        self.snapshot = snap
-        self.polls += 1
-        self._objects = {row_key_of(o): o for o in snap.objects}
-        self._ghosts = {}
-        self._fresh = set()
-        for ev in found:
-            key = f"{ev.kind.value}:{ev.id}"
-            if ev.action == REMOVED and key in old_objects:
-                self._ghosts[key] = old_objects[key]
-            elif ev.action == CREATED:
-                self._fresh.add(key)
-        fresh_events = [ev for ev in found if (ev.action, ev.key) not in self._announced]
-        self._announced.clear()
-        for key, obj in self._objects.items():
-            depth = _depth(obj) if obj.kind in _DEPTH_KINDS else None
-            if depth is not None:
-                self._history.setdefault(key, deque(maxlen=HISTORY)).append(depth)
-        for key in [k for k in self._history if k not in self._objects]:
-            del self._history[key]
+        fresh_events = self.live.update(snap)
         for notice in snap.notices:
             self._notice_once(notice)
         if snap.unreadable.count:
@@ -348,6 +325,8 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
         self.post_message(WatchBurst())
 
     def on_watch_burst(self, _message: WatchBurst) -> None:
+        if not self._live():
+            return
         with self._watch_lock:
             batch, self._watch_buffer = self._watch_buffer, []
         logged = []
@@ -355,7 +334,7 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
             if w.kind is None or w.id is None:
                 continue
             action = CREATED if w.action == "created" else REMOVED
-            self._announced.add((action, (w.kind, w.id)))
+            self.live.announce(action, (w.kind, w.id))
             logged.append(Event(w.at, action, w.kind, w.id, w.id, source="inotify",
                                 detail=w.path))
         if logged:
@@ -390,8 +369,8 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
         for obj in self.snapshot.objects:
             if view.match(obj):
                 key = row_key_of(obj)
-                yield Row(key, obj, NEW if key in self._fresh else "")
-        for key, obj in self._ghosts.items():
+                yield Row(key, obj, NEW if key in self.live.fresh else "")
+        for key, obj in self.live.ghosts.items():
             if view.match(obj):
                 yield Row(key, obj, GONE)
 
@@ -403,14 +382,14 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
         self.table.show(self._rows(view), self.clock())
 
     def _detail_args(self, key: str | None) -> dict[str, Any]:
-        obj = None if key is None else self._objects.get(key)
+        obj = None if key is None else self.live.objects.get(key)
         gone = False
-        if obj is None and key is not None and key in self._ghosts:
-            obj, gone = self._ghosts[key], True
+        if obj is None and key is not None and key in self.live.ghosts:
+            obj, gone = self.live.ghosts[key], True
         prev = None
         if obj is not None and isinstance(obj, (PosixShm, SysvShm)) and not gone:
             prev = self.previewer(obj)
-        history = list(self._history.get(key, ())) if key else []
+        history = list(self.live.history.get(key, ())) if key else []
         return {"obj": obj, "history": history, "preview": prev, "gone": gone}
 
     def _refresh_detail(self) -> None:
@@ -439,7 +418,8 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
             sort=self.table.sort_title() if self.current_view else "")
 
     def _tick(self) -> None:
-        self._refresh_status()
+        if self._live():
+            self._refresh_status()
 
     # -- events from widgets ------------------------------------------------------------------
 
@@ -492,7 +472,7 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
     def show_object(self, key: str) -> None:
         """Select the row ``key`` (switching to "All" if the current view does not list it)."""
         view = self.current_view
-        obj = self._objects.get(key)
+        obj = self.live.objects.get(key)
         if view is None or obj is None or not view.match(obj):
             self.action_view(0)
             self._refresh_table()
@@ -572,8 +552,7 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
         self.table.focus()
 
     def action_cycle_sort(self) -> None:
-        title = self.table.cycle_sort()
-        self.notify(f"Sorted by {title}", timeout=2)
+        self.table.cycle_sort()  # the status bar names the sort column
         self._refresh_status()
 
     def action_reverse_sort(self) -> None:
@@ -624,16 +603,7 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        for i, view in enumerate(self.views):
-            yield SystemCommand(f"View: {view.title}", f"Show {view.title} ({i + 1})",
-                                lambda i=i: self.action_view(i))  # type: ignore[misc]
-        yield SystemCommand("View: Events log", "Objects created, removed, changed",
-                            self.action_show_events)
-        yield SystemCommand("Pause / resume", "Stop or restart polling", self.action_toggle_pause)
-        yield SystemCommand("Poll now", "Collect a snapshot at once", self.request_poll)
-        for col in self.table.columns_spec:
-            yield SystemCommand(f"Sort by {col.title}", "Sort the table by this column",
-                                lambda c=col.key: self.table.set_sort(c, False))  # type: ignore[misc]
+        yield from palette_commands(self)
 
 
 def run(interval: float = 2.0, filter_text: str = "") -> int:

@@ -73,6 +73,7 @@ class DetailPane(VerticalScroll):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.object: IpcObject | None = None
+        self._preview: Preview | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("No object selected", id="detail-title")
@@ -193,7 +194,11 @@ class DetailPane(VerticalScroll):
         if selected is not None and selected in table.rows:
             table.move_cursor(row=table.get_row_index(selected))
 
+    def on_resize(self) -> None:
+        self._show_preview(self._preview)
+
     def _show_preview(self, preview: Preview | None) -> None:
+        self._preview = preview
         if preview is None or (preview.data is None and not preview.note):
             self._toggle("hex", False)
             return
@@ -201,7 +206,9 @@ class DetailPane(VerticalScroll):
         heading = self.query_one("#detail-hex-heading", Label)
         heading.update(f"Contents: first {len(preview.data)} bytes, {preview.note}"
                        if preview.data is not None else "Contents")
-        body = "\n".join(hexdump(preview.data)) if preview.data is not None else preview.note
+        per_line = 16 if self.size.width - 4 >= 76 else 8
+        body = ("\n".join(hexdump(preview.data, per_line)) if preview.data is not None
+                else preview.note)
         self.query_one("#detail-hex", Static).update(Text(body, no_wrap=True))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:

@@ -190,7 +190,7 @@ class ObjectTable(DataTable[Text]):
         needle = self.filter_text.strip().lower()
         if not needle:
             return True
-        hay = " ".join([*texts, obj.kind.label, obj.id, obj.name or "",
+        hay = " ".join([*texts, obj.kind.label, obj.id, obj.name or "", obj.key or "",
                         *(u.comm for u in obj.users), *(str(u.pid) for u in obj.users)])
         return needle in hay.lower()
 

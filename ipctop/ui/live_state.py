@@ -1,0 +1,81 @@
+"""What the TUI remembers between polls, without Textual: the objects by row key, the rows to
+mark as new or fading, queue depth history, and which events inotify already announced.
+
+Kept apart from app.py so the bookkeeping is a plain, testable function of successive snapshots.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from ipctop.events import CHANGED, CREATED, REMOVED, Event, ObjectKey, diff
+from ipctop.model import IpcObject, Kind, Snapshot
+
+HISTORY = 60
+"""Polls of queue depth kept for the sparkline."""
+
+CHURN_KINDS = (Kind.PIPE, Kind.UNIX_SOCKET, Kind.SHARED_MAPPING)
+DEPTH_KINDS = (Kind.SYSV_MSG, Kind.POSIX_MQ, Kind.PIPE, Kind.FIFO, Kind.UNIX_SOCKET)
+
+
+def row_key(kind: Kind, ident: str) -> str:
+    """The table's row key for an object: "kind:id"."""
+    return f"{kind.value}:{ident}"
+
+
+def depth(obj: IpcObject) -> float | None:
+    """Messages queued, or else bytes queued; None when unknown."""
+    value = getattr(obj, "messages", None)
+    if value is None:
+        value = getattr(obj, "bytes", None)
+    return None if value is None else float(value)
+
+
+def loggable(ev: Event) -> bool:
+    """Leave out churn nobody reads: pipes, sockets and file maps whose only change is which
+    processes hold them (every fork and exec changes that)."""
+    return not (ev.action == CHANGED and ev.fields == ("users",) and ev.kind in CHURN_KINDS)
+
+
+class LiveState:
+    def __init__(self) -> None:
+        self.snapshot: Snapshot | None = None
+        self.polls = 0
+        self.objects: dict[str, IpcObject] = {}
+        """Row key -> object in the latest snapshot."""
+        self.ghosts: dict[str, IpcObject] = {}
+        """Objects gone in the latest poll, shown dimmed for one poll."""
+        self.fresh: set[str] = set()
+        """Row keys new in the latest poll."""
+        self.history: dict[str, deque[float]] = {}
+        self.announced: set[tuple[str, ObjectKey]] = set()
+        """(action, key) inotify already logged; the next poll does not log them again."""
+
+    def announce(self, action: str, key: ObjectKey) -> None:
+        self.announced.add((action, key))
+
+    def update(self, snap: Snapshot) -> list[Event]:
+        """Take in a new snapshot; return the events to log."""
+        old_objects = self.objects
+        found = diff(self.snapshot, snap)
+        self.snapshot = snap
+        self.polls += 1
+        self.objects = {row_key(o.kind, o.id): o for o in snap.objects}
+        self.ghosts = {}
+        self.fresh = set()
+        for ev in found:
+            key = row_key(ev.kind, ev.id)
+            if ev.action == REMOVED and key in old_objects:
+                self.ghosts[key] = old_objects[key]
+            elif ev.action == CREATED:
+                self.fresh.add(key)
+        events = [ev for ev in found if (ev.action, ev.key) not in self.announced
+                  and loggable(ev)]
+        self.announced.clear()
+        for key, obj in self.objects.items():
+            value = depth(obj) if obj.kind in DEPTH_KINDS else None
+            if value is not None:
+                self.history.setdefault(key, deque(maxlen=HISTORY)).append(value)
+        for key in [k for k in self.history if k not in self.objects]:
+            del self.history[key]
+        return events

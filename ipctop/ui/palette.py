@@ -1,0 +1,34 @@
+"""Command palette entries (ctrl+p) for ipctop: views, pause, poll now, sort by any column.
+
+Textual's own entries (themes, quit, keys, screenshot) come first; these follow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+from textual.app import SystemCommand
+
+if TYPE_CHECKING:
+    from ipctop.ui.app import IpcTopApp
+
+
+def palette_commands(app: IpcTopApp) -> Iterator[SystemCommand]:
+    def view(index: int) -> Callable[[], None]:
+        return lambda: app.action_view(index)
+
+    def sort(column: str) -> Callable[[], None]:
+        return lambda: app.table.set_sort(column, False)
+
+    for i, v in enumerate(app.views):
+        yield SystemCommand(f"View: {v.title}", f"Show {v.title} (key {i + 1})"
+                            if i < 9 else f"Show {v.title}", view(i))
+    yield SystemCommand("View: Events log", "Objects created, removed, changed (key l)",
+                        app.action_show_events)
+    yield SystemCommand("Pause / resume", "Stop or restart polling (key p)",
+                        app.action_toggle_pause)
+    yield SystemCommand("Poll now", "Collect a snapshot at once", app.request_poll)
+    for col in app.table.columns_spec:
+        yield SystemCommand(f"Sort by {col.title}", "Sort the table by this column (key o)",
+                            sort(col.key))
