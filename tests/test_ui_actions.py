@@ -123,6 +123,14 @@ async def select(pilot: Pilot[int], kind: Kind, ident: str) -> None:
     assert obj is not None and (obj.kind, obj.id) == (kind, ident)
 
 
+async def click(pilot: Pilot[int], selector: str) -> None:
+    """Click once the layout has caught up (an error line above may have moved the buttons)."""
+    await pilot.pause()
+    await pilot.wait_for_scheduled_animations()
+    assert await pilot.click(selector), f"the click on {selector} hit nothing"
+    await pilot.pause()
+
+
 def notes(pilot: Pilot[int]) -> list[tuple[str, str]]:
     app = pilot.app
     assert isinstance(app, RecordingApp)
@@ -159,7 +167,7 @@ async def test_remove_asks_no_keeps_yes_removes(mine: Mine) -> None:
         await pilot.press("delete")
         await settle(pilot)
         assert isinstance(pilot.app.screen, ConfirmScreen)
-        await pilot.click("#yes")
+        await click(pilot, "#yes")
         await settle(pilot)
         assert not exists(Kind.SYSV_MSG, q)
         assert ("information", f"removed sysv-msg {q}: 1 message (5 bytes) queued: destroyed "
@@ -235,25 +243,25 @@ async def test_new_form_has_kernel_defaults_and_creates(mine: Mine) -> None:
         assert form.query_one("#msgsize", Input).value == str(limits.mq_msgsize_default)
 
         form.query_one("#name", Input).value = name[1:]  # forgot the slash
-        await pilot.click("#ok")
+        await click(pilot, "#ok")
         await settle(pilot)
         assert pilot.app.screen is form
         assert "starts with '/'" in static_text(form.query_one("#form-error", Static))
         form.query_one("#maxmsg", Input).value = "many"
         form.query_one("#name", Input).value = name
-        await pilot.click("#ok")
+        await click(pilot, "#ok")
         await settle(pilot)
         assert "maxmsg must be a whole number" in static_text(
             form.query_one("#form-error", Static))
         form.query_one("#maxmsg", Input).value = str((limits.mq_msg_max or 10) + 1)
-        await pilot.click("#ok")
+        await click(pilot, "#ok")
         await settle(pilot)
         assert "fs.mqueue.msg_max" in static_text(form.query_one("#form-error", Static))
         assert not exists(Kind.POSIX_MQ, name)
 
         form.query_one("#maxmsg", Input).value = "3"
         form.query_one("#msgsize", Input).value = "256"
-        await pilot.click("#ok")
+        await click(pilot, "#ok")
         await settle(pilot)
         mine.objects.add((Kind.POSIX_MQ, name))
         assert not isinstance(pilot.app.screen, CreateForm)
@@ -313,7 +321,7 @@ async def test_send_then_peek_then_receive(mine: Mine) -> None:
         assert pilot.app.screen is form and form.query_one("#hex", Checkbox).value
         form.query_one("#data", Input).value = "68 69 00"
         form.query_one("#type", Input).value = "5"
-        await pilot.click("#ok")
+        await click(pilot, "#ok")
         await settle(pilot)
         assert not isinstance(pilot.app.screen, SendForm)
         assert ("information", f"sent 3 bytes to sysv-msg {q}") in notes(pilot)
@@ -325,7 +333,7 @@ async def test_send_then_peek_then_receive(mine: Mine) -> None:
         assert isinstance(form2, RecvForm)
         form2.query_one("#peek", Checkbox).value = True
         form2.query_one("#count", Input).value = "5"
-        await pilot.click("#ok")
+        await click(pilot, "#ok")
         await settle(pilot)
         shown = pilot.app.screen
         assert isinstance(shown, ReceivedScreen)
@@ -338,14 +346,14 @@ async def test_send_then_peek_then_receive(mine: Mine) -> None:
 
         await pilot.press("r")
         await settle(pilot)
-        await pilot.click("#ok")
+        await click(pilot, "#ok")
         await settle(pilot)
         assert isinstance(pilot.app.screen, ReceivedScreen)
         assert msg_count(q) == 0
         await pilot.press("escape")
         await pilot.press("r")
         await settle(pilot)
-        await pilot.click("#ok")
+        await click(pilot, "#ok")
         await settle(pilot)
         assert not isinstance(pilot.app.screen, ReceivedScreen)
         assert ("warning", f"nothing to receive from sysv-msg {q}") in notes(pilot)
@@ -406,7 +414,7 @@ async def test_sem_edit_p_v_set_and_would_block(mine: Mine) -> None:
         assert isinstance(form, SemEditForm)
         assert static_text(form.query_one("#sem-values", Static)) == "values: [0]=1, [1]=1"
         form.query_one("#index", Input).value = "1"
-        await pilot.click("#p-op")
+        await click(pilot, "#p-op")
         await settle(pilot)
         assert actions.sem_values(Kind.SYSV_SEM, sem) == (1, 0)
         assert ("information", f"sysv-sem {sem}[1]: op -1, now 0") in notes(pilot)
@@ -417,14 +425,14 @@ async def test_sem_edit_p_v_set_and_would_block(mine: Mine) -> None:
         assert isinstance(form, SemEditForm)
         form.query_one("#index", Input).value = "1"
         form.query_one("#op", Input).value = "-1"
-        await pilot.click("#ok")
+        await click(pilot, "#ok")
         await settle(pilot)
         assert pilot.app.screen is form
         assert f"sysv-sem {sem}[1] is 0, op -1 needs at least 1: nothing changed" in \
             static_text(form.query_one("#form-error", Static))
         form.query_one("#op", Input).value = ""
         form.query_one("#set", Input).value = "7"
-        await pilot.click("#ok")
+        await click(pilot, "#ok")
         await settle(pilot)
         assert actions.sem_values(Kind.SYSV_SEM, sem) == (1, 7)
         assert ("information", f"sysv-sem {sem}[1]: set to 7") in notes(pilot)
