@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cache
 from typing import Any, ClassVar
 
 SCHEMA = "ipctop.snapshot/1"
@@ -120,17 +121,26 @@ class IpcObject:
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape: {"kind", common fields..., kind-specific fields...}."""
         out: dict[str, Any] = {"kind": self.kind.value}
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if f.name == "users":
-                out["users"] = [dataclasses.asdict(u) for u in value]
-            elif f.name == "leak":
+        for name in _field_names(type(self)):
+            value = getattr(self, name)
+            if name == "users":
+                out["users"] = [
+                    {"pid": u.pid, "comm": u.comm, "fd": u.fd, "access": u.access, "via": u.via}
+                    for u in value
+                ]
+            elif name == "leak":
                 out["leak"] = None if value is None else _leak_dict(value)
             elif isinstance(value, tuple):
-                out[f.name] = list(value)
+                out[name] = list(value)
             else:
-                out[f.name] = value
+                out[name] = value
         return out
+
+
+@cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    """Field names of a dataclass, computed once per class (to_dict runs per object)."""
+    return tuple(f.name for f in dataclasses.fields(cls))
 
 
 def _leak_dict(leak: Leak) -> dict[str, Any]:
@@ -298,8 +308,10 @@ class Process:
     signals: Signals = field(default_factory=Signals)
 
     def to_dict(self) -> dict[str, Any]:
-        out = dataclasses.asdict(self)
-        out["signals"] = {k: list(v) for k, v in out["signals"].items()}
+        out = {name: getattr(self, name) for name in _field_names(Process)}
+        sig = self.signals
+        out["signals"] = {"pending": list(sig.pending), "blocked": list(sig.blocked),
+                          "ignored": list(sig.ignored), "caught": list(sig.caught)}
         return out
 
 
