@@ -25,6 +25,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -52,6 +53,9 @@ AIM_RSS_MB = 100.0
 class TmuxRun:
     first_paint: float
     first_objects: float
+    """To the frame that shows the marker object in the table."""
+    first_status: float
+    """To the frame whose status bar counts objects."""
     idle_cpu_pct: float | None = None
     polls_cpu_ms: float | None = None
     """CPU per poll interval (idle CPU seconds / intervals in the window)."""
@@ -95,19 +99,30 @@ class Tmux:
         return self.cmd("capture-pane", "-p", "-t", "bench", check=False)
 
 
+STATUS_OBJECTS = re.compile(r"\b\d+ objects\b")
+"""The status bar's object count: the first snapshot has been applied (table rows included)."""
+
+
 def wait_for(tmux: Tmux, marker: str, t0: float, poll: float, timeout: float
-             ) -> tuple[float, float]:
-    """(seconds to the first non-blank frame, seconds to the frame showing ``marker``)."""
+             ) -> tuple[float, float, float]:
+    """Seconds to the first non-blank frame, to the status bar's "N objects", and to the frame
+    showing ``marker`` (a row of the table)."""
     first_paint: float | None = None
+    status: float | None = None
     while True:
         screen = tmux.capture()
         now = time.perf_counter() - t0
         if first_paint is None and screen.strip():
             first_paint = now
+        if status is None and STATUS_OBJECTS.search(screen):
+            status = now
         if marker in screen:
-            return (first_paint if first_paint is not None else now), now
+            return (first_paint if first_paint is not None else now,
+                    status if status is not None else now, now)
         if now > timeout:
-            raise TimeoutError(f"{marker!r} not on screen after {timeout:.0f} s; screen:\n"
+            hint = (" (the status bar shows objects: the marker row is off screen? try "
+                    "--filter-load or a taller --height)" if status is not None else "")
+            raise TimeoutError(f"{marker!r} not on screen after {timeout:.0f} s{hint}; screen:\n"
                                + screen)
         time.sleep(poll)
 
@@ -117,9 +132,9 @@ def one_tmux_run(tmux: Tmux, argv: list[str], marker: str, args: argparse.Namesp
     command = "exec " + " ".join(_sh_quote(a) for a in argv)
     t0 = time.perf_counter()
     tmux.respawn(command)
-    paint, objects = wait_for(tmux, marker, t0, args.poll, args.timeout)
+    paint, status, objects = wait_for(tmux, marker, t0, args.poll, args.timeout)
     pid = tmux.pane_pid()
-    run = TmuxRun(paint, objects)
+    run = TmuxRun(paint, objects, status)
     with contextlib.suppress(OSError):
         run.rss_first_mb = proc_status_kb(pid, "VmRSS")["VmRSS"] / 1024
     if idle:
@@ -258,13 +273,16 @@ def main(argv: list[str] | None = None) -> int:
                     help="seconds after the first screen before the idle window (default 5)")
     ap.add_argument("--interval", type=float, default=2.0,
                     help="ipctop's default refresh interval, for CPU per poll (default 2)")
-    ap.add_argument("--width", type=int, default=160)
-    ap.add_argument("--height", type=int, default=50)
+    ap.add_argument("--width", type=int, default=200)
+    ap.add_argument("--height", type=int, default=60)
     ap.add_argument("--poll", type=float, default=0.02, help="capture-pane period (default 0.02)")
     ap.add_argument("--timeout", type=float, default=30.0)
     ap.add_argument("--ipctop", metavar="CMD", help="the ipctop command (default: console script)")
     ap.add_argument("--marker", help="text whose appearance means objects are on screen "
                     "(default: the load's first POSIX queue name)")
+    ap.add_argument("--filter-load", action="store_true",
+                    help="start ipctop with --filter PREFIX, so the load's rows are on screen "
+                    "whatever else the machine holds")
     ap.add_argument("--no-headless", action="store_true")
     args = ap.parse_args(argv)
 
@@ -279,6 +297,9 @@ def main(argv: list[str] | None = None) -> int:
     with signals_as_exit(), Load(LoadSpec(processes=args.processes)) as load:
         print(f"load: {load.describe()}", flush=True)
         marker = args.marker or load.mq_names[0].lstrip("/")
+        if args.filter_load:
+            ipctop = [*ipctop, "--filter", f"{load.prefix}-mq-"]
+            print(f"ipctop: {' '.join(ipctop)}")
         subprocess.run([*ipctop, "--version"], env=env, capture_output=True, check=False)
         with Tmux(args.width, args.height, env) as tmux:
             for i in range(args.runs):
@@ -324,6 +345,8 @@ def report(runs: list[TmuxRun], headless: list[dict[str, float]], args: argparse
     hwm = max((r.hwm_mb for r in runs if r.hwm_mb is not None), default=None)
     rows = [
         row("tmux: first paint (s)", [r.first_paint for r in runs], ".2f", "", None),
+        row('tmux: status bar shows "N objects" (s)', [r.first_status for r in runs], ".2f", "",
+            None),
         row("tmux: first screen with objects (s)", [r.first_objects for r in runs], ".2f",
             f"< {AIM_FIRST_SCREEN_S:g}", None if first is None else first < AIM_FIRST_SCREEN_S),
         row(f"idle CPU, % of one core ({args.idle:g} s at {args.interval:g} s interval)",
