@@ -457,7 +457,7 @@ async def _attach(mine: Mine, kind: Kind) -> None:
         assert view.data == bytes(100) and not view.highlighted
         await pilot.press("d", "n")  # the table's keys do nothing here
         await settle(pilot)
-        assert pilot.app.screen_stack[-1] is view and exists(kind, shm)
+        assert pilot.app.screen_stack[-1] == view and exists(kind, shm)
         title = static_text(view.query_one("#attach-title", Static))
         assert title.startswith(f"{actions.kind_name(kind)} {shm} · read-only · 100 bytes")
 
@@ -477,7 +477,7 @@ async def _attach(mine: Mine, kind: Kind) -> None:
         assert isinstance(pilot.app.screen, ConfirmScreen)
         await pilot.press("n")
         await settle(pilot)
-        assert pilot.app.screen_stack[-1] is view
+        assert pilot.app.screen_stack[-1] == view
         assert isinstance(view, AttachScreen) and not view.write_mode
         box = view.query_one("#attach-input", Input)
         assert not box.display or not box.has_class("-visible")
