@@ -452,8 +452,9 @@ async def _attach(mine: Mine, kind: Kind) -> None:
         await select(pilot, kind, shm)
         await pilot.press("a")
         await settle(pilot)
-        view = pilot.app.screen
-        assert isinstance(view, AttachScreen)
+        screen = pilot.app.screen
+        assert isinstance(screen, AttachScreen)
+        view: AttachScreen = screen
         assert view.data == bytes(100) and not view.highlighted
         await pilot.press("d", "n")  # the table's keys do nothing here
         await settle(pilot)
