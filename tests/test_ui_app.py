@@ -498,3 +498,12 @@ async def test_command_palette_switches_view() -> None:
         await pilot.press("enter")
         await pilot.pause()
         assert app.current_view is not None and app.current_view.id == "sysv-sem"
+
+
+def test_unreadable_notice_wording() -> None:
+    from ipctop.ui.app import unreadable_notice
+
+    one = FakeCollector(unreadable=1)()
+    assert unreadable_notice(one, is_root=False).startswith("1 process could not be read")
+    assert "Run as root" in unreadable_notice(one, is_root=False)
+    assert "Even root" in unreadable_notice(one, is_root=True)

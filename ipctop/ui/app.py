@@ -28,6 +28,7 @@ Contract for the other features (issues 4 and 5):
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -73,6 +74,16 @@ def default_collector() -> Snapshot:
     from ipctop.snapshot import take  # the real collector, imported when first used
 
     return take()
+
+
+def unreadable_notice(snap: Snapshot, is_root: bool) -> str:
+    """Say how many processes could not be read, why, and what to do about it."""
+    n = snap.unreadable.count
+    why = f" ({snap.unreadable.sample[0]})" if snap.unreadable.sample else ""
+    advice = ("Even root is refused here (a container or a security module)." if is_root
+              else "Run as root to see every user.")
+    return (f"{n} process{'es' if n != 1 else ''} could not be read{why}: objects they use are "
+            f"listed, but not as theirs. {advice}")
 
 
 class WatchBurst(Message):
@@ -294,11 +305,8 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
         for notice in snap.notices:
             self._notice_once(notice)
         if snap.unreadable.count:
-            why = f" ({snap.unreadable.sample[0]})" if snap.unreadable.sample else ""
-            self._notice_once(
-                f"{snap.unreadable.count} processes could not be read{why}: objects they use are "
-                "listed, but not as theirs. Run as root to see every user.",
-                severity="warning", tag="unreadable")
+            self._notice_once(unreadable_notice(snap, os.geteuid() == 0),
+                              severity="warning", tag="unreadable")
         with self.batch_update():
             if fresh_events:
                 self.event_log.add_events(fresh_events)

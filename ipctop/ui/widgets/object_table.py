@@ -82,7 +82,8 @@ class ObjectTable(DataTable[Text]):
         self.objects: dict[str, IpcObject] = {}
         """Row key -> the object the row shows (ghost rows included)."""
         self.states: dict[str, str] = {}
-        self._texts: dict[str, tuple[str, ...]] = {}
+        self._shown: dict[str, tuple[str, ...]] = {}
+        """Row key -> the texts the row shows now (to update only what changed)."""
         self._view_id: str | None = None
 
     # -- what is shown -----------------------------------------------------------------------
@@ -127,7 +128,7 @@ class ObjectTable(DataTable[Text]):
         self.sort_column = None
         self.sort_reverse = False
         self.clear(columns=True)
-        self._texts.clear()
+        self._shown.clear()
         self.objects.clear()
         self.states.clear()
         self.add_column(" ", key=MARK_COLUMN, width=1)
@@ -172,19 +173,21 @@ class ObjectTable(DataTable[Text]):
 
     # -- refresh -----------------------------------------------------------------------------
 
-    def _cells(self, row: Row, now: float) -> tuple[tuple[str, ...], list[Cell]]:
-        texts = [col.text(row.obj, now) for col in self.columns_spec]
+    def _texts(self, row: Row, now: float) -> tuple[str, ...]:
+        """The marker and every column's text: cheap, computed for every row on every poll."""
         mark = {NEW: "+", GONE: "-"}.get(row.state, " ")
+        return (mark, *(col.text(row.obj, now) for col in self.columns_spec))
+
+    def _cells(self, row: Row, texts: tuple[str, ...]) -> list[Cell]:
+        """Styled, sortable cells: built only for rows that are new or changed."""
         style = {NEW: "bold", GONE: "dim strike"}.get(row.state, "")
-        cells: list[Cell] = []
-        mark_cell = Cell(mark, style=style)
-        cells.append(mark_cell)
-        for col, text in zip(self.columns_spec, texts, strict=True):
+        cells: list[Cell] = [Cell(texts[0], style=style)]
+        for col, text in zip(self.columns_spec, texts[1:], strict=True):
             cell = Cell(clip(text), style=style, justify="right" if col.right else "left",
                         no_wrap=True, overflow="ellipsis")
             cell.sort_value = (*_sortable(col, row.obj), row.key)
             cells.append(cell)
-        return (mark, *texts), cells
+        return cells
 
     def matches(self, texts: Iterable[str], obj: IpcObject) -> bool:
         needle = self.filter_text.strip().lower()
@@ -199,42 +202,43 @@ class ObjectTable(DataTable[Text]):
         rows or their order changed. Call inside ``app.batch_update()``."""
         selected = self.current_key
         selected_index = self.cursor_row
-        wanted: dict[str, tuple[Row, tuple[str, ...], list[Cell]]] = {}
+        wanted: dict[str, tuple[Row, tuple[str, ...]]] = {}
         for row in rows:
-            texts, cells = self._cells(row, now)
+            texts = self._texts(row, now)
             if self.matches(texts[1:], row.obj):
-                wanted[row.key] = (row, texts, cells)
+                wanted[row.key] = (row, texts)
         structural = False
         resort = False
-        for key in list(self._texts):
+        for key in list(self._shown):
             if key not in wanted:
                 self.remove_row(key)
-                del self._texts[key]
+                del self._shown[key]
                 self.objects.pop(key, None)
                 self.states.pop(key, None)
                 structural = True
         sort_col = self._sort_col()
         sort_index = (1 + self.columns_spec.index(sort_col)) if sort_col else -1
         col_keys = [MARK_COLUMN, *(c.key for c in self.columns_spec)]
-        for key, (row, texts, cells) in wanted.items():
-            old = self._texts.get(key)
+        for key, (row, texts) in wanted.items():
+            old = self._shown.get(key)
             self.objects[key] = row.obj
             self.states[key] = row.state
             if old is None:
-                self.add_row(*cells, key=key)
+                self.add_row(*self._cells(row, texts), key=key)
                 structural = resort = True
             elif old != texts:
+                cells = self._cells(row, texts)
                 restyle = old[0] != texts[0]
                 for i, (a, b) in enumerate(zip(old, texts, strict=True)):
                     if a != b or restyle:
                         self.update_cell(key, col_keys[i], cells[i], update_width=True)
                 if sort_index >= 0 and old[sort_index] != texts[sort_index]:
                     resort = True
-            self._texts[key] = texts
+            self._shown[key] = texts
         if resort:
             self._apply_sort()
             structural = True
-        if selected is not None and selected in self._texts:
+        if selected is not None and selected in self._shown:
             self.select_key(selected)
         elif self.row_count:
             self.move_cursor(row=min(selected_index, self.row_count - 1))
