@@ -380,6 +380,13 @@ def report(runs: list[TmuxRun], headless: list[dict[str, float]], args: argparse
             f"each) {coll:.1f}%, the rest (Textual: diff, table updates, rendering) "
             f"{total - coll:.1f}%"
         )
+        expected = split["idle_wall"] / args.interval
+        if split["polls"] > 1.5 * expected:
+            table += (
+                f"\n\nnote: {int(split['polls'])} polls where the interval alone gives "
+                f"~{expected:.0f}: something else made ipctop poll (inotify events from "
+                f"/dev/shm or /dev/mqueue churn trigger a poll each), so this was not idle"
+            )
     return table
 
 
