@@ -31,10 +31,12 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from benchutil import (
+    DirChurn,
     bench_env,
     ipctop_argv,
     machine_line,
@@ -62,6 +64,8 @@ class TmuxRun:
     rss_mb: float | None = None
     hwm_mb: float | None = None
     rss_first_mb: float | None = None
+    churn: int | None = None
+    """/dev/shm and /dev/mqueue create/delete events in the idle window (each makes a poll)."""
 
 
 class Tmux:
@@ -139,9 +143,14 @@ def one_tmux_run(tmux: Tmux, argv: list[str], marker: str, args: argparse.Namesp
         run.rss_first_mb = proc_status_kb(pid, "VmRSS")["VmRSS"] / 1024
     if idle:
         time.sleep(args.settle)
-        c0, w0 = proc_cpu_seconds(pid), time.perf_counter()
-        time.sleep(args.idle)
-        c1, w1 = proc_cpu_seconds(pid), time.perf_counter()
+        churn = DirChurn()
+        try:
+            c0, w0 = proc_cpu_seconds(pid), time.perf_counter()
+            time.sleep(args.idle)
+            c1, w1 = proc_cpu_seconds(pid), time.perf_counter()
+            run.churn = churn.count()
+        finally:
+            churn.close()
         run.idle_cpu_pct = 100 * (c1 - c0) / (w1 - w0)
         run.polls_cpu_ms = 1000 * (c1 - c0) / ((w1 - w0) / args.interval)
         kb = proc_status_kb(pid, "VmRSS", "VmHWM")
@@ -307,7 +316,8 @@ def main(argv: list[str] | None = None) -> int:
                 tmux_runs.append(run)
                 print(f"  tmux run {i + 1}/{args.runs}: first paint {run.first_paint:.2f} s, "
                       f"objects {run.first_objects:.2f} s"
-                      + (f", idle CPU {run.idle_cpu_pct:.1f}%, RSS {run.rss_mb:.0f} MB"
+                      + (f", idle CPU {run.idle_cpu_pct:.1f}%, RSS {run.rss_mb:.0f} MB, "
+                         f"{run.churn} /dev/shm+mqueue events meanwhile"
                          if run.idle_cpu_pct is not None else ""), flush=True)
         if not args.no_headless:
             for i in range(args.runs):
@@ -321,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _med(values: list[float | None]) -> float | None:
+def _med(values: Sequence[float | None]) -> float | None:
     vals = [v for v in values if v is not None]
     return statistics.median(vals) if vals else None
 
@@ -332,7 +342,7 @@ def _cell(value: float | None, fmt: str) -> str:
 
 def report(runs: list[TmuxRun], headless: list[dict[str, float]], args: argparse.Namespace
            ) -> str:
-    def row(what: str, values: list[float | None], fmt: str, aim: str,
+    def row(what: str, values: Sequence[float | None], fmt: str, aim: str,
             ok: bool | None) -> list[str]:
         vals = [v for v in values if v is not None]
         med = _med(values)
@@ -353,6 +363,8 @@ def report(runs: list[TmuxRun], headless: list[dict[str, float]], args: argparse
             [r.idle_cpu_pct for r in runs], ".1f", f"< {AIM_IDLE_CPU_PCT:g}",
             None if idle is None else idle < AIM_IDLE_CPU_PCT),
         row("CPU per poll interval (ms)", [r.polls_cpu_ms for r in runs], ".0f", "", None),
+        row("/dev/shm+mqueue events in the idle window", [r.churn for r in runs], ".0f", "0",
+            None),
         row("VmRSS at first screen (MB)", [r.rss_first_mb for r in runs], ".0f", "", None),
         row("VmRSS after idle (MB)", [r.rss_mb for r in runs], ".0f", f"< {AIM_RSS_MB:g}",
             None if hwm is None else (_med([r.rss_mb for r in runs]) or 0) < AIM_RSS_MB),

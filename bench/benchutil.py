@@ -186,3 +186,41 @@ def machine_line() -> str:
     nprocs = sum(1 for d in os.listdir("/proc") if d.isdigit())
     return (f"{nproc} CPUs, Linux {kernel}, Python {sys.version.split()[0]}, "
             f"{nprocs} processes running, load average {load1:.2f}")
+
+
+class DirChurn:
+    """Counts inotify create/delete events in some directories (/dev/shm, /dev/mqueue): each one
+    makes the TUI poll at once, so a window with churn is not an idle window."""
+
+    _IN_CREATE = 0x100
+    _IN_DELETE = 0x200
+    _IN_NONBLOCK = 0o4000
+    _IN_CLOEXEC = 0o2000000
+
+    def __init__(self, dirs: Sequence[str] = ("/dev/shm", "/dev/mqueue")) -> None:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        self.fd = int(libc.inotify_init1(self._IN_NONBLOCK | self._IN_CLOEXEC))
+        if self.fd < 0:
+            raise OSError(ctypes.get_errno(), "inotify_init1")
+        for d in dirs:
+            if os.path.isdir(d):
+                libc.inotify_add_watch(self.fd, os.fsencode(d), self._IN_CREATE | self._IN_DELETE)
+
+    def count(self) -> int:
+        """Events since the last call."""
+        n = 0
+        while True:
+            try:
+                data = os.read(self.fd, 65536)
+            except BlockingIOError:
+                return n
+            pos = 0
+            while pos + 16 <= len(data):
+                name_len = int.from_bytes(data[pos + 12:pos + 16], "little")
+                pos += 16 + name_len
+                n += 1
+
+    def close(self) -> None:
+        os.close(self.fd)
