@@ -142,7 +142,7 @@ async def shoot(out: Path, size: tuple[int, int], keys: dict[str, str], demo: De
         await settle(pilot)
         if app.snapshot is None:
             raise SystemExit("the real collector failed; see the notices")
-        save("main")
+        save("all")
 
         # changes while watching: a new POSIX segment (inotify), a SysV message (poll)
         extra = posix_ipc.SharedMemory(f"/{PREFIX}-scratch", posix_ipc.O_CREX, size=4096)
@@ -154,9 +154,7 @@ async def shoot(out: Path, size: tuple[int, int], keys: dict[str, str], demo: De
             await pilot.pause(0.05)
             await settle(pilot)
             if f"posix_shm:/{PREFIX}-scratch" in app.table.rows:
-                break
-        app.request_poll()
-        await settle(pilot)
+                break  # the poll inotify triggered also saw the SysV message
         save("new-row")
 
         await pilot.press("escape", "2")

@@ -485,6 +485,8 @@ def test_churn_is_not_logged() -> None:
     assert _loggable(Event(1.0, "changed", Kind.PIPE, "5", fields=("users", "bytes")))
     assert _loggable(Event(1.0, "changed", Kind.SYSV_SHM, "5", fields=("users",)))
     assert _loggable(Event(1.0, "created", Kind.PIPE, "5"))
+    assert not _loggable(Event(1.0, "changed", Kind.POSIX_MQ, "/q", fields=("ctime",)))
+    assert _loggable(Event(1.0, "changed", Kind.POSIX_MQ, "/q", fields=("ctime", "messages")))
 
 
 @sync

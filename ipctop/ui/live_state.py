@@ -14,7 +14,15 @@ from ipctop.model import IpcObject, Kind, Snapshot
 HISTORY = 60
 """Polls of queue depth kept for the sparkline."""
 
-CHURN_KINDS = (Kind.PIPE, Kind.UNIX_SOCKET, Kind.SHARED_MAPPING)
+NOISE: dict[Kind, frozenset[str]] = {
+    Kind.PIPE: frozenset({"users"}),
+    Kind.UNIX_SOCKET: frozenset({"users"}),
+    Kind.SHARED_MAPPING: frozenset({"users"}),
+    Kind.POSIX_MQ: frozenset({"ctime"}),
+}
+"""Per kind, changes not worth a line in the log on their own: who holds a pipe, socket or
+mapped file changes with every fork; reading /dev/mqueue/NAME (as each poll does) moves its
+ctime."""
 DEPTH_KINDS = (Kind.SYSV_MSG, Kind.POSIX_MQ, Kind.PIPE, Kind.FIFO, Kind.UNIX_SOCKET)
 
 
@@ -32,9 +40,9 @@ def depth(obj: IpcObject) -> float | None:
 
 
 def loggable(ev: Event) -> bool:
-    """Leave out churn nobody reads: pipes, sockets and file maps whose only change is which
-    processes hold them (every fork and exec changes that)."""
-    return not (ev.action == CHANGED and ev.fields == ("users",) and ev.kind in CHURN_KINDS)
+    """False for a change made only of NOISE fields."""
+    noise = NOISE.get(ev.kind)
+    return not (ev.action == CHANGED and noise is not None and set(ev.fields) <= noise)
 
 
 class LiveState:
