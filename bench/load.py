@@ -33,15 +33,17 @@ import ctypes
 import gc
 import mmap
 import os
+import re
 import select
 import shutil
 import signal
 import socket
+import stat
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import NoReturn
@@ -113,6 +115,8 @@ class Load:
     fifo_paths: list[str] = field(default_factory=list)
     fifo_dir: str | None = None
     build_seconds: float = 0.0
+    swept: list[str] = field(default_factory=list)
+    """Leftovers of dead earlier loads removed before this one was built (see sweep_stale)."""
     _parent_fds: list[int] = field(default_factory=list)
     _release_w: int | None = None
 
@@ -145,11 +149,13 @@ class Load:
     def describe(self) -> str:
         shapes = Counter(c.shape for c in self.children)
         parts = ", ".join(f"{n} {s}" for s, n in shapes.items())
+        swept = (f" (first removed {len(self.swept)} leftovers of killed loads)"
+                 if self.swept else "")
         return (
             f"{len(self.children)} processes ({parts}); {len(self.shm_ids)} SysV segments, "
             f"{len(self.shm_paths)} /dev/shm files, {len(self.fifo_paths)} FIFOs, "
             f"{len(self.mq_names)} POSIX queues, {len(self.msg_ids)} SysV msg queue, "
-            f"{len(self.sem_ids)} SysV sem set; built in {self.build_seconds:.1f} s"
+            f"{len(self.sem_ids)} SysV sem set; built in {self.build_seconds:.1f} s{swept}"
         )
 
     # ---- build -----------------------------------------------------------------------------
@@ -159,6 +165,7 @@ class Load:
         if not 1 <= n <= MAX_PROCESSES:
             raise ValueError(f"processes must be 1..{MAX_PROCESSES}, not {n}")
         t0 = time.perf_counter()
+        self.swept = sweep_stale()
         self._make_objects()
         release_r, self._release_w = os.pipe()
         ready_r, ready_w = os.pipe()
@@ -216,13 +223,17 @@ class Load:
 
     def _make_objects(self) -> None:
         spec = self.spec
-        for _ in range(spec.sysv_segments):
-            shmid = _check(_libc.shmget(_IPC_PRIVATE, ctypes.c_size_t(spec.segment_bytes),
-                                        _IPC_CREAT | 0o600), "shmget")
-            self.shm_ids.append(shmid)
-        self.msg_ids.append(_check(_libc.msgget(_IPC_PRIVATE, _IPC_CREAT | 0o600), "msgget"))
-        self.sem_ids.append(_check(_libc.semget(_IPC_PRIVATE, 3, _IPC_CREAT | _SEM_PERMS),
-                                   "semget"))
+        size = ctypes.c_size_t(spec.segment_bytes)
+
+        def shmget(key: int, flags: int) -> int:
+            return int(_libc.shmget(key, size, flags))
+
+        for k in range(spec.sysv_segments):
+            self.shm_ids.append(_sysv_create(shmget, k, "shmget"))
+        self.msg_ids.append(_sysv_create(
+            lambda key, flags: int(_libc.msgget(key, flags)), 14, "msgget"))
+        self.sem_ids.append(_sysv_create(
+            lambda key, flags: int(_libc.semget(key, 3, flags)), 15, "semget"))
         for k in range(spec.posix_shm_files):
             path = f"/dev/shm/{self.prefix}-shm-{k}"
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
@@ -326,6 +337,97 @@ class Load:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, 0)
         self.children.clear()
+
+
+# ---- leftovers of killed loads -----------------------------------------------------------------
+
+_KEY_MAGIC = 0x1B
+"""SysV keys of the load are 0x1B PPPPP K: magic, the creating pid (20 bits), the object's index.
+The pid in the key is what lets a later run tell a dead load's objects from anyone else's."""
+_IPC_EXCL = 0o2000
+
+
+def _sysv_key(pid: int, k: int) -> int:
+    if pid >= 1 << 20 or not 0 <= k < 16:
+        return _IPC_PRIVATE
+    return (_KEY_MAGIC << 24) | (pid << 4) | k
+
+
+def _sysv_create(get: Callable[[int, int], int], k: int, what: str) -> int:
+    """shmget/msgget/semget with the load's key; IPC_PRIVATE if that key is taken."""
+    key = _sysv_key(os.getpid(), k)
+    if key != _IPC_PRIVATE:
+        ident = get(key, _IPC_CREAT | _IPC_EXCL | 0o600)
+        if ident >= 0:
+            return ident
+    return _check(get(_IPC_PRIVATE, _IPC_CREAT | 0o600), what)
+
+
+def _alive(pid: int) -> bool:
+    """The process exists and is not a zombie (a SIGKILLed load may wait a while to be reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    return data[data.rfind(b")") + 2:][:1] != b"Z"
+
+
+_NAMED = re.compile(r"ipctop-bench-(\d+)-(?:shm|mq)-\d+")
+_FIFO_DIR = re.compile(r"ipctop-bench-(\d+)-[A-Za-z0-9_]{8}")
+
+
+def sweep_stale(fifo_parent: str = LoadSpec.fifo_parent) -> list[str]:
+    """Remove what loads killed with SIGKILL left behind (a teardown cannot run then; their
+    children die with them through PR_SET_PDEATHSIG). Only objects that carry a load's mark and
+    whose creating pid is gone: SysV ids with a 0x1B.. key, /dev/shm/ipctop-bench-PID-shm-N,
+    /dev/mqueue/ipctop-bench-PID-mq-N, and FIFO directories holding only that load's FIFOs."""
+    removed: list[str] = []
+    rmids: dict[str, Callable[[int], object]] = {
+        "shm": lambda i: _libc.shmctl(i, _IPC_RMID, None),
+        "msg": lambda i: _libc.msgctl(i, _IPC_RMID, None),
+        "sem": lambda i: _libc.semctl(i, 0, _IPC_RMID),
+    }
+    for kind, rmid in rmids.items():
+        try:
+            with open(f"/proc/sysvipc/{kind}") as f:
+                rows = [line.split() for line in f.readlines()[1:]]
+        except OSError:
+            continue
+        for row in rows:
+            key, ident = int(row[0]) & 0xFFFFFFFF, int(row[1])
+            if key >> 24 == _KEY_MAGIC and not _alive((key >> 4) & 0xFFFFF):
+                rmid(ident)
+                removed.append(f"SysV {kind} {ident} (key 0x{key:08x})")
+    for d in ("/dev/shm", "/dev/mqueue"):
+        with contextlib.suppress(OSError):
+            for name in os.listdir(d):
+                m = _NAMED.fullmatch(name)
+                if m and not _alive(int(m[1])):
+                    if d == "/dev/mqueue":
+                        _libc.mq_unlink(f"/{name}".encode())
+                    else:
+                        with contextlib.suppress(FileNotFoundError):
+                            os.unlink(os.path.join(d, name))
+                    removed.append(f"{d}/{name}")
+    with contextlib.suppress(OSError):
+        for name in os.listdir(fifo_parent):
+            m = _FIFO_DIR.fullmatch(name)
+            if not m or _alive(int(m[1])):
+                continue
+            path = os.path.join(fifo_parent, name)
+            fifo = re.compile(rf"ipctop-bench-{m[1]}-fifo-\d+")
+            try:
+                entries = os.listdir(path)
+                if all(fifo.fullmatch(e) and stat.S_ISFIFO(os.lstat(os.path.join(path, e)).st_mode)
+                       for e in entries):
+                    shutil.rmtree(path)
+                    removed.append(path)
+            except OSError:
+                continue
+    return removed
 
 
 # ---- the child ---------------------------------------------------------------------------------
@@ -447,7 +549,13 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Build the benchmark IPC load and hold it.")
     ap.add_argument("--processes", type=int, default=LoadSpec.processes)
     ap.add_argument("--hold", type=float, default=60.0, help="seconds to hold (default 60)")
+    ap.add_argument("--sweep", action="store_true",
+                    help="only remove what killed loads left behind, and exit")
     args = ap.parse_args(argv)
+    if args.sweep:
+        for line in sweep_stale():
+            print(f"removed {line}")
+        return 0
     with signals_as_exit(), Load(LoadSpec(processes=args.processes)) as load:
         print(load.describe(), flush=True)
         print(f"holding for {args.hold:.0f} s (Ctrl-C to stop); names start with {load.prefix}",
