@@ -509,3 +509,40 @@ def test_unreadable_notice_wording() -> None:
     assert unreadable_notice(one, is_root=False).startswith("1 process could not be read")
     assert "Run as root" in unreadable_notice(one, is_root=False)
     assert "Even root" in unreadable_notice(one, is_root=True)
+
+
+@sync
+async def test_arrow_navigation_updates_detail_pane() -> None:
+    app = make_app()
+    async with running(app, size=(160, 48)) as pilot:
+        pane = app.query_one("#detail", DetailPane)
+        first = app.selected_object
+        assert first is not None and pane.object == first
+        await pilot.press("down", "down")
+        assert app.table.cursor_row == 2
+        second = app.selected_object
+        assert second is not None and second != first and pane.object == second
+        await pilot.press("end")
+        assert app.table.cursor_row == app.table.row_count - 1
+        await pilot.press("home")
+        assert app.selected_object == first
+
+
+@sync
+async def test_detail_users_table_survives_refresh_and_caps() -> None:
+    from ipctop.model import SharedMapping, User
+    from ipctop.ui.widgets.detail_pane import MAX_USERS
+
+    fake = FakeCollector(auto=False)
+    many = tuple(User(1000 + i, "bash", None, "r", "map") for i in range(MAX_USERS + 20))
+    fake.add(SharedMapping(id="/usr/lib/libc.so", name="/usr/lib/libc.so", path="/usr/lib/libc.so",
+                           users=many))
+    app = make_app(fake)
+    async with running(app, size=(160, 48)) as pilot:
+        assert app.table.select_key("shared_mapping:/usr/lib/libc.so")
+        await pilot.pause()
+        users = app.query_one("#detail-users", DataTable)
+        assert users.row_count == MAX_USERS
+        users.move_cursor(row=7)
+        await poll(pilot)
+        assert users.cursor_row == 7

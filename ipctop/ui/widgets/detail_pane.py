@@ -26,6 +26,8 @@ from ipctop.preview import Preview, hexdump
 
 _BYTE_FIELDS = frozenset({"size", "bytes", "rss", "swap", "capacity", "msgsize"})
 _TIME_FIELDS = frozenset({"ctime", "atime", "dtime", "stime", "rtime", "otime"})
+MAX_USERS = 500
+"""Uses listed in the users table (a shared library map can have thousands)."""
 _SKIP = frozenset({"users", "leak", "values", "sempids", "ncnt", "zcnt"})
 
 
@@ -74,6 +76,7 @@ class DetailPane(VerticalScroll):
         super().__init__(id=id, classes=classes)
         self.object: IpcObject | None = None
         self._preview: Preview | None = None
+        self._users_shown: tuple[Any, ...] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("No object selected", id="detail-title")
@@ -173,24 +176,31 @@ class DetailPane(VerticalScroll):
     def _show_users(self, obj: IpcObject, snapshot: Snapshot | None) -> None:
         table = self.query_one("#detail-users", DataTable)
         self._toggle("users", True)
+        heading = self.query_one("#detail-users-heading", Label)
+        table.display = bool(obj.users)
+        if not obj.users:
+            heading.update("Users: none seen")
+        else:
+            more = len(obj.users) - MAX_USERS
+            heading.update(f"Users: {len(obj.pids)} processes (Enter: process)"
+                           + (f", first {MAX_USERS} uses shown" if more > 0 else ""))
+        signature = (obj.kind, obj.id, obj.users)
+        if signature == self._users_shown:
+            return  # unchanged: keep the rows and the cursor as they are
+        self._users_shown = signature
         selected = None
         if table.row_count:
             selected = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        procs = {p.pid: p for p in snapshot.processes} if snapshot else {}
         table.clear()
-        for u in obj.users:
-            proc = snapshot.process(u.pid) if snapshot else None
+        for u in obj.users[:MAX_USERS]:
+            proc = procs.get(u.pid)
             fd = str(u.fd) if u.fd is not None else u.via
             key = f"{u.pid}:{u.fd}:{u.via}"
             if key in table.rows:
                 continue
             table.add_row(str(u.pid), u.comm, proc.user if proc else "?", fd, u.access or "-",
                           key=key)
-        table.display = bool(obj.users)
-        if not obj.users:
-            self.query_one("#detail-users-heading", Label).update("Users: none seen")
-        else:
-            self.query_one("#detail-users-heading", Label).update(
-                f"Users: {len(obj.pids)} processes (Enter: process)")
         if selected is not None and selected in table.rows:
             table.move_cursor(row=table.get_row_index(selected))
 

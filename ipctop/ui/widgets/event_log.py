@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterable
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.widgets import DataTable
 
 from ipctop.events import CHANGED, CREATED, REMOVED, Event
@@ -19,6 +20,11 @@ _MARK = {CREATED: "+", REMOVED: "-", CHANGED: "~"}
 
 
 class EventLog(DataTable[Text]):
+
+    BINDINGS = [
+        Binding("home", "scroll_top", "First row", show=False),
+        Binding("end", "scroll_bottom", "Last row", show=False),
+    ]
     DEFAULT_CSS = """
     EventLog { height: 1fr; }
     """

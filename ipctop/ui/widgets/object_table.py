@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
@@ -67,6 +68,11 @@ def _sortable(col: Column, obj: IpcObject) -> tuple[Any, ...]:
 
 class ObjectTable(DataTable[Text]):
     """A DataTable of IPC objects with keyed, minimal updates, sorting and a text filter."""
+
+    BINDINGS = [
+        Binding("home", "scroll_top", "First row", show=False),
+        Binding("end", "scroll_bottom", "Last row", show=False),
+    ]
 
     DEFAULT_CSS = """
     ObjectTable { height: 1fr; }
