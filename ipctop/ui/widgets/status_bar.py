@@ -34,6 +34,10 @@ class StatusBar(Static):
         else:
             text.append(f"every {_interval(interval)}")
         text.append(" *" if polling else "  ")
+        if filter_text:  # early: the end of the line is cut on narrow terminals
+            text.append(" filter: ", style="bold")
+            text.append(filter_text, style="reverse")
+            text.append(" ")
         if snapshot is not None:
             text.append(f" {len(snapshot.objects)} objects")
             text.append(f"  {len(snapshot.processes)} procs")
@@ -46,7 +50,4 @@ class StatusBar(Static):
                             "reclaimable", style="bold red")
         if sort:
             text.append(f"  sort {sort}")
-        if filter_text:
-            text.append("  filter: ", style="bold")
-            text.append(filter_text, style="reverse")
         self.update(text)
