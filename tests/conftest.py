@@ -9,6 +9,8 @@ uses and cleans up only what it made, also when the test fails.
   may return bytes to report), then waits, holding everything, until the test ends. The parent
   gets a :class:`Child` once ``body`` has returned, so there is no sleep-and-hope; at teardown the
   child is killed and reaped.
+- ``cleanup(undo)``: register an undo step (remove a segment, unlink a name); the steps run in
+  reverse order at teardown, also when the test fails, each one's error ignored.
 """
 
 from __future__ import annotations
@@ -56,6 +58,23 @@ class Child:
             os.kill(self.pid, signal.SIGKILL)
         os.waitpid(self.pid, 0)
         self.pid = -self.pid
+
+
+Cleanup = Callable[[Callable[[], object]], None]
+"""The type of the ``cleanup`` fixture."""
+
+
+@pytest.fixture
+def cleanup() -> Iterator[Cleanup]:
+    """Register undo steps; they run in reverse order at teardown, even when the test fails.
+
+    An undo that raises (the object is already gone, say) is ignored so the others still run.
+    """
+    todo: list[Callable[[], object]] = []
+    yield todo.append
+    for undo in reversed(todo):
+        with contextlib.suppress(Exception):
+            undo()
 
 
 Spawn = Callable[[Callable[[], "bytes | None"]], Child]

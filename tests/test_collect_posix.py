@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import os
 import random
 import signal
 import struct
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import posix_ipc
 import pytest
+from conftest import Cleanup
 from fixtures_proc import qsize_text, write_file
 
 from ipctop.collect import posix
@@ -20,17 +19,7 @@ from ipctop.collect.common import DEV
 from ipctop.errors import IpcError, ParseError
 from ipctop.model import PosixMq, PosixSem, PosixShm
 
-Cleanup = Callable[[Callable[[], object]], None]
 _counter = itertools.count()
-
-
-@pytest.fixture
-def cleanup() -> Iterator[Cleanup]:
-    todo: list[Callable[[], object]] = []
-    yield todo.append
-    for undo in reversed(todo):
-        with contextlib.suppress(Exception):
-            undo()
 
 
 def _name() -> str:

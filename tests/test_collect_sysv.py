@@ -3,7 +3,6 @@ the parser (kernel formats, negative keys, malformed lines)."""
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import ctypes.util
 import json
@@ -12,18 +11,17 @@ import random
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import sysv_ipc
+from conftest import Cleanup
 from fixtures_proc import msg_line, sem_line, shm_line, write_sysvipc
 
 from ipctop.collect import sysv
 from ipctop.errors import ParseError
 from ipctop.model import SysvSem, SysvShm
-
-Cleanup = Callable[[Callable[[], object]], None]
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 _libc.semget.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
@@ -31,16 +29,6 @@ _libc.semctl.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_void
 _libc.shmget.argtypes = [ctypes.c_int, ctypes.c_size_t, ctypes.c_int]
 _libc.shmctl.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
 IPC_RMID, SETVAL = 0, 16
-
-
-@pytest.fixture
-def cleanup() -> Iterator[Cleanup]:
-    """Register undo steps; they run even when the test fails."""
-    todo: list[Callable[[], object]] = []
-    yield todo.append
-    for undo in reversed(todo):
-        with contextlib.suppress(Exception):
-            undo()
 
 
 def _key(high: bool = False) -> int:

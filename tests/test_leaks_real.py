@@ -16,28 +16,16 @@ import dataclasses
 import fcntl
 import os
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import posix_ipc
-import pytest
 import sysv_ipc
-from conftest import Spawn, unique_key, unique_name
+from conftest import Cleanup, Spawn, unique_key, unique_name
 
 from ipctop.leaks import LEAK, PENDING, UNKNOWN, judge
 from ipctop.model import IpcObject, Kind, Pipe, Snapshot, Unreadable
 from ipctop.snapshot import take
-
-Cleanup = Callable[[Callable[[], object]], None]
-
-
-@pytest.fixture
-def cleanup() -> Iterator[Cleanup]:
-    todo: list[Callable[[], object]] = []
-    yield todo.append
-    for undo in reversed(todo):
-        with contextlib.suppress(Exception):
-            undo()
 
 
 def run_and_exit(body: Callable[[], bytes | None]) -> bytes:
