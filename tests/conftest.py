@@ -9,6 +9,8 @@ uses and cleans up only what it made, also when the test fails.
   may return bytes to report), then waits, holding everything, until the test ends. The parent
   gets a :class:`Child` once ``body`` has returned, so there is no sleep-and-hope; at teardown the
   child is killed and reaped.
+- ``run_and_exit(body)``: fork a child that runs ``body()`` and exits at once (a creator that is
+  gone, a reader with other credentials); returns what it reported, fails the test if it raised.
 - ``cleanup(undo)``: register an undo step (remove a segment, unlink a name); the steps run in
   reverse order at teardown, also when the test fails, each one's error ignored.
 """
@@ -77,15 +79,40 @@ def cleanup() -> Iterator[Cleanup]:
             undo()
 
 
-Spawn = Callable[[Callable[[], "bytes | None"]], Child]
-"""The type of the ``spawn`` fixture."""
-
-
 def _read_all(fd: int) -> bytes:
     chunks = []
     while chunk := os.read(fd, 65536):
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def run_and_exit(body: Callable[[], bytes | None]) -> bytes:
+    """Fork a child that runs ``body`` and exits; reap it; return what it reported."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            os.close(r)
+            os.write(w, b"+" + (body() or b""))
+        except BaseException as err:
+            code = 1
+            with contextlib.suppress(OSError):
+                os.write(w, b"!" + repr(err).encode())
+        finally:
+            os._exit(code)
+    os.close(w)
+    try:
+        data = _read_all(r)
+    finally:
+        os.close(r)
+        os.waitpid(pid, 0)
+    assert data.startswith(b"+"), f"child failed: {data[1:].decode(errors='replace')}"
+    return data[1:]
+
+
+Spawn = Callable[[Callable[[], "bytes | None"]], Child]
+"""The type of the ``spawn`` fixture."""
 
 
 @pytest.fixture

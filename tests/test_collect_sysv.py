@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import sysv_ipc
-from conftest import Cleanup
+from conftest import Cleanup, run_and_exit
 from fixtures_proc import msg_line, sem_line, shm_line, write_sysvipc
 
 from ipctop.collect import sysv
@@ -265,23 +265,15 @@ def test_unprivileged_reader_gets_none_not_an_error(cleanup: Cleanup) -> None:
     _, semid = _sem_array(cleanup, [4])
     q = sysv_ipc.MessageQueue(_key(), sysv_ipc.IPC_CREX, mode=0o600)
     cleanup(q.remove)
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - runs in the child
-        try:
-            os.close(r)
-            os.setgid(65534)
-            os.setuid(65534)
-            sem = next(o for o in sysv.read_sem() if o.id == str(semid))
-            msg = next(o for o in sysv.read_msg() if o.id == str(q.id))
-            os.write(w, json.dumps([sem.values, sem.sempids, sem.nsems, msg.size]).encode())
-        finally:
-            os._exit(0)
-    os.close(w)
-    with os.fdopen(r) as f:
-        got = f.read()
-    os.waitpid(pid, 0)
-    assert json.loads(got) == [None, None, 1, None]
+
+    def as_nobody() -> bytes:  # pragma: no cover - runs in the child
+        os.setgid(65534)
+        os.setuid(65534)
+        sem = next(o for o in sysv.read_sem() if o.id == str(semid))
+        msg = next(o for o in sysv.read_msg() if o.id == str(q.id))
+        return json.dumps([sem.values, sem.sempids, sem.nsems, msg.size]).encode()
+
+    assert json.loads(run_and_exit(as_nobody)) == [None, None, 1, None]
 
 
 # --- fixture trees ---------------------------------------------------------------------------

@@ -21,37 +21,11 @@ from pathlib import Path
 
 import posix_ipc
 import sysv_ipc
-from conftest import Cleanup, Spawn, unique_key, unique_name
+from conftest import Cleanup, Spawn, run_and_exit, unique_key, unique_name
 
 from ipctop.leaks import LEAK, PENDING, UNKNOWN, judge
 from ipctop.model import IpcObject, Kind, Pipe, Snapshot, Unreadable
 from ipctop.snapshot import take
-
-
-def run_and_exit(body: Callable[[], bytes | None]) -> bytes:
-    """Fork a child that runs ``body`` and exits; reap it; return what it reported."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        code = 0
-        try:
-            os.close(r)
-            os.write(w, b"+" + (body() or b""))
-        except BaseException as err:
-            code = 1
-            with contextlib.suppress(OSError):
-                os.write(w, b"!" + repr(err).encode())
-        finally:
-            os._exit(code)
-    os.close(w)
-    chunks = []
-    while chunk := os.read(r, 65536):
-        chunks.append(chunk)
-    os.close(r)
-    os.waitpid(pid, 0)
-    data = b"".join(chunks)
-    assert data.startswith(b"+"), f"child failed: {data[1:].decode(errors='replace')}"
-    return data[1:]
 
 
 def judged(kind: Kind, *, ignore_unreadable: bool = True) -> Snapshot:

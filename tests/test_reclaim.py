@@ -19,8 +19,7 @@ from dataclasses import dataclass, field
 import posix_ipc
 import pytest
 import sysv_ipc
-from conftest import Spawn
-from test_leaks_real import run_and_exit
+from conftest import Spawn, run_and_exit
 
 from ipctop.leaks import LEAK, find_leaks, judge
 from ipctop.model import IpcObject, Kind

@@ -17,7 +17,7 @@ from pathlib import Path
 import posix_ipc
 import pytest
 import sysv_ipc
-from conftest import Spawn, unique_key, unique_name
+from conftest import Spawn, run_and_exit, unique_key, unique_name
 from fixtures_proc import shm_line, write_sysvipc
 
 from ipctop import snapshot
@@ -257,6 +257,30 @@ def test_sysv_segment_inherited_by_fork(sysv_segment: sysv_ipc.SharedMemory,
                                            for u in obj.users]
 
 
+def test_sysv_creator_named_while_alive_and_not_after(spawn: Spawn) -> None:
+    """The creator's command is shown while cpid runs; once it exits the field is None."""
+    key = unique_key()
+
+    def body() -> bytes:
+        seg = sysv_ipc.SharedMemory(key, sysv_ipc.IPC_CREX, size=4096)
+        seg.detach()
+        return str(seg.id).encode()
+
+    child = spawn(body)
+    shmid = child.report.decode()
+    try:
+        obj = find(take(kinds={Kind.SYSV_SHM}), Kind.SYSV_SHM, shmid)
+        assert isinstance(obj, SysvShm) and obj.cpid == child.pid and obj.nattch == 0
+        with open(f"/proc/{child.pid}/cmdline", "rb") as f:
+            cmdline = f.read().replace(b"\0", b" ").decode().strip()
+        assert obj.creator == cmdline
+        child.stop()
+        obj = find(take(kinds={Kind.SYSV_SHM}), Kind.SYSV_SHM, shmid)
+        assert isinstance(obj, SysvShm) and obj.creator is None
+    finally:
+        sysv_ipc.remove_shared_memory(int(shmid))
+
+
 def test_sysv_segment_removed_while_attached(sysv_segment: sysv_ipc.SharedMemory,
                                              spawn: Spawn) -> None:
     child = spawn(lambda: None)
@@ -475,33 +499,18 @@ def test_as_normal_user_objects_listed_unreadable_counted(
     """Run take() as nobody: root's fds and maps are unreadable (counted), objects still listed."""
     import json
 
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        code = 0
-        try:
-            os.close(r)
-            os.setgroups([])
-            os.setgid(65534)
-            os.setuid(65534)
-            snap = take(kinds={Kind.SYSV_SHM, Kind.PIPE})
-            os.write(w, json.dumps({
-                "ids": [o.id for o in snap.objects if o.kind is Kind.SYSV_SHM],
-                "count": snap.unreadable.count,
-                "sample": list(snap.unreadable.sample),
-            }).encode())
-        except BaseException as err:
-            os.write(w, json.dumps({"error": repr(err)}).encode())
-            code = 1
-        finally:
-            os._exit(code)
-    os.close(w)
-    try:
-        with os.fdopen(r, "rb") as f:
-            out = json.loads(f.read())
-    finally:
-        os.waitpid(pid, 0)
-    assert "error" not in out, out["error"]
+    def as_nobody() -> bytes:
+        os.setgroups([])
+        os.setgid(65534)
+        os.setuid(65534)
+        snap = take(kinds={Kind.SYSV_SHM, Kind.PIPE})
+        return json.dumps({
+            "ids": [o.id for o in snap.objects if o.kind is Kind.SYSV_SHM],
+            "count": snap.unreadable.count,
+            "sample": list(snap.unreadable.sample),
+        }).encode()
+
+    out = json.loads(run_and_exit(as_nobody))
     assert str(sysv_segment.id) in out["ids"]
     assert out["count"] >= 1  # at least this test process (root) is unreadable to nobody
     assert any("Permission denied" in s for s in out["sample"])
