@@ -13,6 +13,8 @@ uses and cleans up only what it made, also when the test fails.
   gone, a reader with other credentials); returns what it reported, fails the test if it raised.
 - ``cleanup(undo)``: register an undo step (remove a segment, unlink a name); the steps run in
   reverse order at teardown, also when the test fails, each one's error ignored.
+- ``tag``: a :class:`Tag`, one random hex tag put in every SysV key and POSIX name a test makes,
+  so ``--filter`` on it selects only that test's objects (for tests that remove what matches).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import random
 import signal
 import traceback
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 
@@ -77,6 +79,36 @@ def cleanup() -> Iterator[Cleanup]:
     for undo in reversed(todo):
         with contextlib.suppress(Exception):
             undo()
+
+
+@dataclass
+class Tag:
+    """A random tag in every key and name a test makes: SysV keys read "0x<tag>NN" and POSIX
+    names "/ipctop5-0x<tag>NN-<what>", so :attr:`text` matches this test's objects only."""
+
+    undo: Cleanup
+    """Registers the removal of what the test made (the ``cleanup`` fixture)."""
+    hex6: str = field(default_factory=lambda: f"{random.randrange(0x100000, 0x7FFFFF):06x}")
+    n: int = 0
+
+    @property
+    def text(self) -> str:
+        """What --filter gets: a substring of this test's keys and names only."""
+        return f"0x{self.hex6}"
+
+    def key(self) -> int:
+        self.n += 1
+        return int(f"{self.hex6}{self.n:02x}", 16)
+
+    def name(self, what: str) -> str:
+        self.n += 1
+        return f"/ipctop5-0x{self.hex6}{self.n:02x}-{what}"
+
+
+@pytest.fixture
+def tag(cleanup: Cleanup) -> Tag:
+    """A fresh :class:`Tag` whose objects are removed at teardown."""
+    return Tag(cleanup)
 
 
 def _read_all(fd: int) -> bytes:

@@ -7,56 +7,20 @@ test or program made can match. Objects are removed at the end, also on failure.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import random
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 
 import posix_ipc
 import pytest
 import sysv_ipc
-from conftest import Spawn, run_and_exit
+from conftest import Cleanup, Spawn, Tag, run_and_exit
 
 from ipctop.leaks import LEAK, find_leaks, judge
 from ipctop.model import IpcObject, Kind
 from ipctop.reclaim import REMOVED, SKIPPED, candidates, reclaim, reclaim_one
 from ipctop.snapshot import take
-
-
-@dataclass
-class Tag:
-    """A random tag in every key and name a test makes, and what it made (for cleanup)."""
-
-    hex6: str = field(default_factory=lambda: f"{random.randrange(0x100000, 0x7FFFFF):06x}")
-    n: int = 0
-    undo: list[Callable[[], object]] = field(default_factory=list)
-
-    @property
-    def text(self) -> str:
-        """What --filter gets: a substring of this test's keys and names only."""
-        return f"0x{self.hex6}"
-
-    def key(self) -> int:
-        self.n += 1
-        return int(f"{self.hex6}{self.n:02x}", 16)
-
-    def name(self, what: str) -> str:
-        self.n += 1
-        return f"/ipctop5-0x{self.hex6}{self.n:02x}-{what}"
-
-
-@pytest.fixture
-def tag() -> Iterator[Tag]:
-    t = Tag()
-    yield t
-    for undo in reversed(t.undo):
-        with contextlib.suppress(Exception):
-            undo()
-
 
 # ------------------------------------------------------------------------------ object makers
 
@@ -71,7 +35,7 @@ def leaked_sysv_shm(tag: Tag) -> str:
         return str(m.id).encode()
 
     shmid = int(run_and_exit(body))
-    tag.undo.append(lambda: sysv_ipc.remove_shared_memory(shmid))
+    tag.undo(lambda: sysv_ipc.remove_shared_memory(shmid))
     return str(shmid)
 
 
@@ -84,20 +48,20 @@ def leaked_sysv_msg(tag: Tag) -> str:
         return str(q.id).encode()
 
     msqid = int(run_and_exit(body))
-    tag.undo.append(lambda: sysv_ipc.remove_message_queue(msqid))
+    tag.undo(lambda: sysv_ipc.remove_message_queue(msqid))
     return str(msqid)
 
 
 def leaked_posix_shm(tag: Tag, what: str = "leak") -> str:
     name = tag.name(what)
-    tag.undo.append(lambda: posix_ipc.unlink_shared_memory(name))
+    tag.undo(lambda: posix_ipc.unlink_shared_memory(name))
     run_and_exit(lambda: posix_ipc.SharedMemory(name, posix_ipc.O_CREX, size=8192).close_fd())
     return name
 
 
 def leaked_posix_mq(tag: Tag) -> str:
     name = tag.name("mq")
-    tag.undo.append(lambda: posix_ipc.unlink_message_queue(name))
+    tag.undo(lambda: posix_ipc.unlink_message_queue(name))
 
     def body() -> None:
         q = posix_ipc.MessageQueue(name, posix_ipc.O_CREX, max_messages=2, max_message_size=32)
@@ -113,7 +77,7 @@ _held: list[object] = []
 
 def held_posix_shm(tag: Tag, spawn: Spawn) -> tuple[str, int]:
     name = tag.name("used")
-    tag.undo.append(lambda: posix_ipc.unlink_shared_memory(name))
+    tag.undo(lambda: posix_ipc.unlink_shared_memory(name))
 
     def body() -> None:
         _held.append(posix_ipc.SharedMemory(name, posix_ipc.O_CREX, size=4096))
@@ -132,7 +96,7 @@ def held_sysv_shm(tag: Tag, spawn: Spawn) -> tuple[str, int]:
 
     child = spawn(body)
     shmid = int(child.report)
-    tag.undo.append(lambda: sysv_ipc.remove_shared_memory(shmid))
+    tag.undo(lambda: sysv_ipc.remove_shared_memory(shmid))
     return str(shmid), child.pid
 
 
@@ -168,7 +132,7 @@ def test_clean_dry_run_removes_nothing(tag: Tag) -> None:
     assert exists(Kind.SYSV_SHM, shmid) and exists(Kind.POSIX_SHM, name)
 
 
-def test_clean_yes_removes_only_the_leaks(tag: Tag, spawn: Spawn) -> None:
+def test_clean_yes_removes_only_the_leaks(tag: Tag, spawn: Spawn, cleanup: Cleanup) -> None:
     leaks = {
         ("sysv_shm", leaked_sysv_shm(tag)),
         ("sysv_msg", leaked_sysv_msg(tag)),
@@ -177,27 +141,22 @@ def test_clean_yes_removes_only_the_leaks(tag: Tag, spawn: Spawn) -> None:
     }
     used_posix, _ = held_posix_shm(tag, spawn)
     used_sysv, _ = held_sysv_shm(tag, spawn)
-    other = Tag()  # a leak this test made, outside the filter: must survive
-    try:
-        outside = leaked_posix_shm(other, "outside")
-        out = ipctop("leaks", "--clean", "--yes", "--filter", tag.text, "--ignore-unreadable",
-                     "--json")
-        assert out.returncode == 1, out.stderr
-        clean = json.loads(out.stdout)["clean"]
-        assert {(r["kind"], r["id"]) for r in clean["removed"]} == leaks
-        assert clean["failed"] == [] and clean["skipped"] == []
-        for kind, ident in leaks:
-            assert not exists(Kind(kind), ident)
-        assert exists(Kind.POSIX_SHM, used_posix)
-        assert exists(Kind.SYSV_SHM, used_sysv)
-        assert exists(Kind.POSIX_SHM, outside)
-        # Nothing left to find: exit 0.
-        again = ipctop("leaks", "--filter", tag.text, "--ignore-unreadable")
-        assert again.returncode == 0 and "No leaks found." in again.stdout
-    finally:
-        for undo in other.undo:
-            with contextlib.suppress(Exception):
-                undo()
+    other = Tag(cleanup)  # a leak this test made, outside the filter: must survive
+    outside = leaked_posix_shm(other, "outside")
+    out = ipctop("leaks", "--clean", "--yes", "--filter", tag.text, "--ignore-unreadable",
+                 "--json")
+    assert out.returncode == 1, out.stderr
+    clean = json.loads(out.stdout)["clean"]
+    assert {(r["kind"], r["id"]) for r in clean["removed"]} == leaks
+    assert clean["failed"] == [] and clean["skipped"] == []
+    for kind, ident in leaks:
+        assert not exists(Kind(kind), ident)
+    assert exists(Kind.POSIX_SHM, used_posix)
+    assert exists(Kind.SYSV_SHM, used_sysv)
+    assert exists(Kind.POSIX_SHM, outside)
+    # Nothing left to find: exit 0.
+    again = ipctop("leaks", "--filter", tag.text, "--ignore-unreadable")
+    assert again.returncode == 0 and "No leaks found." in again.stdout
 
 
 def test_min_age_keeps_young_leaks(tag: Tag) -> None:

@@ -7,14 +7,12 @@ test's own tagged objects, so the box can only list, and Yes can only remove, wh
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-from collections.abc import Iterator
 
 import pytest
-from conftest import Spawn
+from conftest import Spawn, Tag
 from fakes import FakeCollector
-from test_reclaim import Tag, exists, held_sysv_shm, leaked_posix_shm, leaked_sysv_shm
+from test_reclaim import exists, held_sysv_shm, leaked_posix_shm, leaked_sysv_shm
 from test_ui_app import make_app, plain, running, settle, status_text, sync
 from textual.widgets import Static
 
@@ -59,15 +57,6 @@ async def test_reclaim_with_nothing_removable_says_so() -> None:
         await pilot.press("L")
         assert not isinstance(app.screen, ConfirmScreen)
         assert app.last_reclaim is None
-
-
-@pytest.fixture
-def tag() -> Iterator[Tag]:
-    t = Tag()
-    yield t
-    for undo in reversed(t.undo):
-        with contextlib.suppress(Exception):
-            undo()
 
 
 def tagged_app(tag: Tag) -> IpcTopApp:
