@@ -425,6 +425,16 @@ def _posix_open(kind: Kind, name: str, what: str, **kwargs: Any) -> Iterator[Any
             obj.close()
 
 
+def _fifo_error(err: OSError, what: str, full: str, *, doing: str | None = None) -> IpcError:
+    """The error to show when ``what`` ("read from", "remove") failed on the FIFO ``full`` with
+    ``err``; ``doing`` names the call for other failures (default ``what``)."""
+    if isinstance(err, FileNotFoundError):
+        return NotFound(f"no FIFO at {full} (removed meanwhile?)")
+    if isinstance(err, PermissionError):
+        return IpcError(f"permission denied: cannot {what} {full}")
+    return IpcError(f"cannot {doing or what} {full}: {err.strerror}")
+
+
 def _fifo_path(path: str, *, must_exist: bool = True) -> str:
     if not path or "\0" in path:
         raise UsageError(f"not a FIFO path: {path!r}")
@@ -652,10 +662,8 @@ def _create_fifo(path: str, perms: int, exclusive: bool) -> Created:
         return Created(Kind.FIFO, full, created=False)
     except FileNotFoundError:
         raise UsageError(f"cannot create {full}: {os.path.dirname(full)} does not exist") from None
-    except PermissionError:
-        raise IpcError(f"permission denied: cannot create {full}") from None
     except OSError as err:
-        raise IpcError(f"cannot create {full}: {err.strerror}") from None
+        raise _fifo_error(err, "create", full) from None
     return Created(Kind.FIFO, full, created=True)
 
 
@@ -749,11 +757,7 @@ def _send_fifo(path: str, data: bytes, timeout: float) -> None:
                     continue
                 raise IpcError(f"no process has {full} open for reading"
                                f"{deadline.waited()}: nothing sent") from None
-            if err.errno in (errno.EACCES, errno.EPERM):
-                raise IpcError(f"permission denied: cannot write to {full}") from None
-            if err.errno == errno.ENOENT:
-                raise NotFound(f"no FIFO at {full} (removed meanwhile?)") from None
-            raise IpcError(f"cannot open {full}: {err.strerror}") from None
+            raise _fifo_error(err, "write to", full, doing="open") from None
     try:
         view = memoryview(data)
         while view:
@@ -874,12 +878,8 @@ def _receive_fifo(path: str, timeout: float, count: int) -> list[Message]:
     # while no writer has the FIFO open (Linux defines O_RDWR on a FIFO).
     try:
         fd = os.open(full, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
-    except PermissionError:
-        raise IpcError(f"permission denied: cannot read from {full}") from None
-    except FileNotFoundError:
-        raise NotFound(f"no FIFO at {full} (removed meanwhile?)") from None
     except OSError as err:
-        raise IpcError(f"cannot open {full}: {err.strerror}") from None
+        raise _fifo_error(err, "read from", full, doing="open") from None
     deadline = _Deadline(timeout)
     out: list[Message] = []
     try:
@@ -1224,12 +1224,8 @@ def remove(kind: Kind | str, ident: str, *, holders: int | None = None) -> str:
         name = object_name(k, full)
         try:
             os.unlink(full)
-        except FileNotFoundError:
-            raise NotFound(f"no FIFO at {full} (removed meanwhile?)") from None
-        except PermissionError:
-            raise IpcError(f"permission denied: cannot remove {full}") from None
         except OSError as err:
-            raise IpcError(f"cannot remove {full}: {err.strerror}") from None
+            raise _fifo_error(err, "remove", full) from None
     else:
         import posix_ipc
 
