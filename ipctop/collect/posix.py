@@ -17,6 +17,7 @@ import ctypes
 import os
 import stat
 import struct
+from collections.abc import Iterator
 from pathlib import Path
 
 from ipctop.collect.common import DEV, MQUEUE_MAGIC, RACES, mode_str, statfs_type, user_name
@@ -55,35 +56,41 @@ def sem_value(path: str | os.PathLike[str]) -> int | None:
     return int(_SEM_WORD.unpack(head)[0] & 0xFFFFFFFF)
 
 
-def read_dev_shm(dev: Path = DEV) -> list[PosixShm | PosixSem]:
-    """Every regular file in ``dev``/shm: sem.NAME as a PosixSem "/NAME", others as PosixShm.
+def _regular_files(directory: str | os.PathLike[str]) -> Iterator[tuple[str, str, os.stat_result]]:
+    """(name, path, stat) of each regular file in ``directory``, not following links.
 
-    Subdirectories and non-regular files are ignored; files that vanish mid-listing are skipped.
+    An unreadable or missing directory yields nothing; files that vanish mid-listing are skipped.
     """
-    shm = dev / "shm"
-    out: list[PosixShm | PosixSem] = []
     try:
-        entries = list(os.scandir(shm))
+        entries = list(os.scandir(directory))
     except (*RACES, OSError):
-        return out
+        return
     for entry in entries:
         try:
             st = entry.stat(follow_symlinks=False)
         except RACES:
             continue
-        if not stat.S_ISREG(st.st_mode):
-            continue
-        path = os.path.join(shm, entry.name)
+        if stat.S_ISREG(st.st_mode):
+            yield entry.name, os.path.join(directory, entry.name), st
+
+
+def read_dev_shm(dev: Path = DEV) -> list[PosixShm | PosixSem]:
+    """Every regular file in ``dev``/shm: sem.NAME as a PosixSem "/NAME", others as PosixShm.
+
+    Subdirectories and non-regular files are ignored; files that vanish mid-listing are skipped.
+    """
+    out: list[PosixShm | PosixSem] = []
+    for file_name, path, st in _regular_files(dev / "shm"):
         uid, owner, mode = st.st_uid, user_name(st.st_uid), mode_str(st.st_mode)
-        if entry.name.startswith(SEM_PREFIX) and len(entry.name) > len(SEM_PREFIX):
-            name = "/" + entry.name[len(SEM_PREFIX):]
+        if file_name.startswith(SEM_PREFIX) and len(file_name) > len(SEM_PREFIX):
+            name = "/" + file_name[len(SEM_PREFIX):]
             out.append(PosixSem(
                 id=name, name=name, uid=uid, owner=owner, mode=mode, size=st.st_size,
                 ctime=st.st_ctime, path=path, dev=st.st_dev, inode=st.st_ino,
                 value=sem_value(path),
             ))
         else:
-            name = "/" + entry.name
+            name = "/" + file_name
             out.append(PosixShm(
                 id=name, name=name, uid=uid, owner=owner, mode=mode, size=st.st_size,
                 ctime=st.st_ctime, path=path, dev=st.st_dev, inode=st.st_ino,
@@ -173,18 +180,7 @@ def read_mqueue_dir(directory: Path, *, live: bool = True) -> list[PosixMq]:
     Unreadable QSIZE files leave bytes/notify_pid None; vanished files are skipped.
     """
     out: list[PosixMq] = []
-    try:
-        entries = list(os.scandir(directory))
-    except (*RACES, OSError):
-        return out
-    for entry in entries:
-        path = os.path.join(directory, entry.name)
-        try:
-            st = entry.stat(follow_symlinks=False)
-        except RACES:
-            continue
-        if not stat.S_ISREG(st.st_mode):
-            continue
+    for file_name, path, st in _regular_files(directory):
         qbytes: int | None = None
         notify_pid: int | None = None
         try:
@@ -196,7 +192,7 @@ def read_mqueue_dir(directory: Path, *, live: bool = True) -> list[PosixMq]:
             pass
         else:
             qbytes, notify_pid = parse_qsize(text, path)
-        name = "/" + entry.name
+        name = "/" + file_name
         attrs = mq_attrs(name) if live else None
         messages = maxmsg = msgsize = None
         if attrs is not None:
