@@ -87,7 +87,10 @@ NUSERS = Column("nusers", "PROCS", lambda o: len(o.pids), right=True)
 USERS = Column("users", "USED BY", users_text)
 AGE = Column("age", "CHANGED", lambda o: o.ctime, _age, right=True)
 LEAK = Column("leak", "LEAK", _leak_text)
-KIND = Column("kind", "KIND", lambda o: o.kind.label)
+_KIND_ORDER = list(Kind)
+KIND = Column("kind", "KIND", lambda o: _KIND_ORDER.index(o.kind),
+              lambda v, now: _KIND_ORDER[v].label)
+"""Sorts in the order of Kind (SysV first, as `ipctop snapshot` prints), shows the label."""
 QBYTES = Column("bytes", "QUEUED", _attr("bytes"), _bytes, right=True)
 RW = Column("rw", "R/W", _readers_writers, right=True)
 
@@ -113,7 +116,8 @@ COLUMNS: dict[Kind | None, tuple[Column, ...]] = {
                     right=True), Column("cpid", "CPID", _attr("cpid"), right=True),
                     Column("lpid", "LPID", _attr("lpid"), right=True),
                     Column("status", "STATUS", _shm_status),
-                    Column("atime", "ATTACHED", _attr("atime"), _age, right=True), USERS, LEAK),
+                    Column("atime", "ATTACHED", _attr("atime"), _age, right=True),
+                    Column("creator", "CREATOR", _attr("creator")), USERS, LEAK),
     Kind.SYSV_MSG: (ID, KEY, OWNER, MODE,
                     Column("messages", "MSGS", _attr("messages"),
                            right=True),

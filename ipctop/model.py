@@ -171,6 +171,9 @@ class SysvShm(IpcObject):
     """Last attach, epoch seconds; None for never."""
     dtime: float | None = None
     """Last detach, epoch seconds; None for never."""
+    creator: str | None = None
+    """Command line (or comm) of the creator, cpid, while it still runs; None when it is gone or
+    the pid now belongs to a process started after the segment was created."""
 
 
 @dataclass(frozen=True, kw_only=True)

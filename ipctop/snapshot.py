@@ -253,9 +253,20 @@ class _Join:
 
     def sysv_shm(self, shms: list[SysvShm]) -> list[IpcObject]:
         return [
-            dataclasses.replace(s, users=self.map_users(self.maps_by_shmid.get(int(s.id), ())))
+            dataclasses.replace(s, users=self.map_users(self.maps_by_shmid.get(int(s.id), ())),
+                                creator=self.creator(s.cpid, s.ctime))
             for s in shms
         ]
+
+    def creator(self, pid: int, created: float | None) -> str | None:
+        """The command of ``pid`` if it can be the object's creator: alive, and started before the
+        object was created (a younger process only reuses the pid)."""
+        p = self.scan.processes.get(pid)
+        if p is None:
+            return None
+        if p.start_time is not None and created is not None and p.start_time > created + 1:
+            return None
+        return p.cmdline or p.comm
 
     def dev_shm(self, objs: list[PosixShm | PosixSem]) -> list[IpcObject]:
         out: list[IpcObject] = []

@@ -68,7 +68,7 @@ def base_objects() -> list[IpcObject]:
     return [
         SysvShm(id="32768", key="0x0052e2c1", mode="0600", size=56 * 1024 * 1024,
                 ctime=T0 - 3600, nattch=2, cpid=300, lpid=300, atime=T0 - 3600, rss=4 << 20,
-                owner="postgres", uid=999,
+                owner="postgres", uid=999, creator="postgres -D /var/lib/pg",
                 users=(User(300, "postgres", None, "rw", "map"),
                        User(101, "worker", None, "r", "map"))),
         SysvShm(id="32769", key="0x00000000", mode="0666", size=4096, ctime=T0 - 120, nattch=1,

@@ -21,7 +21,7 @@ from textual.widgets import DataTable, Input, Sparkline, Static, Tab
 from textual.worker import WorkerFailed
 
 from ipctop.columns import columns_for
-from ipctop.model import Kind, Snapshot, SysvMsg, SysvSem, SysvShm
+from ipctop.model import Kind, Snapshot, SysvSem, SysvShm
 from ipctop.preview import Preview
 from ipctop.ui import views as views_module
 from ipctop.ui.app import IpcTopApp
@@ -112,14 +112,13 @@ async def test_rows_keyed_across_refresh_cursor_follows_object() -> None:
     app = make_app(fake)
     async with running(app) as pilot:
         table = app.table
-        assert table.select_key("sysv_msg:0")
+        assert table.select_key("posix_mq:/jobs")
         before = table.cursor_row
-        await poll(pilot, 2)  # "/fresh" appears, sorting before the SysV rows
-        assert table.current_key == "sysv_msg:0"
+        await poll(pilot, 2)  # POSIX shm "/fresh" appears, sorting before the POSIX mq rows
+        assert table.current_key == "posix_mq:/jobs"
         assert table.cursor_row == before + 1
         obj = app.selected_object
-        assert obj is not None and obj.kind is Kind.SYSV_MSG
-        assert isinstance(obj, SysvMsg) and obj.messages == 5
+        assert obj is not None and obj.kind is Kind.POSIX_MQ and obj.id == "/jobs"
 
 
 @sync
