@@ -10,21 +10,15 @@ import time
 from collections.abc import Iterable
 
 from rich.text import Text
-from textual.binding import Binding
-from textual.widgets import DataTable
 
 from ipctop.events import CHANGED, CREATED, REMOVED, Event
+from ipctop.ui.widgets.row_table import RowTable
 
 _STYLE = {CREATED: "bold green", REMOVED: "red", CHANGED: ""}
 _MARK = {CREATED: "+", REMOVED: "-", CHANGED: "~"}
 
 
-class EventLog(DataTable[Text]):
-
-    BINDINGS = [
-        Binding("home", "scroll_top", "First row", show=False),
-        Binding("end", "scroll_bottom", "Last row", show=False),
-    ]
+class EventLog(RowTable):
     DEFAULT_CSS = """
     EventLog { height: 1fr; }
     """

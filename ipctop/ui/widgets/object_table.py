@@ -15,13 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from rich.text import Text
-from textual.binding import Binding
 from textual.coordinate import Coordinate
-from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 
 from ipctop.columns import Column
 from ipctop.model import IpcObject
+from ipctop.ui.widgets.row_table import RowTable
 
 NEW = "new"
 GONE = "gone"
@@ -66,13 +65,8 @@ def _sortable(col: Column, obj: IpcObject) -> tuple[Any, ...]:
     return (rank, value)
 
 
-class ObjectTable(DataTable[Text]):
+class ObjectTable(RowTable):
     """A DataTable of IPC objects with keyed, minimal updates, sorting and a text filter."""
-
-    BINDINGS = [
-        Binding("home", "scroll_top", "First row", show=False),
-        Binding("end", "scroll_bottom", "Last row", show=False),
-    ]
 
     DEFAULT_CSS = """
     ObjectTable { height: 1fr; }
