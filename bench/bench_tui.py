@@ -167,7 +167,7 @@ def _wait_gone(pid: int, timeout: float = 5.0) -> None:
             with open(f"/proc/{pid}/stat") as f:
                 if f.read().rsplit(")", 1)[1].split()[0] == "Z":
                     return
-        except (FileNotFoundError, IndexError):
+        except (OSError, IndexError):  # gone (ENOENT, or ESRCH while reading)
             return
         time.sleep(0.05)
     with contextlib.suppress(ProcessLookupError):
@@ -189,6 +189,7 @@ def headless_child(width: int, height: int, idle: float, timeout: float = 60.0) 
     with ``idle`` > 0, then split the idle CPU between the collector (its thread's CPU time
     inside ``take()``) and everything else (Textual: diff, table updates, rendering)."""
     import asyncio
+    import gc
     import threading
 
     t0 = time.perf_counter()
@@ -222,20 +223,42 @@ def headless_child(width: int, height: int, idle: float, timeout: float = 60.0) 
                 await pilot.pause(2.0)
                 with lock:
                     done = len(collector_cpu)
+                gc_spent = [0.0, 0.0]
+
+                def on_gc(phase: str, _info: dict[str, int]) -> None:
+                    if phase == "start":
+                        gc_spent[1] = time.thread_time()
+                    else:
+                        gc_spent[0] += time.thread_time() - gc_spent[1]
+
+                main_tid = threading.get_native_id()
+                m0 = _thread_cpu(main_tid)
+                gc.callbacks.append(on_gc)
                 p0, w0 = time.process_time(), time.perf_counter()
                 await pilot.pause(idle)
                 p1, w1 = time.process_time(), time.perf_counter()
+                gc.callbacks.remove(on_gc)
+                m1 = _thread_cpu(main_tid)
                 with lock:
                     polls = collector_cpu[done:]
                 print(json.dumps({
                     "idle_wall": w1 - w0, "process_cpu": p1 - p0, "polls": len(polls),
-                    "collector_cpu": sum(polls),
+                    "collector_cpu": sum(polls), "main_thread_cpu": m1 - m0,
+                    "gc_cpu": gc_spent[0],
                 }), flush=True)
             # Measured; the app's shutdown is not (and must not hang or fail the benchmark).
             os._exit(0)
 
     asyncio.run(go())
     return 1
+
+
+def _thread_cpu(tid: int) -> float:
+    """utime+stime of one thread of this process, seconds."""
+    with open(f"/proc/self/task/{tid}/stat", "rb") as f:
+        data = f.read()
+    fields = data[data.rindex(b")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def one_headless_run(env: dict[str, str], args: argparse.Namespace, idle: float = 0.0
@@ -392,6 +415,11 @@ def report(runs: list[TmuxRun], headless: list[dict[str, float]], args: argparse
             f"each) {coll:.1f}%, the rest (Textual: diff, table updates, rendering) "
             f"{total - coll:.1f}%"
         )
+        if "main_thread_cpu" in split:
+            main = 100 * split["main_thread_cpu"] / split["idle_wall"]
+            gcp = 100 * split["gc_cpu"] / split["idle_wall"]
+            table += (f"; by thread: the UI (main) thread {main:.1f}%, of which the cyclic "
+                      f"garbage collector {gcp:.1f}%")
         expected = split["idle_wall"] / args.interval
         if split["polls"] > 1.5 * expected:
             table += (
