@@ -14,13 +14,14 @@ import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import posix_ipc
 import pytest
 from conftest import Spawn, unique_key, unique_name
 from test_actions import exists, force_remove, msg_count
 from textual.pilot import Pilot
+from textual.screen import Screen
 from textual.widgets import Checkbox, Input, Select, Static
 
 from ipctop import actions
@@ -131,6 +132,23 @@ async def click(pilot: Pilot[int], selector: str) -> None:
     await pilot.pause()
 
 
+ScreenT = TypeVar("ScreenT", bound=Screen[Any])
+
+
+async def press_for(pilot: Pilot[int], key: str, screen_type: type[ScreenT]) -> ScreenT:
+    """Press ``key``, let the app settle, and return the screen it opened (a ``screen_type``)."""
+    await pilot.press(key)
+    await settle(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, screen_type), f"{key!r} opened {screen!r}, not a {screen_type}"
+    return screen
+
+
+def form_error(form: Screen[Any]) -> str:
+    """The text of a form's error line."""
+    return static_text(form.query_one("#form-error", Static))
+
+
 def notes(pilot: Pilot[int]) -> list[tuple[str, str]]:
     app = pilot.app
     assert isinstance(app, RecordingApp)
@@ -150,10 +168,7 @@ async def test_remove_asks_no_keeps_yes_removes(mine: Mine) -> None:
     actions.send(Kind.SYSV_MSG, q, b"hello")
     async with running(mine.collect) as pilot:
         await select(pilot, Kind.SYSV_MSG, q)
-        await pilot.press("d")
-        await settle(pilot)
-        box = pilot.app.screen
-        assert isinstance(box, ConfirmScreen)
+        box = await press_for(pilot, "d", ConfirmScreen)
         assert box.question == f"Remove sysv-msg {q}?"
         assert "Used by: no process (that ipctop can see)." in box.details
         assert ("Consequence: 1 message (5 bytes) queued: destroyed now with its messages."
@@ -164,9 +179,7 @@ async def test_remove_asks_no_keeps_yes_removes(mine: Mine) -> None:
         assert exists(Kind.SYSV_MSG, q) and msg_count(q) == 1
         assert ("information", f"kept sysv-msg {q}") in notes(pilot)
 
-        await pilot.press("delete")
-        await settle(pilot)
-        assert isinstance(pilot.app.screen, ConfirmScreen)
+        await press_for(pilot, "delete", ConfirmScreen)
         await click(pilot, "#yes")
         await settle(pilot)
         assert not exists(Kind.SYSV_MSG, q)
@@ -193,10 +206,7 @@ async def test_remove_names_the_users_and_the_consequence(mine: Mine, spawn: Spa
 
     async with running(collect) as pilot:
         await select(pilot, Kind.SYSV_SHM, shm)
-        await pilot.press("d")
-        await settle(pilot)
-        box = pilot.app.screen
-        assert isinstance(box, ConfirmScreen)
+        box = await press_for(pilot, "d", ConfirmScreen)
         assert "Used by 1 process:" in box.details
         assert any(line.startswith(f"  {child.pid} ") and "(mapped rw)" in line
                    for line in box.details), box.details
@@ -231,10 +241,7 @@ async def test_new_form_has_kernel_defaults_and_creates(mine: Mine) -> None:
     limits = collect_limits.read_limits()
     name = "/" + unique_name()
     async with running(mine.collect) as pilot:
-        await pilot.press("n")
-        await settle(pilot)
-        form = pilot.app.screen
-        assert isinstance(form, CreateForm)
+        form = await press_for(pilot, "n", CreateForm)
         form.query_one("#kind", Select).value = Kind.POSIX_MQ
         await pilot.pause()
         assert form.query_one("#row-size").display is False
@@ -246,17 +253,16 @@ async def test_new_form_has_kernel_defaults_and_creates(mine: Mine) -> None:
         await click(pilot, "#ok")
         await settle(pilot)
         assert pilot.app.screen is form
-        assert "starts with '/'" in static_text(form.query_one("#form-error", Static))
+        assert "starts with '/'" in form_error(form)
         form.query_one("#maxmsg", Input).value = "many"
         form.query_one("#name", Input).value = name
         await click(pilot, "#ok")
         await settle(pilot)
-        assert "maxmsg must be a whole number" in static_text(
-            form.query_one("#form-error", Static))
+        assert "maxmsg must be a whole number" in form_error(form)
         form.query_one("#maxmsg", Input).value = str((limits.mq_msg_max or 10) + 1)
         await click(pilot, "#ok")
         await settle(pilot)
-        assert "fs.mqueue.msg_max" in static_text(form.query_one("#form-error", Static))
+        assert "fs.mqueue.msg_max" in form_error(form)
         assert not exists(Kind.POSIX_MQ, name)
 
         form.query_one("#maxmsg", Input).value = "3"
@@ -284,10 +290,7 @@ async def test_new_form_takes_the_kind_of_the_view(mine: Mine) -> None:
         index = next(i for i, v in enumerate(app.views) if v.kind is Kind.SYSV_SEM)
         app.action_view(index)
         await settle(pilot)
-        await pilot.press("n")
-        await settle(pilot)
-        form = app.screen
-        assert isinstance(form, CreateForm)
+        form = await press_for(pilot, "n", CreateForm)
         assert form.kind is Kind.SYSV_SEM
         assert form.query_one("#row-nsems").display and form.query_one("#row-value").display
         assert not form.query_one("#row-size").display
@@ -311,10 +314,7 @@ async def test_send_then_peek_then_receive(mine: Mine) -> None:
     q = mine.make(Kind.SYSV_MSG)
     async with running(mine.collect) as pilot:
         await select(pilot, Kind.SYSV_MSG, q)
-        await pilot.press("s")
-        await settle(pilot)
-        form = pilot.app.screen
-        assert isinstance(form, SendForm)
+        form = await press_for(pilot, "s", SendForm)
         form.query_one("#hex", Checkbox).focus()
         await pilot.press("d", "n", "a", "space")  # the form's keys, not the table's
         await settle(pilot)
@@ -327,10 +327,7 @@ async def test_send_then_peek_then_receive(mine: Mine) -> None:
         assert ("information", f"sent 3 bytes to sysv-msg {q}") in notes(pilot)
         assert actions.receive(Kind.SYSV_MSG, q, peek=True) == [actions.Message(b"hi\x00", 5)]
 
-        await pilot.press("r")
-        await settle(pilot)
-        form2 = pilot.app.screen
-        assert isinstance(form2, RecvForm)
+        form2 = await press_for(pilot, "r", RecvForm)
         form2.query_one("#peek", Checkbox).value = True
         form2.query_one("#count", Input).value = "5"
         await click(pilot, "#ok")
@@ -365,17 +362,13 @@ async def test_send_to_a_full_queue_keeps_the_form_open(mine: Mine) -> None:
     actions.send(Kind.POSIX_MQ, q, b"first")
     async with running(mine.collect) as pilot:
         await select(pilot, Kind.POSIX_MQ, q)
-        await pilot.press("s")
-        await settle(pilot)
-        form = pilot.app.screen
-        assert isinstance(form, SendForm)
+        form = await press_for(pilot, "s", SendForm)
         form.query_one("#data", Input).value = "second"
         form.query_one("#priority", Input).value = "3"
         await pilot.press("enter")
         await settle(pilot)
         assert pilot.app.screen is form
-        assert f"posix-mq {q} is full (1 of 1 messages): nothing sent" in static_text(
-            form.query_one("#form-error", Static))
+        assert f"posix-mq {q} is full (1 of 1 messages): nothing sent" in form_error(form)
         await pilot.press("escape")
         await settle(pilot)
         assert not isinstance(pilot.app.screen, SendForm)
@@ -408,10 +401,7 @@ async def test_sem_edit_p_v_set_and_would_block(mine: Mine) -> None:
     sem = mine.make(Kind.SYSV_SEM, nsems=2, value=1)
     async with running(mine.collect) as pilot:
         await select(pilot, Kind.SYSV_SEM, sem)
-        await pilot.press("e")
-        await settle(pilot)
-        form = pilot.app.screen
-        assert isinstance(form, SemEditForm)
+        form = await press_for(pilot, "e", SemEditForm)
         assert static_text(form.query_one("#sem-values", Static)) == "values: [0]=1, [1]=1"
         form.query_one("#index", Input).value = "1"
         await click(pilot, "#p-op")
@@ -419,17 +409,14 @@ async def test_sem_edit_p_v_set_and_would_block(mine: Mine) -> None:
         assert actions.sem_values(Kind.SYSV_SEM, sem) == (1, 0)
         assert ("information", f"sysv-sem {sem}[1]: op -1, now 0") in notes(pilot)
 
-        await pilot.press("e")
-        await settle(pilot)
-        form = pilot.app.screen
-        assert isinstance(form, SemEditForm)
+        form = await press_for(pilot, "e", SemEditForm)
         form.query_one("#index", Input).value = "1"
         form.query_one("#op", Input).value = "-1"
         await click(pilot, "#ok")
         await settle(pilot)
         assert pilot.app.screen is form
         assert f"sysv-sem {sem}[1] is 0, op -1 needs at least 1: nothing changed" in \
-            static_text(form.query_one("#form-error", Static))
+            form_error(form)
         form.query_one("#op", Input).value = ""
         form.query_one("#set", Input).value = "7"
         await click(pilot, "#ok")
@@ -450,11 +437,7 @@ async def _attach(mine: Mine, kind: Kind) -> None:
     shm = mine.make(kind, size=100)
     async with running(mine.collect) as pilot:
         await select(pilot, kind, shm)
-        await pilot.press("a")
-        await settle(pilot)
-        screen = pilot.app.screen
-        assert isinstance(screen, AttachScreen)
-        view: AttachScreen = screen
+        view = await press_for(pilot, "a", AttachScreen)
         assert view.data == bytes(100) and not view.highlighted
         await pilot.press("d", "n")  # the table's keys do nothing here
         await settle(pilot)
@@ -473,9 +456,7 @@ async def _attach(mine: Mine, kind: Kind) -> None:
                   if s.style == "bold black on yellow"}
         assert styled == {"68", "65", "6c", "6f", "h", "e", "l", "o"}
 
-        await pilot.press("w")  # write mode needs a yes
-        await settle(pilot)
-        assert isinstance(pilot.app.screen, ConfirmScreen)
+        await press_for(pilot, "w", ConfirmScreen)  # write mode needs a yes
         await pilot.press("n")
         await settle(pilot)
         assert pilot.app.screen_stack[-1] == view
