@@ -60,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
     ap.add_argument("--processes", type=int, default=500, help="load processes (default 500)")
     ap.add_argument("--runs", type=int, default=10, help="runs of each command (default 10)")
+    ap.add_argument("--light", action="store_true",
+                    help="load children that hold only fds exec cat (few mappings each)")
     ap.add_argument("--ipctop", metavar="CMD",
                     help="the ipctop command (default: the console script beside this python)")
     ap.add_argument("--no-lsof-variants", action="store_true", help="skip `lsof -n -b -w`")
@@ -90,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"machine: {machine_line()}")
     print(f"ipctop: {' '.join(ipctop)}")
-    with signals_as_exit(), Load(LoadSpec(processes=args.processes)) as load:
+    with signals_as_exit(), Load(LoadSpec(processes=args.processes, light=args.light)) as load:
         print(f"load: {load.describe()}", flush=True)
         seen = what_they_see(ipctop, env, load)
         for _name, cmd in commands:  # warm-up: page cache, .pyc files

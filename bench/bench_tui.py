@@ -297,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
         return headless_child(int(argv[1]), int(argv[2]), float(argv[3]))
     ap = argparse.ArgumentParser(description="ipctop TUI benchmark under load")
     ap.add_argument("--processes", type=int, default=500)
+    ap.add_argument("--light", action="store_true",
+                    help="load children that hold only fds exec cat (few mappings each)")
     ap.add_argument("--runs", type=int, default=5, help="first-screen runs (default 5)")
     ap.add_argument("--idle-runs", type=int, default=3,
                     help="of those, how many also measure idle CPU and memory (default 3)")
@@ -326,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"ipctop: {' '.join(ipctop)} in tmux {args.width}x{args.height}")
     tmux_runs: list[TmuxRun] = []
     headless: list[dict[str, float]] = []
-    with signals_as_exit(), Load(LoadSpec(processes=args.processes)) as load:
+    with signals_as_exit(), Load(LoadSpec(processes=args.processes, light=args.light)) as load:
         print(f"load: {load.describe()}", flush=True)
         marker = args.marker or load.mq_names[0].lstrip("/")
         if args.filter_load:

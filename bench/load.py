@@ -85,6 +85,9 @@ class LoadSpec:
     shm_file_bytes: int = 1 << 20
     fifos: int = 8
     mqueues: int = 2
+    light: bool = False
+    """Children whose objects are plain fds (pipes, FIFOs, socketpairs) exec ``cat``: a load of
+    processes with few mappings, closer to small daemons than to Python programs."""
     fifo_parent: str = "/tmp"
     """Where the FIFO directory goes (not /dev/shm: a directory there is not a POSIX object)."""
     max_seconds: int = 1800
@@ -151,6 +154,9 @@ class Load:
         parts = ", ".join(f"{n} {s}" for s, n in shapes.items())
         swept = (f" (first removed {len(self.swept)} leftovers of killed loads)"
                  if self.swept else "")
+        if self.spec.light:
+            light = sum(1 for c in self.children if c.shape in _EXEC_SHAPES)
+            parts += f"; light: {light} of them exec'd cat"
         return (
             f"{len(self.children)} processes ({parts}); {len(self.shm_ids)} SysV segments, "
             f"{len(self.shm_paths)} /dev/shm files, {len(self.fifo_paths)} FIFOs, "
@@ -448,6 +454,9 @@ def _child_main(
         held = _take_hold(shape, i, load)
         os.write(ready_w, _READY)
         os.close(ready_w)
+        if load.spec.light and shape in _EXEC_SHAPES:
+            inherited = [fd for fd in keep if fd not in (release_r, ready_w)]
+            _become_cat(release_r, inherited + [h for h in held if isinstance(h, int)])
         while os.read(release_r, 1):
             pass
         del held
@@ -457,6 +466,23 @@ def _child_main(
             os.write(ready_w, _FAILED)
     finally:
         os._exit(status)
+
+
+_EXEC_SHAPES = frozenset({"pipe-parent", "pipe-sibling", "fifo", "socketpair"})
+"""Shapes whose objects are plain fds, which survive exec (mappings do not)."""
+_CAT = "/bin/cat"
+
+
+def _become_cat(release_r: int, fds: list[int]) -> NoReturn:
+    """Replace this Python with ``cat`` reading the release pipe: it holds the same fds, maps a
+    handful of files instead of ~30 libraries, and exits at EOF like the Python child would.
+    The parent-death signal and the pending alarm survive exec."""
+    os.dup2(release_r, 0)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    for fd in fds:
+        os.set_inheritable(fd, True)
+    os.execv(_CAT, [_CAT])
 
 
 def _close_all_but(keep: set[int]) -> None:
@@ -549,6 +575,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Build the benchmark IPC load and hold it.")
     ap.add_argument("--processes", type=int, default=LoadSpec.processes)
     ap.add_argument("--hold", type=float, default=60.0, help="seconds to hold (default 60)")
+    ap.add_argument("--light", action="store_true",
+                    help="children holding only fds exec cat (few mappings each)")
     ap.add_argument("--sweep", action="store_true",
                     help="only remove what killed loads left behind, and exit")
     args = ap.parse_args(argv)
@@ -556,7 +584,7 @@ def main(argv: list[str] | None = None) -> int:
         for line in sweep_stale():
             print(f"removed {line}")
         return 0
-    with signals_as_exit(), Load(LoadSpec(processes=args.processes)) as load:
+    with signals_as_exit(), Load(LoadSpec(processes=args.processes, light=args.light)) as load:
         print(load.describe(), flush=True)
         print(f"holding for {args.hold:.0f} s (Ctrl-C to stop); names start with {load.prefix}",
               flush=True)
