@@ -129,10 +129,19 @@ def test_dest_segment_held_by_live_process_is_pending_removal(spawn: Spawn) -> N
 # ------------------------------------------------------------------------------ SysV msg, sem
 
 
+def gone_and_live(spawn: Spawn, cleanup: Cleanup, make: Callable[[int], Callable[[], bytes]],
+                  remove: Callable[[int], object]) -> tuple[int, int]:
+    """The SysV ids of two objects made by ``make(key)()``: one in a child that exited, one in a
+    child still alive; both removed with ``remove(id)`` at teardown."""
+    gone = int(run_and_exit(make(unique_key())))
+    cleanup(lambda: remove(gone))
+    live = int(spawn(make(unique_key())).report)
+    cleanup(lambda: remove(live))
+    return gone, live
+
+
 def test_sysv_msg_with_messages_and_sender_gone_is_a_leak(spawn: Spawn,
                                                          cleanup: Cleanup) -> None:
-    k1, k2 = unique_key(), unique_key()
-
     def send(key: int) -> Callable[[], bytes]:
         def body() -> bytes:
             q = sysv_ipc.MessageQueue(key, sysv_ipc.IPC_CREX)
@@ -141,10 +150,7 @@ def test_sysv_msg_with_messages_and_sender_gone_is_a_leak(spawn: Spawn,
             return str(q.id).encode()
         return body
 
-    gone = int(run_and_exit(send(k1)))
-    cleanup(lambda: sysv_ipc.remove_message_queue(gone))
-    live = int(spawn(send(k2)).report)
-    cleanup(lambda: sysv_ipc.remove_message_queue(live))
+    gone, live = gone_and_live(spawn, cleanup, send, sysv_ipc.remove_message_queue)
     snap = judged(Kind.SYSV_MSG, ignore_unreadable=False)
     leaked = find(snap, Kind.SYSV_MSG, str(gone))
     assert status(leaked) == LEAK
@@ -154,8 +160,6 @@ def test_sysv_msg_with_messages_and_sender_gone_is_a_leak(spawn: Spawn,
 
 
 def test_sysv_sem_last_operator_gone_is_a_leak(spawn: Spawn, cleanup: Cleanup) -> None:
-    k1, k2 = unique_key(), unique_key()
-
     def make(key: int) -> Callable[[], bytes]:
         def body() -> bytes:
             s = sysv_ipc.Semaphore(key, sysv_ipc.IPC_CREX, initial_value=0)
@@ -163,10 +167,7 @@ def test_sysv_sem_last_operator_gone_is_a_leak(spawn: Spawn, cleanup: Cleanup) -
             return str(s.id).encode()
         return body
 
-    gone = int(run_and_exit(make(k1)))
-    cleanup(lambda: sysv_ipc.remove_semaphore(gone))
-    live = int(spawn(make(k2)).report)
-    cleanup(lambda: sysv_ipc.remove_semaphore(live))
+    gone, live = gone_and_live(spawn, cleanup, make, sysv_ipc.remove_semaphore)
     snap = judged(Kind.SYSV_SEM, ignore_unreadable=False)
     assert status(find(snap, Kind.SYSV_SEM, str(gone))) == LEAK
     assert status(find(snap, Kind.SYSV_SEM, str(live))) is None
