@@ -16,7 +16,17 @@ import sysv_ipc
 from conftest import unique_key, unique_name
 
 from ipctop.commands.snapshot import render_tables
-from ipctop.model import Kind, Limits, PosixShm, Process, Signals, Snapshot, SysvShm, User
+from ipctop.model import (
+    Kind,
+    Limits,
+    PosixShm,
+    Process,
+    Signals,
+    Snapshot,
+    SysvShm,
+    Unreadable,
+    User,
+)
 
 
 def ipctop(*args: str) -> subprocess.CompletedProcess[str]:
@@ -106,7 +116,8 @@ def test_render_tables_from_a_built_snapshot() -> None:
     proc = Process(pid=11, ppid=1, comm="worker", cmdline="worker --x", user="alice", uid=1000,
                    signals=Signals(pending=("SIGUSR1",), blocked=("SIGUSR1",)))
     snap = Snapshot(taken_at=now, hostname="h", objects=(seg, shm), processes=(proc,),
-                    notices=("/dev/mqueue is not mounted",), limits=Limits())
+                    notices=("/dev/mqueue is not mounted",), limits=Limits(),
+                    unreadable=Unreadable(1, ("/proc/1/fd: Permission denied",)))
     text = render_tables(snap, now=now)
     assert "SysV shm (1)" in text and "POSIX shm (1)" in text and "Pipes (0)" in text
     seg_line = next(line for line in text.splitlines() if line.lstrip().startswith("7 "))
@@ -115,3 +126,4 @@ def test_render_tables_from_a_built_snapshot() -> None:
     assert "1.0M" in text and "2h" in text
     assert "Pending signals (1)" in text and "SIGUSR1" in text
     assert "note: /dev/mqueue is not mounted" in text
+    assert "note: 1 process could not be fully read (/proc/1/fd: Permission denied)" in text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from typing import Any
@@ -51,6 +52,17 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(render_tables(snap, kinds))
     return EXIT_OK
+
+
+def unreadable_note(snap: Snapshot) -> str:
+    """"3 processes could not be fully read (/proc/1/fd: Permission denied): ..." and what to do."""
+    n = snap.unreadable.count
+    what = f"{n} process{'es' if n != 1 else ''} could not be fully read"
+    if snap.unreadable.sample:
+        what += f" ({snap.unreadable.sample[0]})"
+    if os.geteuid() == 0:
+        return what + "; even root is refused there (a container or a security module)"
+    return what + "; run as root to see which objects they use"
 
 
 def to_json(snap: Snapshot) -> str:
@@ -103,6 +115,5 @@ def render_tables(snap: Snapshot, kinds: set[Kind] | None = None, now: float | N
     for notice in snap.notices:
         out.append(f"note: {notice}")
     if snap.unreadable.count:
-        out.append(f"note: {snap.unreadable.count} processes could not be fully read "
-                   "(run as root to see their IPC)")
+        out.append(f"note: {unreadable_note(snap)}")
     return "\n".join(out).rstrip("\n") + "\n"
