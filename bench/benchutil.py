@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -75,7 +77,14 @@ def run_timed(argv: Sequence[str], env: dict[str, str] | None = None) -> Run:
     t0 = time.perf_counter()
     pid = os.posix_spawn(path, list(argv), env if env is not None else os.environ,
                          file_actions=actions)
-    _, status, ru = os.wait4(pid, 0)
+    try:
+        _, status, ru = os.wait4(pid, 0)
+    except BaseException:  # Ctrl-C: do not leave it running or unreaped
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+        raise
     wall = time.perf_counter() - t0
     return Run(wall, ru.ru_utime, ru.ru_stime, os.waitstatus_to_exitcode(status), ru.ru_maxrss)
 
