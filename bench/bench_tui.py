@@ -73,6 +73,7 @@ class Tmux:
 
     def __init__(self, width: int, height: int, env: dict[str, str]) -> None:
         self.socket = f"ipctop-bench-{os.getpid()}"
+        self.socket_path = ""
         self.width, self.height, self.env = width, height, env
 
     def cmd(self, *args: str, check: bool = True) -> str:
@@ -88,10 +89,14 @@ class Tmux:
         self.cmd("new-session", "-d", "-s", "bench", "-x", str(self.width), "-y",
                  str(self.height), "sleep 3600")
         self.cmd("set-option", "-t", "bench", "remain-on-exit", "on")
+        self.socket_path = self.cmd("display-message", "-p", "#{socket_path}").strip()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.cmd("kill-server", check=False)
+        if self.socket_path:  # tmux leaves the socket file behind
+            with contextlib.suppress(OSError):
+                os.unlink(self.socket_path)
 
     def respawn(self, command: str) -> None:
         self.cmd("respawn-pane", "-k", "-t", "bench", command)
