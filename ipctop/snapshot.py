@@ -24,7 +24,6 @@ import dataclasses
 import fcntl
 import os
 import re
-import socket
 import stat
 import struct
 import termios
@@ -155,7 +154,7 @@ def take(
     )
     snap = Snapshot(
         taken_at=taken_at,
-        hostname=socket.gethostname(),
+        hostname=os.uname().nodename,
         objects=tuple(objects),
         processes=processes,
         unreadable=scanned.unreadable,

@@ -129,7 +129,7 @@ def test_netlink_failure_leaves_fields_none(
     def refuse(*args: object, **kwargs: object) -> socket.socket:
         raise PermissionError("netlink refused")
 
-    monkeypatch.setattr(sockets.socket, "socket", refuse)
+    monkeypatch.setattr(sockets._socket, "socket", refuse)
     assert sockets.diag_peers() == {}
     write_unix(tmp_path, [unix_line(inode=42, st=3)])
     (s,) = sockets.read_unix(tmp_path, live=True)
