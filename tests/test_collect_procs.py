@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 import stat
@@ -146,6 +147,55 @@ def test_parse_status_missing_field() -> None:
         procs.parse_status(text.encode(), "/proc/5/status")
 
 
+def test_parse_status_fast_path_agrees_with_checked_path() -> None:
+    """The lean parse of kernel-format status gives what the thorough one does, or steps aside."""
+    real = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                real.append(Path(f"/proc/{entry}/status").read_bytes())
+    assert real
+    for data in real:
+        assert procs._status_fast(data) == procs._status_checked(data, "x")
+        assert procs._status_fast(data) is not None  # the kernel's own format takes it
+    base = status_text(name="a b", ppid=42, uid=1000, euid=7, sigpnd=1 << 9, shdpnd=1 << 14,
+                       sigblk=5, sigign=1 << 63, sigcgt=0xABCDEF, kthread=1).encode()
+    variants = [
+        base, base.replace(b"Kthread:\t1\n", b""), base.replace(b"Kthread:\t1", b"Kthread:\t0"),
+        base.replace(b"Name:\ta b", b"Name:a b"), base.replace(b"Name:\ta b", b"Name:\t"),
+        base.replace(b"PPid:\t42", b"PPid:\t+42"), base.replace(b"PPid:\t42", b"PPid:\t4_2"),
+        base.replace(b"PPid:\t42", b"PPid:\t42 43"), base.replace(b"PPid:\t42", b"PPid:\tx"),
+        base.replace(b"Uid:\t1000\t7", b"Uid:\t1000"), base.replace(b"\t7\t7\t7", b"\t0x7"),
+        base.replace(b"SigBlk:\t0000000000000005", b"SigBlk:\t0x00000000000005"),
+        base.replace(b"SigBlk:\t0000000000000005", b"SigBlk:\t5"),
+        base.replace(b"SigBlk:\t0000000000000005", b"SigBlk: 0000000000000005"),
+        base.replace(b"SigBlk:\t0000000000000005", b"SigBlk:\t000000000000000g"),
+        base.replace(b"SigBlk:\t0000000000000005", b"SigBlk:\t00000000_0000005"),
+        base.replace(b"SigBlk:\t0000000000000005", b"SigBlk:\t00000000000000005"),
+        base.replace(b"SigBlk:\t0000000000000005\n", b""),
+        base.replace(b"Umask:", b"SigIgn:\t0000000000000001\nUmask:"),
+        base.replace(b"Umask:", b"PPid:\t9\nUmask:"),
+        base.rstrip(b"\n"), base.split(b"CapInh")[0].rstrip(b"\n"),
+    ]
+    fast_taken = 0
+    for data in variants:
+        fast = procs._status_fast(data)
+        try:
+            checked: object = procs._status_checked(data, "x")
+        except ParseError as err:
+            checked = err
+        if fast is not None:
+            fast_taken += 1
+            assert fast == checked, data
+        if isinstance(checked, ParseError):
+            with pytest.raises(ParseError) as exc:
+                procs.parse_status(data, "x")
+            assert str(exc.value) == str(checked)
+        else:
+            assert procs.parse_status(data, "x") == checked
+    assert fast_taken >= 6
+
+
 def test_parse_stat_handles_parens_in_comm() -> None:
     state, start = procs.parse_stat(stat_text(9, comm="a) (b c)", state="T",
                                               starttime=777).encode(), "x")
@@ -270,10 +320,10 @@ def test_scan_permission_denied_on_fd_links(tmp_path: Path,
     make_pid(proc, 200, fds={3: "pipe:[1]"}, fdinfo={3: fdinfo(1)})
     real_readlink = os.readlink
 
-    def readlink(path: str) -> str:
-        if str(path).startswith(f"{proc}/100/fd/"):
+    def readlink(path: str, *, dir_fd: int | None = None) -> str:
+        if _where(path, dir_fd).startswith(f"{proc}/100/fd/"):
             raise PermissionError(13, "Permission denied")
-        return real_readlink(path)
+        return real_readlink(path, dir_fd=dir_fd)
 
     monkeypatch.setattr(os, "readlink", readlink)
     result = scan(proc, live=False)
@@ -283,6 +333,79 @@ def test_scan_permission_denied_on_fd_links(tmp_path: Path,
     assert len(result.unreadable.sample) == 1  # one line for the directory, not one per fd
     assert result.unreadable.sample[0].startswith(f"{proc}/100/fd/")
     assert result.unreadable.sample[0].endswith(": Permission denied")
+
+
+def _where(path: str, dir_fd: int | None) -> str:
+    """The full path ``path`` names, relative to directory fd ``dir_fd`` when that is given."""
+    return str(path) if dir_fd is None else f"{os.readlink(f'/proc/self/fd/{dir_fd}')}/{path}"
+
+
+def _open_fds() -> set[str]:
+    return set(os.listdir("/proc/self/fd"))
+
+
+def test_scan_closes_every_fd_also_on_errors(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Directory fds on /proc, /proc/PID and /proc/PID/fd are closed whatever fails inside."""
+    proc = make_proc(tmp_path / "proc")
+    make_pid(proc, 100, fds={3: "pipe:[1]", 4: "/dev/shm/x"}, fdinfo={3: fdinfo(0), 4: fdinfo(2)})
+    make_pid(proc, 200, fds={3: "pipe:[1]"}, fdinfo={3: fdinfo(1)})
+    make_pid(proc, 300, status=status_text().replace("PPid:\t1", "PPid:\tx"))
+    (proc / "400").mkdir()
+    before = _open_fds()
+    scan(proc, live=False)
+    assert _open_fds() == before
+
+    real_listdir = os.listdir
+
+    def listdir(path: str = ".") -> list[str]:
+        if str(path) == f"{proc}/200/fd":
+            raise PermissionError(13, "Permission denied")
+        return real_listdir(path)
+
+    monkeypatch.setattr(os, "listdir", listdir)
+    result = scan(proc, live=False)
+    assert _open_fds() == before
+    assert f"{proc}/200/fd: Permission denied" in result.unreadable.sample
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("unexpected")
+
+    monkeypatch.setattr(procs, "parse_maps", boom)
+    with pytest.raises(RuntimeError):
+        scan(proc, live=False)  # not an OSError: raised, but nothing is left open
+    assert _open_fds() == before
+
+
+def test_scan_real_proc_closes_every_fd() -> None:
+    r, w = os.pipe()
+    try:
+        before = _open_fds()
+        scan()
+        scan(fdinfo=True, maps_ioctl=False)
+        assert _open_fds() == before
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def test_scan_fixture_errors_name_full_paths(tmp_path: Path) -> None:
+    """Reads go through directory fds, but an error still names /proc/PID/file in full."""
+    proc = make_proc(tmp_path / "proc")
+    d = make_pid(proc, 100, fds={3: "pipe:[1]"}, fdinfo={3: "pos:\t0\n"})
+    (d / "cmdline").unlink()
+    (d / "ns" / "ipc").unlink()
+    (d / "stat").write_text("100 (w) S 1\n")
+    result = scan(proc, live=False)
+    assert result.processes[100].ipc_ns is None
+    assert result.unreadable.count == 1
+    assert list(result.unreadable.sample) == [
+        f"{proc}/100/stat:1: expected 'pid (comm) state ...' with 22+ fields",
+        f"{proc}/100/cmdline: vanished during the scan",
+        f"{proc}/100/ns/ipc: vanished during the scan",
+        f"{proc}/100/fdinfo/3:1: no flags: line",
+    ]
+    assert FdUse(100, 3, "pipe:[1]", None) in result.fds
 
 
 def test_scan_sample_is_bounded(tmp_path: Path) -> None:
