@@ -15,9 +15,20 @@ if [ ! -x .venv/bin/python ]; then
         "$PY" -m venv .venv
     fi
 fi
-.venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-# compat mode: a plain .pth entry; the default editable finder costs ~20 ms at every start
-.venv/bin/python -m pip install -q -e '.[test]' --config-settings editable_mode=compat
+# Install (again) only when pyproject.toml changed since the last successful install.
+stamp=.venv/.ipctop-installed
+want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    log=.venv/pip-install.log
+    {
+        .venv/bin/python -m pip install --upgrade pip || true
+        # compat mode: a plain .pth entry; the default editable finder costs ~20 ms at every
+        # start. Fall back to the default mode if this setuptools no longer offers compat.
+        .venv/bin/python -m pip install -e '.[test]' --config-settings editable_mode=compat \
+            || .venv/bin/python -m pip install -e '.[test]'
+    } >"$log" 2>&1 || { cat "$log" >&2; echo "setup: pip install failed (log: $log)" >&2; exit 1; }
+    echo "$want" >"$stamp"
+fi
 if [ ! -d /dev/mqueue ] || ! grep -qs ' /dev/mqueue mqueue ' /proc/mounts; then
     if [ "$(id -u)" = 0 ]; then
         mkdir -p /dev/mqueue && mount -t mqueue none /dev/mqueue \
