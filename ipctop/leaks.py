@@ -92,6 +92,7 @@ def proc_alive(proc: Path = Path("/proc")) -> Alive:
     """An ``Alive`` that reads ``proc``/PID/stat: zombies count as gone (they hold nothing)."""
     root = str(proc)
     ticks = os.sysconf("SC_CLK_TCK") if "SC_CLK_TCK" in os.sysconf_names else 100
+    boot: list[float | None] = []  # btime, read from proc/stat at most once
 
     def alive(pid: int) -> float | None:
         if pid <= 0:
@@ -111,7 +112,9 @@ def proc_alive(proc: Path = Path("/proc")) -> Alive:
             return 0.0
         if state in ("Z", "X", "x"):
             return None
-        btime = _boot_time(root)
+        if not boot:
+            boot.append(_boot_time(root))
+        btime = boot[0]
         return 0.0 if btime is None else btime + start / ticks
 
     return alive
