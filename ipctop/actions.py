@@ -17,7 +17,6 @@ with ``select``.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import os
 import select
@@ -30,6 +29,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from ipctop.collect.common import load_libc
 from ipctop.errors import IpcError, NotFound, UsageError
 from ipctop.fmt import human_bytes
 from ipctop.model import Kind, parse_kind
@@ -289,7 +289,7 @@ class _MsqidDs(ctypes.Structure):
 
 @lru_cache(maxsize=1)
 def _libc() -> Any:
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    libc = load_libc()
     c_int, c_long, c_size_t = ctypes.c_int, ctypes.c_long, ctypes.c_size_t
     c_void_p = ctypes.c_void_p
     for fname, restype, argtypes in (

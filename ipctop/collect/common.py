@@ -37,9 +37,18 @@ class _Statfs(ctypes.Structure):
     _fields_ = [("f_type", ctypes.c_long), ("_rest", ctypes.c_byte * 112)]
 
 
-# The process's own symbols (libc among them): ctypes.util.find_library would import subprocess,
-# tempfile and shutil and run `ldconfig -p`, ~10 ms of every `ipctop` start.
-_libc = ctypes.CDLL(None, use_errno=True)
+def load_libc() -> ctypes.CDLL:
+    """A libc handle of the caller's own.
+
+    It is the process's own symbols (libc among them): ctypes.util.find_library would import
+    subprocess, tempfile and shutil and run `ldconfig -p`, ~10 ms of every `ipctop` start. Each
+    caller gets its own handle because ctypes caches function objects per handle, so argtypes
+    one module sets (say on semctl) must not change another module's.
+    """
+    return ctypes.CDLL(None, use_errno=True)
+
+
+_libc = load_libc()
 _libc.statfs.argtypes = [ctypes.c_char_p, ctypes.POINTER(_Statfs)]
 
 

@@ -20,7 +20,15 @@ import struct
 from collections.abc import Iterator
 from pathlib import Path
 
-from ipctop.collect.common import DEV, MQUEUE_MAGIC, RACES, mode_str, statfs_type, user_name
+from ipctop.collect.common import (
+    DEV,
+    MQUEUE_MAGIC,
+    RACES,
+    load_libc,
+    mode_str,
+    statfs_type,
+    user_name,
+)
 from ipctop.errors import IpcError, ParseError
 from ipctop.model import PosixMq, PosixSem, PosixShm
 
@@ -134,7 +142,7 @@ class _MqLib:
     """mq_open / mq_getattr / mq_close: in libc since glibc 2.34, in librt before."""
 
     def __init__(self) -> None:
-        lib = ctypes.CDLL(None, use_errno=True)
+        lib = load_libc()
         if not hasattr(lib, "mq_getattr"):
             lib = ctypes.CDLL("librt.so.1", use_errno=True)
         self.open = lib.mq_open

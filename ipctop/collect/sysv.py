@@ -19,7 +19,7 @@ import ctypes
 from collections.abc import Iterator
 from pathlib import Path
 
-from ipctop.collect.common import PROC, mode_str, user_name
+from ipctop.collect.common import PROC, load_libc, mode_str, user_name
 from ipctop.errors import ParseError
 from ipctop.model import SysvMsg, SysvSem, SysvShm
 
@@ -39,7 +39,7 @@ _STAT_BUF = 256
 _MSG_QBYTES_OFFSET = 88
 _SEM_NSEMS_OFFSET = 80
 
-_libc = ctypes.CDLL(None, use_errno=True)  # the process's own symbols: libc is among them
+_libc = load_libc()
 _semctl = _libc.semctl
 _semctl.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
 _semctl.restype = ctypes.c_int
