@@ -53,18 +53,11 @@ def _age(v: Any, now: float) -> str:
 
 def users_text(obj: IpcObject, limit: int = 3) -> str:
     """"1234/python,88/redis +2": the first few users' pid/comm, de-duplicated by pid."""
-    seen: dict[int, str] = {}
-    for u in obj.users:
-        seen.setdefault(u.pid, u.comm)
-    parts = [f"{pid}/{comm}" for pid, comm in list(seen.items())[:limit]]
-    extra = len(seen) - limit
-    return ",".join(parts) + (f" +{extra}" if extra > 0 else "") if parts else "-"
+    return obj.holders_text(limit, ",", " +{n}") or "-"
 
 
 def _readers_writers(obj: IpcObject) -> str:
-    r = {u.pid for u in obj.users if u.access in ("r", "rw")}
-    w = {u.pid for u in obj.users if u.access in ("w", "rw")}
-    return f"{len(r)}/{len(w)}"
+    return f"{len(obj.pids_with_access('r'))}/{len(obj.pids_with_access('w'))}"
 
 
 def _leak_text(obj: IpcObject) -> str:

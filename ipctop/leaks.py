@@ -229,12 +229,7 @@ def _latest(*times: float | None) -> float | None:
 
 
 def _holders(obj: IpcObject, limit: int = 4) -> str:
-    seen: dict[int, str] = {}
-    for u in obj.users:
-        seen.setdefault(u.pid, u.comm)
-    parts = [f"{pid}/{comm}" for pid, comm in list(seen.items())[:limit]]
-    extra = len(seen) - limit
-    return ", ".join(parts) + (f" and {extra} more" if extra > 0 else "")
+    return obj.holders_text(limit, ", ", " and {n} more")
 
 
 def _plural(n: int, word: str) -> str:
@@ -417,8 +412,8 @@ class _Judge:
         return Leak(reason=what, reclaim_bytes=reclaim, status=LEAK, evidence=tuple(evidence))
 
     def pipe(self, o: Pipe | Fifo) -> Leak | None:
-        readers = {u.pid for u in o.users if u.access in ("r", "rw")}
-        writers = {u.pid for u in o.users if u.access in ("w", "rw")}
+        readers = o.pids_with_access("r")
+        writers = o.pids_with_access("w")
         if any(u.access is None for u in o.users):
             return None  # a user whose direction is unknown might be a reader
         reclaim = o.bytes or 0

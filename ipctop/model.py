@@ -117,6 +117,25 @@ class IpcObject:
     def pids(self) -> frozenset[int]:
         return frozenset(u.pid for u in self.users)
 
+    def holders(self) -> dict[int, str]:
+        """pid -> comm of each process using the object, once per process, in users' order."""
+        seen: dict[int, str] = {}
+        for u in self.users:
+            seen.setdefault(u.pid, u.comm)
+        return seen
+
+    def holders_text(self, limit: int, sep: str, more: str) -> str:
+        """"1234/python<sep>88/redis" for the first ``limit`` holders, then ``more`` with the
+        count of the rest put in for {n} (e.g. " +{n}"); "" when there are none."""
+        seen = self.holders()
+        text = sep.join(f"{pid}/{comm}" for pid, comm in list(seen.items())[:limit])
+        extra = len(seen) - limit
+        return text + (more.format(n=extra) if extra > 0 else "")
+
+    def pids_with_access(self, letter: str) -> frozenset[int]:
+        """Processes that use the object for reading (letter "r") or writing ("w")."""
+        return frozenset(u.pid for u in self.users if u.access and letter in u.access)
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape: {"kind", common fields..., kind-specific fields...}."""
         out: dict[str, Any] = {"kind": self.kind.value}
