@@ -244,6 +244,9 @@ class _Judge:
         self.now = now
         self.alive_fn = alive
         self.blind = 0 if ignore_unreadable else snap.unreadable.count
+        # What the kernel refused, e.g. " (/proc/1/fd: Permission denied)": as root too, so no
+        # "run as root" advice here.
+        self.refused = f" ({snap.unreadable.sample[0]})" if snap.unreadable.sample else ""
         self.procs = {p.pid: p for p in snap.processes}
 
     # -- facts about pids
@@ -268,8 +271,8 @@ class _Judge:
         return Leak(
             reason=f"{what}, but {_plural(n, 'process')} could not be read and might use it",
             reclaim_bytes=reclaim, status=UNKNOWN,
-            evidence=(*evidence, f"{_plural(n, 'unreadable process')} (run as root to see them,"
-                      f" or set {IGNORE_UNREADABLE_ENV}=1 to ignore them)"),
+            evidence=(*evidence, f"{_plural(n, 'unreadable process')}{self.refused} (--ignore-"
+                      f"unreadable or {IGNORE_UNREADABLE_ENV}=1 judges without them)"),
         )
 
     def ago(self, t: float | None) -> str:
@@ -308,7 +311,7 @@ class _Judge:
             return None
         reclaim = (o.rss or 0) + (o.swap or 0) if o.rss is not None else (o.size or 0)
         detached = (f"last detached {self.ago(o.dtime)} ago" if o.dtime
-                    else f"never attached since {self.ago(o.ctime)} ago")
+                    else f"never attached, created {self.ago(o.ctime)} ago")
         evidence = [f"nattch 0, {detached}", f"size {human_bytes(o.size)}, "
                     f"resident {human_bytes(o.rss)}, swapped {human_bytes(o.swap)}"]
         if o.cpid <= 0:

@@ -235,6 +235,24 @@ def test_posix_objects_are_unknown_while_processes_are_unreadable() -> None:
     assert ignored.leak is not None and ignored.leak.status == LEAK
 
 
+def test_unknown_names_what_was_refused_without_root_advice() -> None:
+    refused = Snapshot(taken_at=NOW, hostname="test", objects=(pshm(),),
+                       unreadable=Unreadable(1, ("/proc/1/fd: Permission denied",)))
+    (o,) = judge(refused, now=NOW, alive=nobody).objects
+    assert o.leak is not None and o.leak.status == UNKNOWN
+    blind = o.leak.evidence[-1]
+    assert "1 unreadable process (/proc/1/fd: Permission denied)" in blind
+    assert "--ignore-unreadable" in blind and "root" not in blind
+
+
+def test_never_attached_segment_says_when_it_was_created() -> None:
+    seg = SysvShm(id="9", key="0x00000000", size=4096, nattch=0, cpid=77, lpid=0,
+                  ctime=NOW - 120)
+    o = verdict(seg)
+    assert o.leak is not None and o.leak.status == LEAK
+    assert "nattch 0, never attached, created 2m ago" in o.leak.evidence
+
+
 def test_posix_sem_unused_is_a_leak() -> None:
     o = verdict(PosixSem(id="/s", name="/s", path="/dev/shm/sem.s", size=32, ctime=NOW - 60))
     assert o.leak is not None and o.leak.status == LEAK and o.leak.reclaim_bytes == 32
