@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from ipctop.collect.common import DEV, PROC, mode_str, user_name
-from ipctop.collect.procs import FdUse, MapUse, ProcScan, scan
+from ipctop.collect.procs import FdUse, MapUse, ProcScan, ScanCache, scan
 from ipctop.errors import IpcError
 from ipctop.model import (
     Fifo,
@@ -70,11 +70,16 @@ def take(
     kinds: Collection[Kind] | None = None,
     *,
     live: bool = True,
+    workers: int = 1,
+    cache: ScanCache | None = None,
 ) -> Snapshot:
     """Every IPC object of ``kinds`` (all when None) with its users, and the processes involved.
 
     ``live`` lets the collectors ask the kernel beyond reading files (semctl, mq_getattr,
     sock_diag, pipe FIONREAD, stat through fd links); turn it off for fixture trees.
+    ``workers`` > 1 lets the /proc scan fork helpers (one-shot commands only: see
+    :func:`ipctop.collect.procs.scan`). ``cache`` makes the scan incremental for a program
+    that polls, as :class:`LiveTake` does.
     """
     want = set(Kind) if kinds is None else set(kinds)
     notices: list[str] = []
@@ -100,29 +105,42 @@ def take(
         if Kind.SYSV_SHM in want:
             shms = collect("SysV shm", lambda: sysv.read_shm(proc), shms)
 
-    scanned = scan(proc, live=live, maps=bool(want & _NEEDS_MAPS)) if want & _NEEDS_SCAN else \
-        ProcScan(processes={}, fds=(), maps=(), unreadable=Unreadable())
-    join = _Join(scanned, proc, live)
-
-    objects += join.sysv_shm(shms)
-
     dev_shm: list[PosixShm | PosixSem] = []
     if want & {Kind.POSIX_SHM, Kind.POSIX_SEM, Kind.SHARED_MAPPING}:
         from ipctop.collect import posix
 
         dev_shm = collect("/dev/shm", lambda: posix.read_dev_shm(dev), [])
-    objects += join.dev_shm([o for o in dev_shm if o.kind in want])
 
+    queues: list[PosixMq] | None = None
     if Kind.POSIX_MQ in want:
         from ipctop.collect import posix
 
-        queues: list[PosixMq] | None = None
         try:
             queues = posix.read_mqueue(dev, live=live)
         except posix.MqueueNotMounted as err:
             notices.append(str(err))
         except (IpcError, OSError) as err:
             notices.append(f"POSIX mq: {err}")
+
+    if cache is not None:
+        # Removing one of these objects changes how other processes' fds and maps read
+        # ("(deleted)") without those processes running: then the cache starts afresh.
+        cache.begin((
+            frozenset(want),
+            frozenset(s.id for s in shms),
+            frozenset((o.dev, o.inode) for o in dev_shm),
+            frozenset(q.id for q in queues or ()),
+        ))
+    scanned = scan(proc, live=live, maps=bool(want & _NEEDS_MAPS), workers=workers,
+                   cache=cache) if want & _NEEDS_SCAN else \
+        ProcScan(processes={}, fds=(), maps=(), unreadable=Unreadable())
+    join = _Join(scanned, proc, live)
+
+    objects += join.sysv_shm(shms)
+    objects += join.dev_shm([o for o in dev_shm if o.kind in want])
+    if Kind.POSIX_MQ in want:
+        from ipctop.collect import posix
+
         objects += join.posix_mq(queues, posix.mq_attrs if live else None)
 
     if Kind.PIPE in want:
@@ -166,6 +184,21 @@ def take(
     from ipctop.leaks import ignore_unreadable_default, judge, proc_alive
 
     return judge(snap, alive=proc_alive(proc), ignore_unreadable=ignore_unreadable_default())
+
+
+class LiveTake:
+    """``take()`` for a program that polls, such as the TUI: each call reads again only the
+    processes that may have changed since the previous one (see
+    :class:`~ipctop.collect.procs.ScanCache`), and everything every ``full_every`` seconds."""
+
+    def __init__(self, proc: Path = PROC, dev: Path = DEV, *, full_every: float = 30.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.proc = proc
+        self.dev = dev
+        self.cache = ScanCache(full_every, clock)
+
+    def __call__(self) -> Snapshot:
+        return take(self.proc, self.dev, cache=self.cache)
 
 
 _DIGITS = re.compile(r"(\d+)")

@@ -20,11 +20,14 @@ import contextlib
 import ctypes
 import errno
 import fcntl
+import marshal
 import os
 import re
 import signal
 import stat as stat_mod
 import struct
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -35,6 +38,9 @@ from ipctop.model import Process, Signals, Unreadable
 
 SAMPLE_MAX = 10
 """At most this many "path: reason" strings are kept in Unreadable.sample."""
+
+MIN_PIDS_PER_WORKER = 128
+"""A forked scan helper pays off only with at least this many processes to read each."""
 
 SIGRTMIN = 34
 """The first real-time signal as glibc (and ``kill -l``) numbers it; 32 and 33 are glibc's own."""
@@ -115,6 +121,24 @@ class ProcScan:
     unreadable: Unreadable
     self_ipc_ns: int | None = None
     """The IPC namespace inode of the scanning process (/proc/self/ns/ipc), None if unknown."""
+
+
+WORKERS_ENV = "IPCTOP_SCAN_WORKERS"
+"""Environment variable capping the processes a one-shot scan uses (1: no forked helpers)."""
+MAX_WORKERS = 4
+
+
+def scan_workers() -> int:
+    """Processes a one-shot command may scan /proc with: the CPUs this process may run on, at
+    most :data:`MAX_WORKERS`, or what ``IPCTOP_SCAN_WORKERS`` says (at least 1)."""
+    text = os.environ.get(WORKERS_ENV, "").strip()
+    if text.isdigit():
+        return max(1, int(text))
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except OSError:
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, MAX_WORKERS))
 
 
 # --------------------------------------------------------------------------- signals
@@ -445,6 +469,75 @@ def ns_inode(link: str) -> int | None:
 # --------------------------------------------------------------------------- scan
 
 
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    """What one scan read of one process, and the status it read it with."""
+
+    ino: int
+    """The inode of /proc/PID: a process that reuses the pid gets another."""
+    status: bytes
+    tasks: bytes
+    """Every thread's schedstat for a process with several threads (:meth:`_Scanner.task_stamp`),
+    else empty."""
+    process: Process | None
+    fds: tuple[FdUse, ...]
+    maps: tuple[MapUse, ...]
+    notes: tuple[str, ...]
+    """What could not be read, as ``Unreadable.sample`` words it."""
+
+
+class ScanCache:
+    """What a polling program's scans keep from one to the next (``scan(cache=...)``).
+
+    A process is read again only when it may have changed: when its /proc/PID/status differs
+    from the previous scan's (it holds the context-switch counts, memory sizes and signal
+    masks, so it changes whenever the process runs or is sent a signal), or one of its threads
+    has run. On an idle machine that is a handful of processes per poll instead of all of them.
+
+    Two things change what a process's fds and maps look like without the process running:
+    a SysV segment or /dev/shm file removed by someone else (the maps and fd links then say
+    "(deleted)"), and anything this reasoning overlooks. For the first, :meth:`begin` is given
+    the identities of those objects and starts afresh when they change; for the second, every
+    ``full_every`` seconds the cache starts afresh anyway.
+    """
+
+    def __init__(self, full_every: float = 30.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.full_every = full_every
+        self.clock = clock
+        self.seen: dict[int, _Seen] = {}
+        self.identity: object = None
+        self.full_at: float | None = None
+        self.reused = 0
+        """Processes the last scan took from the cache."""
+        self.read = 0
+        """Processes the last scan read."""
+
+    def begin(self, identity: object = None) -> None:
+        """Start a scan; forget everything if ``identity`` (of the objects whose removal shows
+        in other processes' fds and maps) changed, or on the periodic full scan."""
+        now = self.clock()
+        if identity != self.identity or self.full_at is None or \
+                now - self.full_at >= self.full_every:
+            self.seen = {}
+            self.full_at = now
+        self.identity = identity
+        self.reused = self.read = 0
+
+
+def _threads(status: bytes) -> int | None:
+    """The "Threads:" count of a status file; None when it has none."""
+    pos = status.find(b"\nThreads:")
+    if pos < 0:
+        return None
+    end = status.find(b"\n", pos + 1)
+    try:
+        return int(status[pos + 9 : end if end >= 0 else None])
+    except ValueError:
+        return None
+
+
+
 _BUF = 65536
 _O_FILE = os.O_RDONLY | os.O_CLOEXEC
 _O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
@@ -489,8 +582,13 @@ class _Scanner:
     """State of one scan: the results so far and what could not be read."""
 
     def __init__(self, proc: Path, live: bool, with_maps: bool = True,
-                 use_query: bool = True, use_fdinfo: bool | None = None) -> None:
+                 use_query: bool = True, use_fdinfo: bool | None = None,
+                 cache: ScanCache | None = None) -> None:
         self.proc = str(proc)
+        self.cache = cache
+        self.seen: dict[int, _Seen] = {}
+        """With a cache: what this scan read (or reused) per process, the next scan's cache."""
+        self.pid_notes: dict[int, list[str]] = {}
         self.live = live
         self.with_maps = with_maps
         self.query: MapsQuery | None = MapsQuery() if use_query else None
@@ -511,10 +609,13 @@ class _Scanner:
     def note(self, pid: int, text: str) -> None:
         if pid:
             self.bad_pids.add(pid)
+            if self.cache is not None:
+                self.pid_notes.setdefault(pid, []).append(text)
         if len(self.sample) < SAMPLE_MAX:
             self.sample.append(text)
 
-    def run(self) -> None:
+    def run(self, workers: int = 1) -> None:
+        """Read every process; with ``workers`` > 1, split the pids among forked helpers."""
         try:
             proc_fd = os.open(self.proc, _O_DIR)
         except OSError as err:
@@ -526,11 +627,106 @@ class _Scanner:
             except OSError as err:
                 self.note(0, f"{self.proc}: {_reason(err)}")
                 return
-            for entry in entries:
-                if entry.isdigit():
-                    self.one(int(entry), proc_fd)
+            pids = [int(entry) for entry in entries if entry.isdigit()]
+            workers = min(workers, len(pids) // MIN_PIDS_PER_WORKER) if self.live else 1
+            if workers > 1:
+                self.run_forked(pids, proc_fd, workers)
+            else:
+                self.run_pids(pids, proc_fd)
         finally:
             os.close(proc_fd)
+
+    def run_pids(self, pids: Iterable[int], proc_fd: int) -> None:
+        for pid in pids:
+            self.one(pid, proc_fd)
+
+    def run_forked(self, pids: list[int], proc_fd: int, workers: int) -> None:
+        """Scan ``pids`` in ``workers`` processes: this one and forked children.
+
+        Most of a scan is the kernel generating /proc files, and Python threads would serialize
+        on the GIL between the many short system calls, so each child scans its share of the
+        pids in a process of its own and sends the result back through a pipe (marshal: plain
+        tuples, no import). Results are merged in pid-list order, as a single process would
+        have found them. A child that cannot be forked, fails or sends a short result costs
+        nothing but time: its share is scanned here.
+        """
+        size = -(-len(pids) // workers)
+        shares = [pids[i : i + size] for i in range(0, len(pids), size)]
+        children: list[tuple[int, int] | None] = [self.fork_share(s, proc_fd) for s in shares[1:]]
+        try:
+            self.run_pids(shares[0], proc_fd)
+            for i, share in enumerate(shares[1:]):
+                data: bytes | None = None
+                child = children[i]
+                if child is not None:
+                    try:
+                        data = _read_to_end(child[1])
+                    finally:
+                        children[i] = None
+                        if not _finish_child(*child, done=data is not None):
+                            data = None
+                if data is None or not self.merge(data):
+                    self.run_pids(share, proc_fd)
+        finally:
+            for child in children:
+                if child is not None:
+                    _finish_child(*child, done=False)
+
+    def fork_share(self, pids: list[int], proc_fd: int) -> tuple[int, int] | None:
+        """Fork a child that scans ``pids`` and writes :meth:`pack` to a pipe: (pid, read fd)."""
+        try:
+            rfd, wfd = os.pipe()
+        except OSError:
+            return None
+        try:
+            child = os.fork()
+        except OSError:
+            os.close(rfd)
+            os.close(wfd)
+            return None
+        if child == 0:  # pragma: no cover - runs in the child, checked by the parent's merge
+            status = 1
+            try:
+                os.close(rfd)
+                self.processes, self.fds, self.maps = {}, [], []
+                self.bad_pids, self.sample = set(), []
+                self.run_pids(pids, proc_fd)
+                data = memoryview(self.pack())
+                while data:
+                    data = data[os.write(wfd, data):]
+                status = 0
+            finally:
+                os._exit(status)  # never unwind into the parent's code (atexit, stdio buffers)
+        os.close(wfd)
+        return child, rfd
+
+    def pack(self) -> bytes:
+        """What this scanner found, as marshal data for :meth:`merge`."""
+        return marshal.dumps((
+            [({name: getattr(p, name) for name in _PROCESS_FIELDS}, _fields(p.signals))
+             for p in self.processes.values()],
+            [_fields(f) for f in self.fds],
+            [_fields(m) for m in self.maps],
+            sorted(self.bad_pids),
+            self.sample,
+        ))
+
+    def merge(self, data: bytes) -> bool:
+        """Add a child's :meth:`pack`; False (nothing added) when the data does not unpack."""
+        try:
+            processes, fds, maps, bad_pids, sample = marshal.loads(data)
+            found = {fields["pid"]: Process(**fields, signals=Signals(*signals))
+                     for fields, signals in processes}
+            fd_uses = [FdUse(*f) for f in fds]
+            map_uses = [MapUse(*m) for m in maps]
+        except (EOFError, ValueError, TypeError):
+            return False
+        self.processes.update(found)
+        self.fds.extend(fd_uses)
+        self.maps.extend(map_uses)
+        self.bad_pids.update(bad_pids)
+        self.sample.extend(sample[: SAMPLE_MAX - len(self.sample)])
+        return True
 
     def one(self, pid: int, proc_fd: int) -> None:
         """Read process ``pid`` through a directory fd on /proc/PID (``proc_fd`` is /proc's).
@@ -546,13 +742,64 @@ class _Scanner:
             self.fail(pid, f"{self.proc}/{pid}/status", err)  # as reading status would say
             return
         try:
-            self._one(pid, pid_fd)
+            if self.cache is None:
+                self._one(pid, pid_fd)
+            else:
+                self._one_cached(pid, pid_fd, self.cache)
         finally:
             os.close(pid_fd)
 
-    def _one(self, pid: int, dir_fd: int) -> None:
+    def _one_cached(self, pid: int, dir_fd: int, cache: ScanCache) -> None:
+        """``_one``, or what the previous scan read of ``pid`` if the process has not run since.
+
+        Its status is read first; if it is the same bytes as last time, from the same process
+        (the /proc/PID inode, which a reused pid does not keep) and, for a process with several
+        threads, every thread's schedstat is unchanged too, nothing it could change has changed:
+        its fds, maps, command line and namespace are the previous scan's.
+        """
         try:
-            data = _read("status", dir_fd)
+            ino = os.fstat(dir_fd).st_ino
+            status = _read("status", dir_fd)
+        except OSError:
+            self._one(pid, dir_fd)  # the long way, which records the error
+            return
+        tasks = self.task_stamp(pid, dir_fd) if _threads(status) != 1 else b""
+        prev = cache.seen.get(pid)
+        if prev is not None and tasks is not None and \
+                (prev.ino, prev.status, prev.tasks) == (ino, status, tasks):
+            cache.reused += 1
+            if prev.process is not None:
+                self.processes[pid] = prev.process
+            self.fds.extend(prev.fds)
+            self.maps.extend(prev.maps)
+            for text in prev.notes:
+                self.note(pid, text)
+            self.seen[pid] = prev
+            return
+        cache.read += 1
+        first_fd, first_map = len(self.fds), len(self.maps)
+        self._one(pid, dir_fd, status)
+        self.seen[pid] = _Seen(
+            ino=ino, status=status, tasks=tasks or b"", process=self.processes.get(pid),
+            fds=tuple(self.fds[first_fd:]), maps=tuple(self.maps[first_map:]),
+            notes=tuple(self.pid_notes.get(pid, ())),
+        )
+
+    def task_stamp(self, pid: int, dir_fd: int) -> bytes | None:
+        """Every thread's id and schedstat (time on CPU, time waiting, timeslices): changes
+        whenever any thread of the process has run. None when it cannot be read whole."""
+        try:
+            tids = os.listdir(f"{self.proc}/{pid}/task")
+            return b"\n".join(
+                tid.encode() + b" " + _read(f"task/{tid}/schedstat", dir_fd)
+                for tid in sorted(tids)
+            )
+        except OSError:
+            return None
+
+    def _one(self, pid: int, dir_fd: int, status_data: bytes | None = None) -> None:
+        try:
+            data = _read("status", dir_fd) if status_data is None else status_data
             status = _status_fast(data) or parse_status(data, f"{self.proc}/{pid}/status")
         except (OSError, ParseError) as err:
             self.fail(pid, f"{self.proc}/{pid}/status", err)
@@ -702,6 +949,41 @@ class _Scanner:
             return None
 
 
+_PROCESS_FIELDS = tuple(name for name in Process.__slots__ if name != "signals")
+"""Process fields but the nested Signals."""
+
+
+def _fields(obj: Signals | FdUse | MapUse) -> tuple[object, ...]:
+    """The fields of a slotted dataclass, in constructor order."""
+    return tuple(getattr(obj, name) for name in obj.__slots__)
+
+
+def _read_to_end(fd: int) -> bytes | None:
+    """Everything until EOF on a pipe; None on a read error."""
+    chunks: list[bytes] = []
+    try:
+        while chunk := os.read(fd, _BUF):
+            chunks.append(chunk)
+    except OSError:
+        return None
+    return b"".join(chunks)
+
+
+def _finish_child(pid: int, rfd: int, *, done: bool) -> bool:
+    """Close our end of a scan child's pipe and reap it, SIGKILLed first unless it is ``done``
+    (its output was read; after an error or Ctrl-C here it is not). True if it exited 0."""
+    with contextlib.suppress(OSError):
+        os.close(rfd)
+    if not done:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)  # still ours: a child's pid is not reused until reaped
+    try:
+        _, status = os.waitpid(pid, 0)
+    except ChildProcessError:
+        return False
+    return done and os.waitstatus_to_exitcode(status) == 0
+
+
 _LINK_ACCESS: dict[int, str | None] = {0o400: "r", 0o200: "w", 0o600: "rw", 0: None}
 
 
@@ -723,7 +1005,7 @@ def _reason(err: OSError | ParseError) -> str:
 
 def scan(
     proc: Path = PROC, *, live: bool = True, maps: bool = True, maps_ioctl: bool = True,
-    fdinfo: bool | None = None,
+    fdinfo: bool | None = None, workers: int = 1, cache: ScanCache | None = None,
 ) -> ProcScan:
     """Read every process under ``proc`` once.
 
@@ -733,10 +1015,16 @@ def scan(
     ``maps=False`` skips /proc/PID/maps when no kind asked for needs map users.
     ``maps_ioctl=False`` reads the maps text even where PROCMAP_QUERY works (the two agree;
     the ioctl is faster). ``fdinfo=True`` takes fd access from fdinfo flags rather than the fd
-    link's mode (the default when not live; the two agree).
+    link's mode (the default when not live; the two agree). ``workers`` > 1 splits a live scan
+    of many processes among forked helpers (see :meth:`_Scanner.run_forked`); fork only from a
+    process without threads, as the one-shot commands are (the TUI scans in one process).
+    ``cache`` makes the scan incremental, for a program that polls (see :class:`ScanCache`);
+    it is never split among helpers.
     """
-    scanner = _Scanner(proc, live, maps, maps_ioctl, fdinfo)
-    scanner.run()
+    scanner = _Scanner(proc, live, maps, maps_ioctl, fdinfo, cache)
+    scanner.run(workers if cache is None else 1)
+    if cache is not None:
+        cache.seen = scanner.seen
     self_ns = None
     with contextlib.suppress(OSError):
         self_ns = ns_inode(os.readlink(f"{proc}/self/ns/ipc"))

@@ -76,11 +76,12 @@ class Leaks:
         self.as_json = as_json
 
     def main(self, *, clean: bool, yes: bool) -> int:
+        from ipctop.collect.procs import scan_workers
         from ipctop.leaks import LEAK, STATUSES, UNKNOWN, find_leaks, judge
         from ipctop.reclaim import candidates
         from ipctop.snapshot import take
 
-        snap = judge(take(), ignore_unreadable=self.ignore)
+        snap = judge(take(workers=scan_workers()), ignore_unreadable=self.ignore)
         now = time.time()
         every = find_leaks(snap, min_age=self.min_age, filter_text=self.filter_text, now=now)
         counts = {s: sum(1 for o in every if o.leak and o.leak.status == s) for s in STATUSES}

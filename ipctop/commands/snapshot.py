@@ -43,10 +43,11 @@ def parse_kinds(values: list[str]) -> set[Kind] | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ipctop.collect.procs import scan_workers
     from ipctop.snapshot import take
 
     kinds = parse_kinds(args.kind)
-    snap = take(kinds=kinds)
+    snap = take(kinds=kinds, workers=scan_workers())
     if args.json:
         sys.stdout.write(to_json(snap))
     else:

@@ -1,0 +1,300 @@
+"""collect.procs.ScanCache and snapshot.LiveTake: the TUI's incremental scan.
+
+A process is read again only if it may have changed. Each test makes a process change in one of
+the ways that matter (it runs and opens a pipe; a second thread does; it is sent a blocked
+signal; someone else removes the /dev/shm file it maps; it exits; its pid is reused) and checks
+the cached scan sees the change as a fresh scan does, while an idle process is reused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import mmap
+import os
+import shutil
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from conftest import unique_name
+from test_collect_procs import MAPS, fdinfo, make_pid, make_proc, status_text
+
+from ipctop.collect.procs import ProcScan, ScanCache, scan
+from ipctop.model import Kind
+from ipctop.snapshot import LiveTake, take
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def cached(proc: Path, cache: ScanCache, *, live: bool = False) -> ProcScan:
+    cache.begin()
+    return scan(proc, live=live, cache=cache)
+
+
+def same(a: ProcScan, b: ProcScan, pids: set[int] | None = None) -> None:
+    """The two scans agree on ``pids`` (all when None): processes, fds, maps, in order."""
+    keep = (lambda pid: True) if pids is None else (lambda pid: pid in pids)
+    assert {k: v for k, v in a.processes.items() if keep(k)} == \
+        {k: v for k, v in b.processes.items() if keep(k)}
+    assert [f for f in a.fds if keep(f.pid)] == [f for f in b.fds if keep(f.pid)]
+    assert [m for m in a.maps if keep(m.pid)] == [m for m in b.maps if keep(m.pid)]
+
+
+# --------------------------------------------------------------------------- fixture trees
+
+
+def test_unchanged_processes_are_reused(tmp_path: Path) -> None:
+    proc = make_proc(tmp_path / "proc")
+    make_pid(proc, 100, fds={3: "pipe:[7]"}, fdinfo={3: fdinfo(0)})
+    make_pid(proc, 200, fds={4: "socket:[8]"})
+    cache = ScanCache(clock=Clock())
+    first = cached(proc, cache)
+    assert (cache.read, cache.reused) == (2, 0)
+    second = cached(proc, cache)
+    assert (cache.read, cache.reused) == (0, 2)
+    same(first, second)
+    same(second, scan(proc, live=False))
+
+
+def test_changed_status_means_read_again(tmp_path: Path) -> None:
+    proc = make_proc(tmp_path / "proc")
+    make_pid(proc, 100, fds={3: "pipe:[7]"}, fdinfo={3: fdinfo(0)})
+    make_pid(proc, 200)
+    cache = ScanCache(clock=Clock())
+    cached(proc, cache)
+    (proc / "100" / "status").write_text(status_text(sigpnd=1 << 9))
+    os.symlink("pipe:[9]", proc / "100" / "fd" / "5")
+    (proc / "100" / "fdinfo" / "5").write_text(fdinfo(1))
+    result = cached(proc, cache)
+    assert (cache.read, cache.reused) == (1, 1)
+    assert result.processes[100].signals.pending == ("SIGUSR1",)
+    assert sorted(f.target for f in result.fds if f.pid == 100) == ["pipe:[7]", "pipe:[9]"]
+    same(result, scan(proc, live=False))
+
+
+def test_reused_pid_is_read_again(tmp_path: Path) -> None:
+    """Same pid, same status bytes, but another /proc/PID directory: another process."""
+    proc = make_proc(tmp_path / "proc")
+    make_pid(proc, 100, fds={3: "pipe:[7]"}, fdinfo={3: fdinfo(0)})
+    cache = ScanCache(clock=Clock())
+    cached(proc, cache)
+    shutil.rmtree(proc / "100")
+    (proc / "placeholder").mkdir()  # keep the old inode number from being handed out again
+    make_pid(proc, 100, fds={3: "pipe:[99]"}, fdinfo={3: fdinfo(0)})
+    result = cached(proc, cache)
+    assert (cache.read, cache.reused) == (1, 0)
+    assert [f.target for f in result.fds] == ["pipe:[99]"]
+
+
+def test_gone_process_is_dropped(tmp_path: Path) -> None:
+    proc = make_proc(tmp_path / "proc")
+    make_pid(proc, 100, fds={3: "pipe:[7]"}, fdinfo={3: fdinfo(0)})
+    make_pid(proc, 200)
+    cache = ScanCache(clock=Clock())
+    cached(proc, cache)
+    shutil.rmtree(proc / "100")
+    result = cached(proc, cache)
+    assert sorted(result.processes) == [200] and result.fds == ()
+    assert sorted(cache.seen) == [200]
+
+
+def test_what_could_not_be_read_is_reported_again(tmp_path: Path) -> None:
+    proc = make_proc(tmp_path / "proc")
+    make_pid(proc, 100)
+    make_pid(proc, 300, maps=MAPS.replace("00:19 777", "0019 777"))
+    cache = ScanCache(clock=Clock())
+    first = cached(proc, cache)
+    second = cached(proc, cache)
+    assert cache.reused == 2
+    assert first.unreadable == second.unreadable
+    assert second.unreadable.count == 1 and second.unreadable.sample[0].startswith(
+        f"{proc}/300/maps:3:")
+
+
+def test_threads_schedstat_decides_for_a_multithreaded_process(tmp_path: Path) -> None:
+    proc = make_proc(tmp_path / "proc")
+    pid_dir = make_pid(proc, 100, status=status_text().replace("Threads:\t1", "Threads:\t2"),
+                       fds={3: "pipe:[7]"}, fdinfo={3: fdinfo(0)})
+    for tid, text in ((100, "5 6 7\n"), (101, "1 2 3\n")):
+        (pid_dir / "task" / str(tid)).mkdir(parents=True)
+        (pid_dir / "task" / str(tid) / "schedstat").write_text(text)
+    cache = ScanCache(clock=Clock())
+    cached(proc, cache)
+    cached(proc, cache)
+    assert cache.reused == 1
+    (pid_dir / "task" / "101" / "schedstat").write_text("9 2 4\n")  # thread 101 ran
+    os.symlink("pipe:[8]", pid_dir / "fd" / "4")
+    (pid_dir / "fdinfo" / "4").write_text(fdinfo(1))
+    result = cached(proc, cache)
+    assert (cache.read, cache.reused) == (1, 0)
+    assert sorted(f.target for f in result.fds) == ["pipe:[7]", "pipe:[8]"]
+    shutil.rmtree(pid_dir / "task")  # unreadable threads: never reused
+    cached(proc, cache)
+    cached(proc, cache)
+    assert cache.read == 1
+
+
+def test_full_scan_every_interval_and_on_new_identity(tmp_path: Path) -> None:
+    proc = make_proc(tmp_path / "proc")
+    make_pid(proc, 100)
+    clock = Clock()
+    cache = ScanCache(full_every=30.0, clock=clock)
+    cached(proc, cache)
+    clock.now += 29
+    cached(proc, cache)
+    assert cache.reused == 1
+    clock.now += 2
+    cached(proc, cache)
+    assert (cache.read, cache.reused) == (1, 0)
+    cache.begin(("another", "set of objects"))
+    scan(proc, live=False, cache=cache)
+    assert (cache.read, cache.reused) == (1, 0)
+
+
+# --------------------------------------------------------------------------- real processes
+
+
+class Commanded:
+    """A forked child that does what it is told, between polls, in its main thread or a second
+    one: "p" opens a pipe (and keeps it), "k" blocks SIGUSR1, "m" maps a file shared."""
+
+    def __init__(self, *, in_thread: bool, path: str | None = None) -> None:
+        self.cmd_r, self.cmd_w = os.pipe()
+        self.ack_r, self.ack_w = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:  # pragma: no cover - the child
+            code = 0
+            try:
+                os.close(self.cmd_w)
+                os.close(self.ack_r)
+                if in_thread:
+                    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+                    threading.Thread(target=self._serve, args=(path,), daemon=True).start()
+                    threading.Event().wait()  # the main thread sleeps from here on
+                else:
+                    self._serve(path)
+            except BaseException:
+                code = 1
+            finally:
+                os._exit(code)
+        os.close(self.cmd_r)
+        os.close(self.ack_w)
+        assert os.read(self.ack_r, 1) == b"+"
+
+    def _serve(self, path: str | None) -> None:  # pragma: no cover - the child
+        keep: list[object] = []
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+        os.write(self.ack_w, b"+")
+        while command := os.read(self.cmd_r, 1):
+            if command == b"p":
+                keep.append(os.pipe())
+            elif command == b"m" and path is not None:
+                fd = os.open(path, os.O_RDWR)
+                keep.append(mmap.mmap(fd, 4096, mmap.MAP_SHARED))
+                os.close(fd)
+            os.write(self.ack_w, b"+")
+        os._exit(0)
+
+    def do(self, command: bytes) -> None:
+        os.write(self.cmd_w, command)
+        assert os.read(self.ack_r, 1) == b"+"
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self.cmd_w)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self.pid, 0)
+        os.close(self.ack_r)
+
+
+@pytest.fixture
+def commanded() -> Iterator[Callable[..., Commanded]]:
+    children: list[Commanded] = []
+
+    def start(*, in_thread: bool = False, path: str | None = None) -> Commanded:
+        children.append(Commanded(in_thread=in_thread, path=path))
+        return children[-1]
+
+    yield start
+    for child in children:
+        child.stop()
+
+
+def pipes_of(result: ProcScan, pid: int) -> int:
+    return sum(1 for f in result.fds if f.pid == pid and f.target.startswith("pipe:["))
+
+
+@pytest.mark.parametrize("in_thread", [False, True], ids=["main-thread", "second-thread"])
+def test_live_process_that_opens_a_pipe_is_read_again(
+    commanded: Callable[..., Commanded], in_thread: bool,
+) -> None:
+    child = commanded(in_thread=in_thread)
+    idle = commanded()
+    cache = ScanCache()
+    cache.begin()
+    first = scan(cache=cache)
+    before = pipes_of(first, child.pid)
+    idle_entry, child_entry = cache.seen[idle.pid], cache.seen[child.pid]
+    cache.begin()
+    scan(cache=cache)
+    assert cache.seen[idle.pid] is idle_entry and cache.seen[child.pid] is child_entry
+    child.do(b"p")
+    cache.begin()
+    result = scan(cache=cache)
+    assert pipes_of(result, child.pid) == before + 2
+    same(result, scan(), {child.pid, idle.pid})
+
+
+def test_blocked_signal_sent_to_a_sleeping_process_shows(
+    commanded: Callable[..., Commanded],
+) -> None:
+    child = commanded()
+    cache = ScanCache()
+    cache.begin()
+    assert scan(cache=cache).processes[child.pid].signals.pending == ()
+    os.kill(child.pid, signal.SIGUSR1)  # blocked: it stays pending, the child does not run
+    cache.begin()
+    result = scan(cache=cache)
+    assert result.processes[child.pid].signals.pending == ("SIGUSR1",)
+    assert "SIGUSR1" in result.processes[child.pid].signals.blocked
+
+
+def test_live_take_sees_dev_shm_file_removed_under_a_sleeping_process(
+    commanded: Callable[..., Commanded],
+) -> None:
+    name = unique_name()
+    path = f"/dev/shm/{name}"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    os.ftruncate(fd, 4096)
+    os.close(fd)
+    try:
+        child = commanded(path=path)
+        child.do(b"m")
+        live = LiveTake()
+        kinds = {Kind.POSIX_SHM, Kind.SHARED_MAPPING}
+        first = live()
+        shm = [o for o in first.of_kind(Kind.POSIX_SHM) if o.id == f"/{name}"]
+        assert {u.pid for u in shm[0].users} == {child.pid}  # mmap keeps a dup of its fd
+        live()
+        assert live.cache.reused > 0
+        os.unlink(path)
+        after = live()
+        assert not [o for o in after.of_kind(Kind.POSIX_SHM) if o.id == f"/{name}"]
+        gone = [o for o in after.of_kind(Kind.SHARED_MAPPING) if o.id == path]
+        assert len(gone) == 1 and getattr(gone[0], "deleted", None) is True
+        assert {u.pid for u in gone[0].users} == {child.pid}
+        fresh = [o for o in take(kinds=kinds).objects if o.id == path]
+        assert fresh == [o for o in after.objects if o.id == path and o.kind in kinds]
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
