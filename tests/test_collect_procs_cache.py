@@ -3,7 +3,8 @@
 A process is read again only if it may have changed. Each test makes a process change in one of
 the ways that matter (it runs and opens a pipe; a second thread does; it is sent a blocked
 signal; someone else removes the /dev/shm file it maps; it exits; its pid is reused) and checks
-the cached scan sees the change as a fresh scan does, while an idle process is reused.
+the cached scan sees the change as a fresh scan does, while an idle process is reused. Fixture
+trees stand in for what a live test cannot arrange (a reused pid, a process in D state).
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import unique_name
-from test_collect_procs import MAPS, fdinfo, make_pid, make_proc, status_text
+from test_collect_procs import MAPS, fdinfo, make_pid, make_proc, stat_text, status_text
 
 from ipctop.collect.procs import ProcScan, ScanCache, scan
 from ipctop.model import Kind
@@ -51,10 +53,17 @@ def same(a: ProcScan, b: ProcScan, pids: set[int] | None = None) -> None:
 # --------------------------------------------------------------------------- fixture trees
 
 
+def make(proc: Path, pid: int, sched: str = "1000 20 3\n", **kwargs: Any) -> Path:
+    """A fixture /proc/PID (see test_collect_procs.make_pid) with a schedstat."""
+    pid_dir = make_pid(proc, pid, **kwargs)
+    (pid_dir / "schedstat").write_text(sched)
+    return pid_dir
+
+
 def test_unchanged_processes_are_reused(tmp_path: Path) -> None:
     proc = make_proc(tmp_path / "proc")
-    make_pid(proc, 100, fds={3: "pipe:[7]"}, fdinfo={3: fdinfo(0)})
-    make_pid(proc, 200, fds={4: "socket:[8]"})
+    make(proc, 100, fds={3: "pipe:[7]"}, fdinfo={3: fdinfo(0)})
+    make(proc, 200, fds={4: "socket:[8]"})
     cache = ScanCache(clock=Clock())
     first = cached(proc, cache)
     assert (cache.read, cache.reused) == (2, 0)
@@ -64,31 +73,61 @@ def test_unchanged_processes_are_reused(tmp_path: Path) -> None:
     same(second, scan(proc, live=False))
 
 
-def test_changed_status_means_read_again(tmp_path: Path) -> None:
+def test_process_that_ran_is_read_again(tmp_path: Path) -> None:
     proc = make_proc(tmp_path / "proc")
-    make_pid(proc, 100, fds={3: "pipe:[7]"}, fdinfo={3: fdinfo(0)})
-    make_pid(proc, 200)
+    pid_dir = make(proc, 100, fds={3: "pipe:[7]"}, fdinfo={3: fdinfo(0)})
+    make(proc, 200)
     cache = ScanCache(clock=Clock())
     cached(proc, cache)
-    (proc / "100" / "status").write_text(status_text(sigpnd=1 << 9))
-    os.symlink("pipe:[9]", proc / "100" / "fd" / "5")
-    (proc / "100" / "fdinfo" / "5").write_text(fdinfo(1))
+    (pid_dir / "schedstat").write_text("1900 20 4\n")  # it ran: and opened a pipe
+    os.symlink("pipe:[9]", pid_dir / "fd" / "5")
+    (pid_dir / "fdinfo" / "5").write_text(fdinfo(1))
     result = cached(proc, cache)
     assert (cache.read, cache.reused) == (1, 1)
-    assert result.processes[100].signals.pending == ("SIGUSR1",)
     assert sorted(f.target for f in result.fds if f.pid == 100) == ["pipe:[7]", "pipe:[9]"]
     same(result, scan(proc, live=False))
 
 
-def test_reused_pid_is_read_again(tmp_path: Path) -> None:
-    """Same pid, same status bytes, but another /proc/PID directory: another process."""
+def test_status_is_compared_where_a_signal_can_wait(tmp_path: Path) -> None:
+    """A process that blocks a signal is not woken by it: its status decides. One that does not
+    block any would run to take it, so its schedstat is enough (the status change here is one
+    the kernel would not make without it running, to show that it is not looked at)."""
     proc = make_proc(tmp_path / "proc")
-    make_pid(proc, 100, fds={3: "pipe:[7]"}, fdinfo={3: fdinfo(0)})
+    make(proc, 100, status=status_text(sigblk=1 << 9))
+    make(proc, 200)
+    cache = ScanCache(clock=Clock())
+    cached(proc, cache)
+    (proc / "100" / "status").write_text(status_text(sigblk=1 << 9, shdpnd=1 << 9))
+    (proc / "200" / "status").write_text(status_text(shdpnd=1 << 9))
+    result = cached(proc, cache)
+    assert (cache.read, cache.reused) == (1, 1)
+    assert result.processes[100].signals.pending == ("SIGUSR1",)
+    assert result.processes[200].signals.pending == ()
+
+
+@pytest.mark.parametrize("state", ["D", "T"])
+def test_status_is_compared_for_a_process_that_cannot_take_a_signal_now(
+    tmp_path: Path, state: str,
+) -> None:
+    proc = make_proc(tmp_path / "proc")
+    make(proc, 100, stat=stat_text(100, state=state))
+    cache = ScanCache(clock=Clock())
+    cached(proc, cache)
+    (proc / "100" / "status").write_text(status_text(shdpnd=1 << 14))
+    result = cached(proc, cache)
+    assert result.processes[100].signals.pending == ("SIGTERM",)
+
+
+def test_reused_pid_is_read_again(tmp_path: Path) -> None:
+    """Same pid, same schedstat text, but another /proc/PID: another process."""
+    proc = make_proc(tmp_path / "proc")
+    make(proc, 100, fds={3: "pipe:[7]"}, fdinfo={3: fdinfo(0)})
     cache = ScanCache(clock=Clock())
     cached(proc, cache)
     shutil.rmtree(proc / "100")
-    (proc / "placeholder").mkdir()  # keep the old inode number from being handed out again
-    make_pid(proc, 100, fds={3: "pipe:[99]"}, fdinfo={3: fdinfo(0)})
+    (proc / "placeholder").mkdir()  # keep the old inode numbers from being handed out again
+    (proc / "placeholder" / "schedstat").write_text("")
+    make(proc, 100, fds={3: "pipe:[99]"}, fdinfo={3: fdinfo(0)})
     result = cached(proc, cache)
     assert (cache.read, cache.reused) == (1, 0)
     assert [f.target for f in result.fds] == ["pipe:[99]"]
@@ -96,8 +135,8 @@ def test_reused_pid_is_read_again(tmp_path: Path) -> None:
 
 def test_gone_process_is_dropped(tmp_path: Path) -> None:
     proc = make_proc(tmp_path / "proc")
-    make_pid(proc, 100, fds={3: "pipe:[7]"}, fdinfo={3: fdinfo(0)})
-    make_pid(proc, 200)
+    make(proc, 100, fds={3: "pipe:[7]"}, fdinfo={3: fdinfo(0)})
+    make(proc, 200)
     cache = ScanCache(clock=Clock())
     cached(proc, cache)
     shutil.rmtree(proc / "100")
@@ -108,8 +147,8 @@ def test_gone_process_is_dropped(tmp_path: Path) -> None:
 
 def test_what_could_not_be_read_is_reported_again(tmp_path: Path) -> None:
     proc = make_proc(tmp_path / "proc")
-    make_pid(proc, 100)
-    make_pid(proc, 300, maps=MAPS.replace("00:19 777", "0019 777"))
+    make(proc, 100)
+    make(proc, 300, maps=MAPS.replace("00:19 777", "0019 777"))
     cache = ScanCache(clock=Clock())
     first = cached(proc, cache)
     second = cached(proc, cache)
@@ -119,10 +158,19 @@ def test_what_could_not_be_read_is_reported_again(tmp_path: Path) -> None:
         f"{proc}/300/maps:3:")
 
 
-def test_threads_schedstat_decides_for_a_multithreaded_process(tmp_path: Path) -> None:
+def test_no_schedstat_means_read_every_time(tmp_path: Path) -> None:
     proc = make_proc(tmp_path / "proc")
-    pid_dir = make_pid(proc, 100, status=status_text().replace("Threads:\t1", "Threads:\t2"),
-                       fds={3: "pipe:[7]"}, fdinfo={3: fdinfo(0)})
+    make_pid(proc, 100)
+    cache = ScanCache(clock=Clock())
+    cached(proc, cache)
+    cached(proc, cache)
+    assert (cache.read, cache.reused) == (1, 0)
+
+
+def test_every_thread_decides_for_a_multithreaded_process(tmp_path: Path) -> None:
+    proc = make_proc(tmp_path / "proc")
+    pid_dir = make(proc, 100, status=status_text().replace("Threads:\t1", "Threads:\t2"),
+                   fds={3: "pipe:[7]"}, fdinfo={3: fdinfo(0)})
     for tid, text in ((100, "5 6 7\n"), (101, "1 2 3\n")):
         (pid_dir / "task" / str(tid)).mkdir(parents=True)
         (pid_dir / "task" / str(tid) / "schedstat").write_text(text)
@@ -144,11 +192,11 @@ def test_threads_schedstat_decides_for_a_multithreaded_process(tmp_path: Path) -
 
 def test_full_scan_every_interval_and_on_new_identity(tmp_path: Path) -> None:
     proc = make_proc(tmp_path / "proc")
-    make_pid(proc, 100)
+    make(proc, 100)
     clock = Clock()
-    cache = ScanCache(full_every=30.0, clock=clock)
+    cache = ScanCache(full_every=60.0, clock=clock)
     cached(proc, cache)
-    clock.now += 29
+    clock.now += 59
     cached(proc, cache)
     assert cache.reused == 1
     clock.now += 2

@@ -471,15 +471,17 @@ def ns_inode(link: str) -> int | None:
 
 @dataclass(frozen=True, slots=True)
 class _Seen:
-    """What one scan read of one process, and the status it read it with."""
+    """What one scan read of one process, and how to tell next time whether it has changed."""
 
-    ino: int
-    """The inode of /proc/PID: a process that reuses the pid gets another."""
-    status: bytes
-    tasks: bytes
-    """Every thread's schedstat for a process with several threads (:meth:`_Scanner.task_stamp`),
-    else empty."""
-    process: Process | None
+    stamp: bytes
+    """:meth:`_Scanner.run_stamp` before the process was read."""
+    threads: int | None
+    """The "Threads:" count of its status."""
+    status: bytes | None
+    """The status it was read with, for a process that a signal can be left pending on
+    without it running (it blocks signals, or it is stopped or in uninterruptible sleep);
+    None for others, which run when sent a signal."""
+    process: Process
     fds: tuple[FdUse, ...]
     maps: tuple[MapUse, ...]
     notes: tuple[str, ...]
@@ -489,10 +491,15 @@ class _Seen:
 class ScanCache:
     """What a polling program's scans keep from one to the next (``scan(cache=...)``).
 
-    A process is read again only when it may have changed: when its /proc/PID/status differs
-    from the previous scan's (it holds the context-switch counts, memory sizes and signal
-    masks, so it changes whenever the process runs or is sent a signal), or one of its threads
-    has run. On an idle machine that is a handful of processes per poll instead of all of them.
+    A process is read again only when it may have changed. Its fds, maps, command line and
+    namespace change only when it runs, and /proc/PID/schedstat (time on CPU, time waiting,
+    timeslices) changes whenever it runs: a process whose schedstat (every thread's, for one
+    with several) is the same as at the previous scan is taken from the cache. Signals are the
+    exception: one sent to a process that blocks it, or that is stopped or in uninterruptible
+    sleep, stays pending without the process running, so for those the status is compared too.
+    A pid reused by another process is told apart by the inode of its schedstat file. On an
+    idle machine that is a handful of processes read per poll instead of all of them, and a
+    small file read for the rest instead of four.
 
     Two things change what a process's fds and maps look like without the process running:
     a SysV segment or /dev/shm file removed by someone else (the maps and fd links then say
@@ -501,7 +508,7 @@ class ScanCache:
     ``full_every`` seconds the cache starts afresh anyway.
     """
 
-    def __init__(self, full_every: float = 30.0,
+    def __init__(self, full_every: float = 60.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.full_every = full_every
         self.clock = clock
@@ -523,6 +530,11 @@ class ScanCache:
             self.full_at = now
         self.identity = identity
         self.reused = self.read = 0
+
+
+_SIGNAL_STATES = ("D", "T", "t")
+"""Uninterruptible sleep, stopped, traced: a signal sent then stays pending; the process does not
+run to take it."""
 
 
 def _threads(status: bytes) -> int | None:
@@ -736,74 +748,94 @@ class _Scanner:
         number is reused meanwhile, the reads fail (ENOENT/ESRCH) as for any vanished process.
         The "/proc/PID/name" text is built only for an error message.
         """
+        cache = self.cache
+        stamp: bytes | None = None
+        if cache is not None:
+            prev = cache.seen.get(pid)
+            threaded = prev is not None and prev.threads != 1
+            stamp = self.run_stamp(pid, proc_fd, threaded)
+            if stamp is not None and prev is not None and self.reuse(pid, proc_fd, prev, stamp):
+                cache.reused += 1
+                return
+            cache.read += 1
         try:
             pid_fd = os.open(str(pid), _O_DIR, dir_fd=proc_fd)
         except OSError as err:
             self.fail(pid, f"{self.proc}/{pid}/status", err)  # as reading status would say
             return
         try:
-            if self.cache is None:
-                self._one(pid, pid_fd)
-            else:
-                self._one_cached(pid, pid_fd, self.cache)
+            first_fd, first_map = len(self.fds), len(self.maps)
+            status = self._one(pid, pid_fd)
         finally:
             os.close(pid_fd)
-
-    def _one_cached(self, pid: int, dir_fd: int, cache: ScanCache) -> None:
-        """``_one``, or what the previous scan read of ``pid`` if the process has not run since.
-
-        Its status is read first; if it is the same bytes as last time, from the same process
-        (the /proc/PID inode, which a reused pid does not keep) and, for a process with several
-        threads, every thread's schedstat is unchanged too, nothing it could change has changed:
-        its fds, maps, command line and namespace are the previous scan's.
-        """
-        try:
-            ino = os.fstat(dir_fd).st_ino
-            status = _read("status", dir_fd)
-        except OSError:
-            self._one(pid, dir_fd)  # the long way, which records the error
-            return
-        tasks = self.task_stamp(pid, dir_fd) if _threads(status) != 1 else b""
-        prev = cache.seen.get(pid)
-        if prev is not None and tasks is not None and \
-                (prev.ino, prev.status, prev.tasks) == (ino, status, tasks):
-            cache.reused += 1
-            if prev.process is not None:
-                self.processes[pid] = prev.process
-            self.fds.extend(prev.fds)
-            self.maps.extend(prev.maps)
-            for text in prev.notes:
-                self.note(pid, text)
-            self.seen[pid] = prev
-            return
-        cache.read += 1
-        first_fd, first_map = len(self.fds), len(self.maps)
-        self._one(pid, dir_fd, status)
+        process = self.processes.get(pid)
+        if stamp is None or status is None or process is None:
+            return  # never reused: read again next time
+        threads = _threads(status)
+        if threads != 1 and not threaded:  # first seen with threads: stamp them all from now
+            stamp = self.run_stamp(pid, proc_fd, True)
+            if stamp is None:
+                return
+        watch = bool(process.signals.blocked) or process.state in _SIGNAL_STATES
         self.seen[pid] = _Seen(
-            ino=ino, status=status, tasks=tasks or b"", process=self.processes.get(pid),
+            stamp=stamp, threads=threads, status=status if watch else None, process=process,
             fds=tuple(self.fds[first_fd:]), maps=tuple(self.maps[first_map:]),
             notes=tuple(self.pid_notes.get(pid, ())),
         )
 
-    def task_stamp(self, pid: int, dir_fd: int) -> bytes | None:
-        """Every thread's id and schedstat (time on CPU, time waiting, timeslices): changes
-        whenever any thread of the process has run. None when it cannot be read whole."""
+    def run_stamp(self, pid: int, proc_fd: int, threaded: bool) -> bytes | None:
+        """What changes whenever the process runs: the inode of /proc/PID/schedstat (a reused
+        pid gets another) and its time on CPU, time waiting and timeslice count; with
+        ``threaded``, every thread's. None when it cannot be read whole."""
         try:
-            tids = os.listdir(f"{self.proc}/{pid}/task")
-            return b"\n".join(
-                tid.encode() + b" " + _read(f"task/{tid}/schedstat", dir_fd)
-                for tid in sorted(tids)
-            )
+            fd = os.open(f"{pid}/schedstat", _O_FILE, dir_fd=proc_fd)
+            try:
+                stamp = os.fstat(fd).st_ino.to_bytes(8, "little") + os.read(fd, _BUF)
+            finally:
+                os.close(fd)
+            if threaded:
+                tids = sorted(os.listdir(f"{self.proc}/{pid}/task"))
+                stamp += b"\n".join(tid.encode() + b" " + _read(f"{pid}/task/{tid}/schedstat",
+                                                                proc_fd) for tid in tids)
         except OSError:
             return None
+        return stamp
 
-    def _one(self, pid: int, dir_fd: int, status_data: bytes | None = None) -> None:
+    def reuse(self, pid: int, proc_fd: int, prev: _Seen, stamp: bytes) -> bool:
+        """Take what the previous scan read of ``pid`` if the process has not run since (its
+        :meth:`run_stamp` is unchanged) and cannot have been sent a signal that stays pending
+        while it sleeps (or its status is unchanged too); True if so."""
+        if stamp != prev.stamp:
+            return False
+        if prev.status is not None:
+            try:
+                if _read(f"{pid}/status", proc_fd) != prev.status:
+                    return False
+            except OSError:
+                return False
+        self.processes[pid] = prev.process
+        self.fds.extend(prev.fds)
+        self.maps.extend(prev.maps)
+        for text in prev.notes:
+            self.note(pid, text)
+        self.seen[pid] = prev
+        return True
+
+    def _one(self, pid: int, dir_fd: int) -> bytes | None:
+        """Read process ``pid`` (``dir_fd`` is its /proc/PID); return its status bytes, None if
+        they could not be read."""
         try:
-            data = _read("status", dir_fd) if status_data is None else status_data
-            status = _status_fast(data) or parse_status(data, f"{self.proc}/{pid}/status")
+            status_bytes = _read("status", dir_fd)
+            status = _status_fast(status_bytes) or parse_status(
+                status_bytes, f"{self.proc}/{pid}/status")
         except (OSError, ParseError) as err:
             self.fail(pid, f"{self.proc}/{pid}/status", err)
-            return
+            return None
+        self._read_process(pid, dir_fd, status)
+        return status_bytes
+
+    def _read_process(self, pid: int, dir_fd: int, status: StatusInfo) -> None:
+        """The rest of ``_one``: stat, cmdline, ns/ipc, fds and maps."""
         state, start_time = "", None
         try:
             data = _read("stat", dir_fd)
