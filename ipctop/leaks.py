@@ -42,6 +42,7 @@ from ipctop.model import (
     SysvMsg,
     SysvSem,
     SysvShm,
+    evolve,
 )
 
 Alive = Callable[[int], float | None]
@@ -139,7 +140,7 @@ def judge(
     j = _Judge(snap, snap.taken_at if now is None else now, alive or proc_alive(),
                ignore_unreadable)
     return dataclasses.replace(
-        snap, objects=tuple(dataclasses.replace(o, leak=j.verdict(o)) for o in snap.objects))
+        snap, objects=tuple(evolve(o, leak=j.verdict(o)) for o in snap.objects))
 
 
 def since(obj: IpcObject) -> float | None:

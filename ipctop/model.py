@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 SCHEMA = "ipctop.snapshot/1"
 
@@ -164,6 +164,29 @@ def _field_names(cls: type) -> tuple[str, ...]:
     if names is None:
         names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
     return names
+
+
+IpcObjectT = TypeVar("IpcObjectT", bound=IpcObject)
+
+
+def evolve(obj: IpcObjectT, **changes: Any) -> IpcObjectT:
+    """``dataclasses.replace(obj, **changes)`` for an IpcObject, without running ``__init__``
+    again: a copy of the instance's fields with ``changes`` applied.
+
+    About ten times faster, and a snapshot replaces every object once or twice (users joined,
+    leak verdict set). Right for these classes because their ``__init__`` only assigns: none
+    validates or derives a field. An unknown field name is a TypeError, as with replace.
+    """
+    cls = type(obj)
+    names = _field_names(cls)
+    for name in changes:
+        if name not in names:
+            raise TypeError(f"{cls.__name__} has no field {name!r}")
+    new = object.__new__(cls)
+    fields = new.__dict__  # frozen forbids setattr, not filling in a fresh instance's dict
+    fields.update(obj.__dict__)
+    fields.update(changes)
+    return new
 
 
 def _leak_dict(leak: Leak) -> dict[str, Any]:

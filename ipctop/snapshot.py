@@ -20,7 +20,6 @@ imported here; a collector module is imported only when a kind it serves is aske
 
 from __future__ import annotations
 
-import dataclasses
 import fcntl
 import os
 import re
@@ -52,6 +51,7 @@ from ipctop.model import (
     UnixSocket,
     Unreadable,
     User,
+    evolve,
 )
 
 F_GETPIPE_SZ = 1032
@@ -191,7 +191,7 @@ class LiveTake:
     processes that may have changed since the previous one (see
     :class:`~ipctop.collect.procs.ScanCache`), and everything every ``full_every`` seconds."""
 
-    def __init__(self, proc: Path = PROC, dev: Path = DEV, *, full_every: float = 30.0,
+    def __init__(self, proc: Path = PROC, dev: Path = DEV, *, full_every: float = 60.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.proc = proc
         self.dev = dev
@@ -285,7 +285,7 @@ class _Join:
 
     def sysv_shm(self, shms: list[SysvShm]) -> list[IpcObject]:
         return [
-            dataclasses.replace(s, users=self.map_users(self.maps_by_shmid.get(int(s.id), ())),
+            evolve(s, users=self.map_users(self.maps_by_shmid.get(int(s.id), ())),
                                 creator=self.creator(s.cpid, s.ctime))
             for s in shms
         ]
@@ -309,7 +309,7 @@ class _Join:
             key = (o.dev, o.inode)
             users = self.fd_users(self.fds_by_file.get(key, ())) + \
                 self.map_users(self.maps_by_file.get(key, ()))
-            out.append(dataclasses.replace(o, users=tuple(sorted(users, key=_user_order))))
+            out.append(evolve(o, users=tuple(sorted(users, key=_user_order))))
         return out
 
     def posix_mq(
@@ -321,7 +321,7 @@ class _Join:
         listed = set()
         for q in queues or ():
             listed.add(q.id)
-            out.append(dataclasses.replace(q, users=self.fd_users(self.mq_fds.get(q.id, ()))))
+            out.append(evolve(q, users=self.fd_users(self.mq_fds.get(q.id, ()))))
         for name, fds in self.mq_fds.items():
             if name in listed:
                 continue
@@ -409,7 +409,7 @@ class _Join:
             except ValueError:
                 out.append(s)
                 continue
-            out.append(dataclasses.replace(
+            out.append(evolve(
                 s, users=self.fd_users(self.socks_by_ino.get(ino, ()), access=False)))
         return out
 
