@@ -23,6 +23,7 @@ from textual.widgets import DataTable, Label, Sparkline, Static
 from ipctop.fmt import human_age, human_bytes
 from ipctop.model import IpcObject, Snapshot, SysvSem
 from ipctop.preview import Preview, hexdump
+from ipctop.ui.widgets.unchanged import changed, update_static
 
 _BYTE_FIELDS = frozenset({"size", "bytes", "rss", "swap", "capacity", "msgsize"})
 _TIME_FIELDS = frozenset({"ctime", "atime", "dtime", "stime", "rtime", "otime"})
@@ -107,13 +108,13 @@ class DetailPane(VerticalScroll):
         self.object = obj
         title = self.query_one("#detail-title", Static)
         if obj is None:
-            title.update("No object selected")
+            update_static(title, "No object selected")
             for part in ("fields", "leak"):
-                self.query_one(f"#detail-{part}", Static).update("")
+                update_static(self.query_one(f"#detail-{part}", Static), "")
             for name in ("sems", "spark", "users", "hex"):
                 self._toggle(name, False)
             return
-        title.update(title_of(obj) + ("  (removed)" if gone else ""))
+        update_static(title, title_of(obj) + ("  (removed)" if gone else ""))
         self._show_leak(obj)
         self._show_fields(obj, now)
         self._show_sems(obj)
@@ -121,8 +122,8 @@ class DetailPane(VerticalScroll):
         if history:
             self.query_one("#detail-spark", Sparkline).data = list(history)
             heading = self.query_one("#detail-spark-heading", Label)
-            heading.update(f"Depth over {len(history)} polls: now {history[-1]:g}, "
-                           f"max {max(history):g}")
+            update_static(heading, f"Depth over {len(history)} polls: now {history[-1]:g}, "
+                                   f"max {max(history):g}")
         self._show_users(obj, snapshot)
         self._show_preview(preview)
 
@@ -139,19 +140,21 @@ class DetailPane(VerticalScroll):
             text.append(f"  reclaims {human_bytes(obj.leak.reclaim_bytes)}")
         for item in obj.leak.evidence:
             text.append(f"\n • {item}")
-        leak.update(text)
+        update_static(leak, text)
 
     def _show_fields(self, obj: IpcObject, now: float) -> None:
-        table = Table.grid(padding=(0, 1))
-        table.add_column(style="bold", no_wrap=True)
-        table.add_column(overflow="fold")
-        table.add_row("kind", obj.kind.label)
-        for f in dataclasses.fields(obj):
-            if f.name in _SKIP:
-                continue
-            table.add_row(f.name, field_text(f.name, getattr(obj, f.name), now))
-        table.add_row("users", str(len(obj.users)))
-        self.query_one("#detail-fields", Static).update(table)
+        rows = [("kind", obj.kind.label)]
+        rows += [(f.name, field_text(f.name, getattr(obj, f.name), now))
+                 for f in dataclasses.fields(obj) if f.name not in _SKIP]
+        rows.append(("users", str(len(obj.users))))
+        widget = self.query_one("#detail-fields", Static)
+        if changed(widget, rows):
+            table = Table.grid(padding=(0, 1))
+            table.add_column(style="bold", no_wrap=True)
+            table.add_column(overflow="fold")
+            for row in rows:
+                table.add_row(*row)
+            widget.update(table)
 
     def _show_sems(self, obj: IpcObject) -> None:
         if not isinstance(obj, SysvSem):
@@ -159,19 +162,22 @@ class DetailPane(VerticalScroll):
             return
         self._toggle("sems", True)
         if obj.values is None:
-            self.query_one("#detail-sems", Static).update("values unreadable (permission?)")
+            update_static(self.query_one("#detail-sems", Static),
+                          "values unreadable (permission?)")
             return
-        table = Table(box=None, padding=(0, 1), show_edge=False)
-        for head in ("#", "VALUE", "LAST PID", "NCNT", "ZCNT"):
-            table.add_column(head, justify="right")
-
         def at(seq: tuple[int, ...] | None, i: int) -> str:
             return "-" if seq is None or i >= len(seq) else str(seq[i])
 
-        for i, value in enumerate(obj.values):
-            table.add_row(str(i), str(value), at(obj.sempids, i), at(obj.ncnt, i),
-                          at(obj.zcnt, i))
-        self.query_one("#detail-sems", Static).update(table)
+        rows = [(str(i), str(value), at(obj.sempids, i), at(obj.ncnt, i), at(obj.zcnt, i))
+                for i, value in enumerate(obj.values)]
+        widget = self.query_one("#detail-sems", Static)
+        if changed(widget, rows):
+            table = Table(box=None, padding=(0, 1), show_edge=False)
+            for head in ("#", "VALUE", "LAST PID", "NCNT", "ZCNT"):
+                table.add_column(head, justify="right")
+            for row in rows:
+                table.add_row(*row)
+            widget.update(table)
 
     def _show_users(self, obj: IpcObject, snapshot: Snapshot | None) -> None:
         table = self.query_one("#detail-users", DataTable)
@@ -179,11 +185,11 @@ class DetailPane(VerticalScroll):
         heading = self.query_one("#detail-users-heading", Label)
         table.display = bool(obj.users)
         if not obj.users:
-            heading.update("Users: none seen")
+            update_static(heading, "Users: none seen")
         else:
             more = len(obj.users) - MAX_USERS
-            heading.update(f"Users: {len(obj.pids)} processes (Enter: process)"
-                           + (f", first {MAX_USERS} uses shown" if more > 0 else ""))
+            update_static(heading, f"Users: {len(obj.pids)} processes (Enter: process)"
+                          + (f", first {MAX_USERS} uses shown" if more > 0 else ""))
         signature = (obj.kind, obj.id, obj.users)
         if signature == self._users_shown:
             return  # unchanged: keep the rows and the cursor as they are
@@ -214,12 +220,12 @@ class DetailPane(VerticalScroll):
             return
         self._toggle("hex", True)
         heading = self.query_one("#detail-hex-heading", Label)
-        heading.update(f"Contents: first {len(preview.data)} bytes, {preview.note}"
-                       if preview.data is not None else "Contents")
+        update_static(heading, f"Contents: first {len(preview.data)} bytes, {preview.note}"
+                      if preview.data is not None else "Contents")
         per_line = 16 if self.size.width - 4 >= 76 else 8
         body = ("\n".join(hexdump(preview.data, per_line)) if preview.data is not None
                 else preview.note)
-        self.query_one("#detail-hex", Static).update(Text(body, no_wrap=True))
+        update_static(self.query_one("#detail-hex", Static), Text(body, no_wrap=True))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.data_table.id != "detail-users":

@@ -13,6 +13,7 @@ from textual.widgets import Static
 
 from ipctop.fmt import human_bytes
 from ipctop.model import Kind, Snapshot, SysvShm
+from ipctop.ui.widgets.unchanged import update_static
 
 BAR = 8
 UNLIMITED = 1 << 62
@@ -91,4 +92,5 @@ class LimitMeters(Grid):
 
     def update_meters(self, snapshot: Snapshot) -> None:
         for i, meter in enumerate(meters(snapshot)):
-            self.query_one(f"#meter-{i}", Static).update(meter.render_text())
+            update_static(self.query_one(f"#meter-{i}", Static), meter.render_text(),
+                          layout=False)  # each meter is one line of fixed width

@@ -9,6 +9,7 @@ from textual.widgets import Static
 
 from ipctop.fmt import human_bytes
 from ipctop.model import Snapshot
+from ipctop.ui.widgets.unchanged import update_static
 
 
 def _interval(seconds: float) -> str:
@@ -50,4 +51,4 @@ class StatusBar(Static):
                             "reclaimable", style="bold red")
         if sort:
             text.append(f"  sort {sort}")
-        self.update(text)
+        update_static(self, text, layout=False)  # one line, always: never re-arrange for it
