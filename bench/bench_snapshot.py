@@ -5,11 +5,13 @@ and socketpairs), then runs, interleaved and alternating the order, N times each
 
 - ``ipctop snapshot --json`` as a whole process (console script; stdout to /dev/null),
 - ``lsof -n`` (the reference) and ``lsof -n -b -w`` (no blocking kernel calls, no warnings),
-- for the breakdown: ``python -c pass`` (the interpreter floor) and ``python -c "import ..."``
-  (ipctop's import cost),
+- for the breakdown: the same ipctop command scanning /proc in one process
+  (``IPCTOP_SCAN_WORKERS=1``; by default it forks one helper per CPU, at most 4),
+  ``python -c pass`` (the interpreter floor) and ``python -c "import ..."`` (ipctop's imports),
 
-each timed from spawn to reap, with its own CPU time from wait4() (peak RSS: one run under GNU
-time). Then, in-process, ``take()`` and the CLI's JSON encoding of its result. It prints a
+each timed from spawn to reap, with its own CPU time from wait4() (children included; peak RSS:
+one run under GNU time). Then, in-process, ``take()`` in one process and split as the CLI splits
+it, and the CLI's JSON encoding of its result. It prints a
 Markdown table, the ratio lsof / ipctop (medians of wall time; the CPU-time ratio beside it), and
 what each tool saw.
 
@@ -49,6 +51,7 @@ from benchutil import (
 )
 from load import Load, LoadSpec, signals_as_exit
 
+from ipctop.collect.procs import WORKERS_ENV, scan_workers
 from ipctop.model import Snapshot
 
 LSOF = "/usr/bin/lsof"
@@ -76,36 +79,39 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--runs must be at least 1")
 
     env = bench_env(allow_pyc=not args.no_pyc)
+    one_process = {**env, WORKERS_ENV: "1"}
     ipctop = [*ipctop_argv(args.ipctop), "snapshot", "--json"]
     py = sys.executable
-    commands: list[tuple[str, list[str]]] = [
-        ("ipctop snapshot --json", ipctop),
-        ("lsof -n", [LSOF, "-n"]),
+    commands: list[tuple[str, list[str], dict[str, str]]] = [
+        ("ipctop snapshot --json", ipctop, env),
+        ("lsof -n", [LSOF, "-n"], env),
     ]
     if not args.no_lsof_variants:
-        commands.append(("lsof -n -b -w", [LSOF, "-n", "-b", "-w"]))
+        commands.append(("lsof -n -b -w", [LSOF, "-n", "-b", "-w"], env))
     if not args.no_breakdown:
         commands += [
-            ("python -c pass", [py, "-c", "pass"]),
-            ("python -c 'import ipctop...'", [py, "-c", IMPORTS]),
+            (f"  same, {WORKERS_ENV}=1", ipctop, one_process),
+            ("python -c pass", [py, "-c", "pass"], env),
+            ("python -c 'import ipctop...'", [py, "-c", IMPORTS], env),
         ]
 
     print(f"machine: {machine_line()}")
-    print(f"ipctop: {' '.join(ipctop)}")
+    print(f"ipctop: {' '.join(ipctop)} (scans /proc in {scan_workers()} process(es); "
+          f"{WORKERS_ENV} sets it)")
     with signals_as_exit(), Load(LoadSpec(processes=args.processes, light=args.light)) as load:
         print(f"load: {load.describe()}", flush=True)
         seen = what_they_see(ipctop, env, load)
-        for _name, cmd in commands:  # warm-up: page cache, .pyc files
-            run_timed(cmd, env)
-        runs: dict[str, list[Run]] = {name: [] for name, _ in commands}
+        for _name, cmd, cmd_env in commands:  # warm-up: page cache, .pyc files
+            run_timed(cmd, cmd_env)
+        runs: dict[str, list[Run]] = {name: [] for name, _, _ in commands}
         for i in range(args.runs):
             order = commands if i % 2 == 0 else commands[::-1]
-            for name, cmd in order:
-                runs[name].append(run_timed(cmd, env))
+            for name, cmd, cmd_env in order:
+                runs[name].append(run_timed(cmd, cmd_env))
             print(f"  run {i + 1}/{args.runs}: " + ", ".join(
-                f"{name.split()[0]} {runs[name][-1].wall * 1000:.0f}" for name, _ in commands[:2]
-            ) + " ms", flush=True)
-        rss = {name: peak_rss_kb(cmd, env) for name, cmd in commands}
+                f"{name.split()[0]} {runs[name][-1].wall * 1000:.0f}"
+                for name, _, _ in commands[:2]) + " ms", flush=True)
+        rss = {name: peak_rss_kb(cmd, cmd_env) for name, cmd, cmd_env in commands}
         inproc = in_process(args.runs)
         if args.profile:
             profile(ipctop, env)
@@ -122,6 +128,11 @@ def main(argv: list[str] | None = None) -> int:
             cpu = (ref.cpu_ms or 0) / (ip.cpu_ms or 1)
             print(f"ratio {ref.name} / ipctop: {ref.median_ms / ip.median_ms:.2f}x wall "
                   f"(min/min {ref.min_ms / ip.min_ms:.2f}x), {cpu:.2f}x CPU")
+    single = next((r for r in rows if r.name.endswith(f"{WORKERS_ENV}=1")), None)
+    if single is not None:
+        print(f"ratio lsof -n / ipctop scanning in one process: "
+              f"{rows[1].median_ms / single.median_ms:.2f}x wall, "
+              f"{(rows[1].cpu_ms or 0) / (single.cpu_ms or 1):.2f}x CPU")
     ratio = rows[1].median_ms / ip.median_ms
     verdict = "meets" if ratio >= TARGET_RATIO else "MISSES"
     print(f"=> ipctop {verdict} the {TARGET_RATIO:.0f}x target against `lsof -n` "
@@ -188,11 +199,16 @@ def in_process(runs: int) -> list[Stats]:
             return to_json(snap)
         return json.dumps(snap.to_dict(), indent=2)  # the CLI before to_json
 
+    workers = scan_workers()
     takes: list[float] = []
+    split: list[float] = []
     dicts: list[float] = []
     clis: list[float] = []
     compact: list[float] = []
     for _ in range(runs):
+        t0 = time.perf_counter()
+        take(workers=workers)
+        split.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         snap = take()
         t1 = time.perf_counter()
@@ -208,6 +224,8 @@ def in_process(runs: int) -> list[Stats]:
         compact.append(t4 - t3)
     return [
         Stats.of_seconds("take() in-process", takes, note=f"first call {first * 1000:.0f} ms"),
+        Stats.of_seconds(f"take(workers={workers}) in-process", split,
+                         note="the scan split among forked helpers, as the CLI does"),
         Stats.of_seconds("the CLI's JSON text", clis, note="to_dict + encoding, as --json does"),
         Stats.of_seconds("  of which Snapshot.to_dict()", dicts,
                          note=f"{len(snap.objects)} objects, {len(snap.processes)} processes"),
