@@ -30,6 +30,8 @@ class Column:
     show: Callable[[Any, float], str] = lambda v, now: "-" if v is None else str(v)
     """Raw value and "now" -> display text."""
     right: bool = False
+    timed: bool = False
+    """The text depends on "now" (an age), not only on the object."""
 
     def text(self, obj: IpcObject, now: float | None = None) -> str:
         return self.show(self.get(obj), time.time() if now is None else now)
@@ -49,6 +51,11 @@ def _bytes(v: Any, now: float) -> str:
 
 def _age(v: Any, now: float) -> str:
     return human_age(v, now)
+
+
+def _age_column(key: str, title: str, get: Callable[[IpcObject], Any]) -> Column:
+    """A time shown as its age: "3m"."""
+    return Column(key, title, get, _age, right=True, timed=True)
 
 
 def users_text(obj: IpcObject, limit: int = 3) -> str:
@@ -78,7 +85,7 @@ MODE = Column("mode", "MODE", lambda o: o.mode)
 SIZE = Column("size", "SIZE", lambda o: o.size, _bytes, right=True)
 NUSERS = Column("nusers", "PROCS", lambda o: len(o.pids), right=True)
 USERS = Column("users", "USED BY", users_text)
-AGE = Column("age", "CHANGED", lambda o: o.ctime, _age, right=True)
+AGE = _age_column("age", "CHANGED", lambda o: o.ctime)
 LEAK = Column("leak", "LEAK", _leak_text)
 _KIND_ORDER = list(Kind)
 KIND = Column("kind", "KIND", lambda o: _KIND_ORDER.index(o.kind),
@@ -109,17 +116,17 @@ COLUMNS: dict[Kind | None, tuple[Column, ...]] = {
                     right=True), Column("cpid", "CPID", _attr("cpid"), right=True),
                     Column("lpid", "LPID", _attr("lpid"), right=True),
                     Column("status", "STATUS", _shm_status),
-                    Column("atime", "ATTACHED", _attr("atime"), _age, right=True),
+                    _age_column("atime", "ATTACHED", _attr("atime")),
                     Column("creator", "CREATOR", _attr("creator")), USERS, LEAK),
     Kind.SYSV_MSG: (ID, KEY, OWNER, MODE,
                     Column("messages", "MSGS", _attr("messages"),
                            right=True),
                     QBYTES, Column("lspid", "LSPID", _attr("lspid"), right=True),
                     Column("lrpid", "LRPID", _attr("lrpid"), right=True),
-                    Column("stime", "SENT", _attr("stime"), _age, right=True), LEAK),
+                    _age_column("stime", "SENT", _attr("stime")), LEAK),
     Kind.SYSV_SEM: (ID, KEY, OWNER, MODE, Column("nsems", "NSEMS", _attr("nsems"), right=True),
                     Column("values", "VALUES", _values),
-                    Column("otime", "LAST OP", _attr("otime"), _age, right=True), LEAK),
+                    _age_column("otime", "LAST OP", _attr("otime")), LEAK),
     Kind.POSIX_SHM: (NAME, OWNER, MODE, SIZE, NUSERS, AGE, USERS, LEAK),
     Kind.POSIX_MQ: (NAME, OWNER, MODE,
                     Column("messages", "MSGS", _attr("messages"),

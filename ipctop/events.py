@@ -120,7 +120,7 @@ def diff(old: Snapshot | None, new: Snapshot) -> list[Event]:
             events.append(Event(at, CREATED, obj.kind, obj.id, obj.name))
     for key, obj in after.items():
         prev = before.get(key)
-        if prev is None or prev == obj:
+        if prev is None or prev is obj or prev == obj:
             continue
         changes = changed_fields(prev, obj)
         if changes:

@@ -20,6 +20,7 @@ imported here; a collector module is imported only when a kind it serves is aske
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import os
 import re
@@ -189,16 +190,28 @@ def take(
 class LiveTake:
     """``take()`` for a program that polls, such as the TUI: each call reads again only the
     processes that may have changed since the previous one (see
-    :class:`~ipctop.collect.procs.ScanCache`), and everything every ``full_every`` seconds."""
+    :class:`~ipctop.collect.procs.ScanCache`), and everything every ``full_every`` seconds.
 
-    def __init__(self, proc: Path = PROC, dev: Path = DEV, *, full_every: float = 60.0,
+    An object equal to the one the previous call returned is returned as that same instance,
+    so a presenter can tell "unchanged" with ``is`` instead of comparing every field and user.
+    """
+
+    def __init__(self, proc: Path = PROC, dev: Path = DEV, *, full_every: float = 120.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.proc = proc
         self.dev = dev
         self.cache = ScanCache(full_every, clock)
+        self._previous: dict[tuple[Kind, str], IpcObject] = {}
 
     def __call__(self) -> Snapshot:
-        return take(self.proc, self.dev, cache=self.cache)
+        snap = take(self.proc, self.dev, cache=self.cache)
+        previous = self._previous
+        objects = []
+        for obj in snap.objects:
+            old = previous.get((obj.kind, obj.id))
+            objects.append(old if old is not None and old == obj else obj)
+        self._previous = {(o.kind, o.id): o for o in objects}
+        return dataclasses.replace(snap, objects=tuple(objects))
 
 
 _DIGITS = re.compile(r"(\d+)")
@@ -235,13 +248,13 @@ class _Join:
         for f in scanned.fds:
             target = f.target
             if target.startswith("pipe:["):
-                ino = f.inode_ref
-                if ino is not None:
-                    self.pipes_by_ino[ino].append(f)
+                digits = target[6:-1]  # FdUse.inode_ref, inline: this loop runs over every fd
+                if target[-1] == "]" and digits.isdigit():
+                    self.pipes_by_ino[int(digits)].append(f)
             elif target.startswith("socket:["):
-                ino = f.inode_ref
-                if ino is not None:
-                    self.socks_by_ino[ino].append(f)
+                digits = target[8:-1]
+                if target[-1] == "]" and digits.isdigit():
+                    self.socks_by_ino[int(digits)].append(f)
             elif f.mqueue:
                 if not target.endswith(_DELETED):
                     self.mq_fds[target].append(f)
@@ -263,9 +276,10 @@ class _Join:
     # ------------------------------------------------------------------ users
 
     def fd_users(self, fds: Iterable[FdUse], *, access: bool = True) -> tuple[User, ...]:
-        users = {
-            (f.pid, f.fd): User(pid=f.pid, comm=self.comm.get(f.pid, "?"), fd=f.fd,
-                                access=f.access if access else None, via="fd")
+        comm = self.comm
+        users = {  # User(pid, comm, fd, access, via), positional: this runs for every fd
+            (f.pid, f.fd): User(f.pid, comm.get(f.pid, "?"), f.fd, f.access if access else None,
+                                "fd")
             for f in fds
         }
         return tuple(users[k] for k in sorted(users))
@@ -277,7 +291,7 @@ class _Join:
             per_pid[m.pid] = _merge_access(per_pid[m.pid], m.access) if m.pid in per_pid \
                 else m.access
         return tuple(
-            User(pid=pid, comm=self.comm.get(pid, "?"), fd=None, access=acc, via="map")
+            User(pid, self.comm.get(pid, "?"), None, acc, "map")
             for pid, acc in sorted(per_pid.items())
         )
 

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import unique_name
+import sysv_ipc
+from conftest import unique_key, unique_name
 from test_collect_procs import MAPS, fdinfo, make_pid, make_proc, stat_text, status_text
 
 from ipctop.collect.procs import ProcScan, ScanCache, scan
@@ -346,3 +347,21 @@ def test_live_take_sees_dev_shm_file_removed_under_a_sleeping_process(
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
+
+
+def test_live_take_hands_out_the_same_instance_for_an_unchanged_object() -> None:
+    queue = sysv_ipc.MessageQueue(unique_key(), sysv_ipc.IPC_CREX, 0o600, max_message_size=64)
+    try:
+        live = LiveTake()
+        ident = str(queue.id)
+
+        def mine() -> object:
+            return next(o for o in live().of_kind(Kind.SYSV_MSG) if o.id == ident)
+
+        first = mine()
+        assert mine() is first
+        queue.send(b"x")
+        changed = mine()
+        assert changed is not first and getattr(changed, "messages", None) == 1
+    finally:
+        queue.remove()

@@ -545,3 +545,23 @@ async def test_detail_users_table_survives_refresh_and_caps() -> None:
         users.move_cursor(row=7)
         await poll(pilot)
         assert users.cursor_row == 7
+
+
+@sync
+async def test_ages_move_on_for_an_unchanged_object() -> None:
+    """The live collector hands out the same instance for an unchanged object; its row's texts
+    are reused, all but the ages, which follow the clock."""
+    fake = FakeCollector(auto=False)
+    app = make_app(fake)
+    async with running(app) as pilot:
+        index = next(i for i, v in enumerate(app.views) if v.id == "posix-shm")
+        app.action_view(index)
+        await pilot.pause()
+        before = str(app.table.get_cell("posix_shm:/psm_old", "age"))
+        obj = fake.get(Kind.POSIX_SHM, "/psm_old")
+        assert isinstance(app.clock, FakeClock)
+        app.clock.now += 3 * 86400
+        await poll(pilot)
+        assert fake.get(Kind.POSIX_SHM, "/psm_old") is obj
+        after = str(app.table.get_cell("posix_shm:/psm_old", "age"))
+        assert before == "2h" and after == "3d"

@@ -508,7 +508,7 @@ class ScanCache:
     ``full_every`` seconds the cache starts afresh anyway.
     """
 
-    def __init__(self, full_every: float = 60.0,
+    def __init__(self, full_every: float = 120.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.full_every = full_every
         self.clock = clock

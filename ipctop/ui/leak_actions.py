@@ -54,7 +54,7 @@ LEAK_COLUMNS: tuple[Column, ...] = (
     Column("ident", "ID/NAME", ident),
     Column("owner", "OWNER", lambda o: o.owner),
     Column("reclaim", "RECLAIM", _reclaim, lambda v, now: human_bytes(v), right=True),
-    Column("since", "IDLE", since, lambda v, now: human_age(v, now), right=True),
+    Column("since", "IDLE", since, lambda v, now: human_age(v, now), right=True, timed=True),
     Column("reason", "REASON", _reason),
 )
 """The Leaks view's columns: verdict, what, how much it frees, idle for how long, why."""

@@ -174,8 +174,15 @@ class ObjectTable(RowTable):
     # -- refresh -----------------------------------------------------------------------------
 
     def _texts(self, row: Row, now: float) -> tuple[str, ...]:
-        """The marker and every column's text: cheap, computed for every row on every poll."""
+        """The marker and every column's text, computed for every row on every poll: in full
+        for a new or changed object, and only the columns that depend on the time (ages) for
+        the very object shown last time (the live collector hands out the same instance for
+        an object that has not changed)."""
         mark = {NEW: "+", GONE: "-"}.get(row.state, " ")
+        shown = self._shown.get(row.key)
+        if shown is not None and self.objects.get(row.key) is row.obj and shown[0] == mark:
+            return (mark, *(col.text(row.obj, now) if col.timed else text
+                            for col, text in zip(self.columns_spec, shown[1:], strict=True)))
         return (mark, *(col.text(row.obj, now) for col in self.columns_spec))
 
     def _cells(self, row: Row, texts: tuple[str, ...]) -> list[Cell]:
