@@ -29,9 +29,9 @@ import struct
 import termios
 import time
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ipctop.collect.common import DEV, PROC, mode_str, user_name
 from ipctop.collect.procs import FdUse, MapUse, ProcScan, ScanCache, scan
@@ -135,7 +135,7 @@ def take(
     scanned = scan(proc, live=live, maps=bool(want & _NEEDS_MAPS), workers=workers,
                    cache=cache) if want & _NEEDS_SCAN else \
         ProcScan(processes={}, fds=(), maps=(), unreadable=Unreadable())
-    join = _Join(scanned, proc, live)
+    join = _Join(scanned, proc, live, cache.join_memo if cache is not None else None)
 
     objects += join.sysv_shm(shms)
     objects += join.dev_shm([o for o in dev_shm if o.kind in want])
@@ -158,6 +158,8 @@ def take(
         objects += join.shared_mappings(dev_shm)
 
     objects.sort(key=lambda o: (_KIND_ORDER[o.kind], natural_key(o.id)))
+    if cache is not None:
+        cache.join_memo = join.memo
 
     limits = Limits()
     if kinds is None or want & {Kind.SYSV_SHM, Kind.SYSV_MSG, Kind.SYSV_SEM, Kind.POSIX_MQ,
@@ -235,7 +237,12 @@ def _merge_access(a: str | None, b: str | None) -> str | None:
 class _Join:
     """Indexes over one ProcScan, and the join per kind."""
 
-    def __init__(self, scanned: ProcScan, proc: Path, live: bool) -> None:
+    def __init__(self, scanned: ProcScan, proc: Path, live: bool,
+                 memo: dict[tuple[object, ...], Any] | None = None) -> None:
+        self.old_memo = memo if memo is not None else {}
+        self.memo: dict[tuple[object, ...], Any] = {}
+        """Users joined in this scan, by the ids of the fds or maps they come from (see
+        :meth:`remembered`)."""
         self.scan = scanned
         self.proc = str(proc)
         self.live = live
@@ -275,7 +282,27 @@ class _Join:
 
     # ------------------------------------------------------------------ users
 
-    def fd_users(self, fds: Iterable[FdUse], *, access: bool = True) -> tuple[User, ...]:
+    def remembered(self, kind: str, items: Sequence[FdUse] | Sequence[MapUse],
+                   build: Callable[[Sequence[Any]], tuple[User, ...]]) -> tuple[User, ...]:
+        """``build(items)``, or what it returned in the previous scan for the very same items.
+
+        In an incremental scan a process that has not run keeps its FdUse and MapUse
+        instances, so an object whose users have not changed is joined from the same
+        instances; the memo is keyed by their ids and holds them, so an id cannot have been
+        reused. It keeps only what this scan asked for."""
+        held = tuple(items)
+        key = (kind, *map(id, held))
+        hit = self.old_memo.get(key)
+        if hit is None:
+            hit = (held, build(held))
+        self.memo[key] = hit
+        return hit[1]
+
+    def fd_users(self, fds: Sequence[FdUse], *, access: bool = True) -> tuple[User, ...]:
+        return self.remembered("fd" if access else "fd-", fds,
+                               lambda items: self._fd_users(items, access))
+
+    def _fd_users(self, fds: Sequence[FdUse], access: bool) -> tuple[User, ...]:
         comm = self.comm
         users = {  # User(pid, comm, fd, access, via), positional: this runs for every fd
             (f.pid, f.fd): User(f.pid, comm.get(f.pid, "?"), f.fd, f.access if access else None,
@@ -284,8 +311,11 @@ class _Join:
         }
         return tuple(users[k] for k in sorted(users))
 
-    def map_users(self, maps: Iterable[MapUse]) -> tuple[User, ...]:
+    def map_users(self, maps: Sequence[MapUse]) -> tuple[User, ...]:
         """One user per process, access merged over all its mappings of the object."""
+        return self.remembered("map", maps, self._map_users)
+
+    def _map_users(self, maps: Sequence[MapUse]) -> tuple[User, ...]:
         per_pid: dict[int, str | None] = {}
         for m in maps:
             per_pid[m.pid] = _merge_access(per_pid[m.pid], m.access) if m.pid in per_pid \

@@ -25,7 +25,7 @@ from conftest import unique_key, unique_name
 from test_collect_procs import MAPS, fdinfo, make_pid, make_proc, stat_text, status_text
 
 from ipctop.collect.procs import ProcScan, ScanCache, scan
-from ipctop.model import Kind
+from ipctop.model import Kind, Snapshot, User
 from ipctop.snapshot import LiveTake, take
 
 
@@ -365,3 +365,21 @@ def test_live_take_hands_out_the_same_instance_for_an_unchanged_object() -> None
         assert changed is not first and getattr(changed, "messages", None) == 1
     finally:
         queue.remove()
+
+
+def test_live_take_joins_like_take_after_a_change(commanded: Callable[..., Commanded]) -> None:
+    """Users remembered from the previous poll must give way when a holder changed."""
+    child = commanded()
+    live = LiveTake()
+    kinds = {Kind.PIPE}
+
+    def pipes_of_child(snap: Snapshot) -> dict[str, tuple[User, ...]]:
+        return {o.id: o.users for o in snap.of_kind(Kind.PIPE)
+                if any(u.pid == child.pid for u in o.users)}
+
+    live()
+    before = pipes_of_child(live())
+    child.do(b"p")
+    after = pipes_of_child(live())
+    assert len(after) == len(before) + 1
+    assert after == pipes_of_child(take(kinds=kinds))

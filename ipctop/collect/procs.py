@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from ipctop.collect.common import MQUEUE_MAGIC, PROC, statfs_type, user_name
 from ipctop.errors import ParseError
@@ -515,6 +516,8 @@ class ScanCache:
         self.seen: dict[int, _Seen] = {}
         self.identity: object = None
         self.full_at: float | None = None
+        self.join_memo: dict[tuple[object, ...], Any] = {}
+        """Kept for ``snapshot.take``: the users it joined, by the ids of their fds and maps."""
         self.reused = 0
         """Processes the last scan took from the cache."""
         self.read = 0
