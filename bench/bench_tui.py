@@ -192,22 +192,24 @@ HEADLESS_CHILD = "--headless-child"
 def headless_child(width: int, height: int, idle: float, timeout: float = 60.0) -> int:
     """Runs in a fresh interpreter: import, start IpcTopApp headless, report when rows appear;
     with ``idle`` > 0, then split the idle CPU between the collector (its thread's CPU time
-    inside ``take()``) and everything else (Textual: diff, table updates, rendering)."""
+    inside the app's collector, snapshot.LiveTake) and everything else (Textual: diff, table
+    updates, rendering)."""
     import asyncio
     import gc
     import threading
 
     t0 = time.perf_counter()
-    from ipctop.snapshot import take
-    from ipctop.ui.app import IpcTopApp
+    from ipctop.ui.app import IpcTopApp, default_collector
 
     t_import = time.perf_counter() - t0
     collector_cpu: list[float] = []
     lock = threading.Lock()
 
+    collect = default_collector()  # the app's own: incremental (snapshot.LiveTake)
+
     def timed_take() -> Any:
         c0 = time.thread_time()
-        snap = take()
+        snap = collect()
         with lock:
             collector_cpu.append(time.thread_time() - c0)
         return snap
@@ -418,7 +420,7 @@ def report(runs: list[TmuxRun], headless: list[dict[str, float]], args: argparse
         per_poll = 1000 * split["collector_cpu"] / max(split["polls"], 1)
         table += (
             f"\n\nheadless idle split over {split['idle_wall']:.0f} s: {total:.1f}% of a core in "
-            f"all; the collector (take(), {int(split['polls'])} polls, {per_poll:.0f} ms CPU "
+            f"all; the collector (LiveTake, {int(split['polls'])} polls, {per_poll:.0f} ms CPU "
             f"each) {coll:.1f}%, the rest (Textual: diff, table updates, rendering) "
             f"{total - coll:.1f}%"
         )
