@@ -47,13 +47,17 @@ def positive_float(text: str) -> float:
     return value
 
 
+def _all_modules() -> list[str]:
+    return list(dict.fromkeys(COMMAND_MODULES.values()))
+
+
 def command_modules(argv: Sequence[str] | None) -> list[str]:
     """The command modules a parser for ``argv`` needs: the one serving its command, or all of
     them (no command, an unknown one, or --help/--version before it), in registration order.
 
     Registering one module rather than all spares ``ipctop snapshot --json`` the imports and
     the argparse set-up of every other command."""
-    everything = list(dict.fromkeys(COMMAND_MODULES.values()))
+    everything = _all_modules()
     words = iter(argv or ())
     for word in words:
         if word in ("-h", "--help", "--version", "--"):
@@ -79,8 +83,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--filter", default="", metavar="TEXT",
                         help="TUI: start with this filter applied")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    modules = command_modules(argv) if argv is not None else \
-        list(dict.fromkeys(COMMAND_MODULES.values()))
+    modules = command_modules(argv) if argv is not None else _all_modules()
     for name in modules:
         importlib.import_module(name).register(sub)
     return parser
