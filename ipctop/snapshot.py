@@ -106,16 +106,15 @@ def take(
         if Kind.SYSV_SHM in want:
             shms = collect("SysV shm", lambda: sysv.read_shm(proc), shms)
 
-    dev_shm: list[PosixShm | PosixSem] = []
-    if want & {Kind.POSIX_SHM, Kind.POSIX_SEM, Kind.SHARED_MAPPING}:
+    if want & {Kind.POSIX_SHM, Kind.POSIX_SEM, Kind.SHARED_MAPPING, Kind.POSIX_MQ}:
         from ipctop.collect import posix
 
+    dev_shm: list[PosixShm | PosixSem] = []
+    if want & {Kind.POSIX_SHM, Kind.POSIX_SEM, Kind.SHARED_MAPPING}:
         dev_shm = collect("/dev/shm", lambda: posix.read_dev_shm(dev), [])
 
     queues: list[PosixMq] | None = None
     if Kind.POSIX_MQ in want:
-        from ipctop.collect import posix
-
         try:
             queues = posix.read_mqueue(dev, live=live)
         except posix.MqueueNotMounted as err:
@@ -140,8 +139,6 @@ def take(
     objects += join.sysv_shm(shms)
     objects += join.dev_shm([o for o in dev_shm if o.kind in want])
     if Kind.POSIX_MQ in want:
-        from ipctop.collect import posix
-
         objects += join.posix_mq(queues, posix.mq_attrs if live else None)
 
     if Kind.PIPE in want:

@@ -578,14 +578,17 @@ def _read_all(path: str, dir_fd: int | None = None) -> bytes:
     """The whole file, reading until EOF (maps may come in pieces)."""
     fd = os.open(path, _O_FILE, dir_fd=dir_fd)
     try:
-        chunks: list[bytes] = []
-        while True:
-            chunk = os.read(fd, _BUF)
-            if not chunk:
-                return b"".join(chunks)
-            chunks.append(chunk)
+        return _drain(fd)
     finally:
         os.close(fd)
+
+
+def _drain(fd: int) -> bytes:
+    """Everything ``fd`` gives until EOF."""
+    chunks: list[bytes] = []
+    while chunk := os.read(fd, _BUF):
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 _NOT_IPC_PREFIXES = ("/proc/", "/sys/", "/dev/pts/", "/dev/null", "/dev/tty", "/dev/ptmx",
@@ -995,13 +998,10 @@ def _fields(obj: Signals | FdUse | MapUse) -> tuple[object, ...]:
 
 def _read_to_end(fd: int) -> bytes | None:
     """Everything until EOF on a pipe; None on a read error."""
-    chunks: list[bytes] = []
     try:
-        while chunk := os.read(fd, _BUF):
-            chunks.append(chunk)
+        return _drain(fd)
     except OSError:
         return None
-    return b"".join(chunks)
 
 
 def _finish_child(pid: int, rfd: int, *, done: bool) -> bool:
