@@ -51,7 +51,7 @@ from benchutil import (
 )
 from load import Load, LoadSpec, signals_as_exit
 
-from ipctop.collect.procs import WORKERS_ENV, scan_workers
+from ipctop.collect.scan_split import WORKERS_ENV, scan_workers
 from ipctop.model import Snapshot
 
 LSOF = "/usr/bin/lsof"

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from conftest import Spawn, unique_name
 
-from ipctop.collect import procs
-from ipctop.collect.procs import FdUse, MapUse, mask_names, scan, signal_name
+from ipctop.collect import procfs, procs
+from ipctop.collect.procfs import FdUse, MapUse, mask_names, signal_name
+from ipctop.collect.procs import scan
 from ipctop.errors import ParseError
 
 BTIME = 1700000000
@@ -119,21 +120,21 @@ def test_mask_names_bit_n_minus_1_is_signal_n() -> None:
 def test_parse_status_reads_fields_and_combines_pending(tmp_path: Path) -> None:
     text = status_text(name="my worker", ppid=42, uid=1000, euid=0, sigpnd=1 << 9,
                        shdpnd=1 << 14, sigblk=1 << 9, sigign=1, sigcgt=1 << 16)
-    info = procs.parse_status(text.encode(), tmp_path / "status")
+    info = procfs.parse_status(text.encode(), tmp_path / "status")
     assert (info.name, info.ppid, info.uid) == ("my worker", 42, 0)
     assert mask_names(info.pending) == ("SIGUSR1", "SIGTERM")
     assert mask_names(info.blocked) == ("SIGUSR1",)
     assert mask_names(info.ignored) == ("SIGHUP",)
     assert mask_names(info.caught) == ("SIGCHLD",)
     assert not info.kthread
-    spaced = procs.parse_status(status_text(name=" a b ").encode(), "s")
+    spaced = procfs.parse_status(status_text(name=" a b ").encode(), "s")
     assert spaced.name == " a b "
 
 
 def test_parse_status_bad_mask_names_file_and_line() -> None:
     text = status_text().replace("SigBlk:\t0000000000000000", "SigBlk:\tzz00000000000000")
     with pytest.raises(ParseError) as exc:
-        procs.parse_status(text.encode(), "/proc/77/status")
+        procfs.parse_status(text.encode(), "/proc/77/status")
     line = text.splitlines().index("SigBlk:\tzz00000000000000") + 1
     assert exc.value.path == "/proc/77/status"
     assert exc.value.lineno == line
@@ -144,7 +145,7 @@ def test_parse_status_missing_field() -> None:
     text = "".join(line + "\n" for line in status_text().splitlines() if
                    not line.startswith("PPid:"))
     with pytest.raises(ParseError, match=r"/proc/5/status:\d+: no PPid: line"):
-        procs.parse_status(text.encode(), "/proc/5/status")
+        procfs.parse_status(text.encode(), "/proc/5/status")
 
 
 def test_parse_status_fast_path_agrees_with_checked_path() -> None:
@@ -156,8 +157,8 @@ def test_parse_status_fast_path_agrees_with_checked_path() -> None:
                 real.append(Path(f"/proc/{entry}/status").read_bytes())
     assert real
     for data in real:
-        assert procs._status_fast(data) == procs._status_checked(data, "x")
-        assert procs._status_fast(data) is not None  # the kernel's own format takes it
+        assert procfs.status_fast(data) == procfs._status_checked(data, "x")
+        assert procfs.status_fast(data) is not None  # the kernel's own format takes it
     base = status_text(name="a b", ppid=42, uid=1000, euid=7, sigpnd=1 << 9, shdpnd=1 << 14,
                        sigblk=5, sigign=1 << 63, sigcgt=0xABCDEF, kthread=1).encode()
     variants = [
@@ -179,9 +180,9 @@ def test_parse_status_fast_path_agrees_with_checked_path() -> None:
     ]
     fast_taken = 0
     for data in variants:
-        fast = procs._status_fast(data)
+        fast = procfs.status_fast(data)
         try:
-            checked: object = procs._status_checked(data, "x")
+            checked: object = procfs._status_checked(data, "x")
         except ParseError as err:
             checked = err
         if fast is not None:
@@ -189,33 +190,33 @@ def test_parse_status_fast_path_agrees_with_checked_path() -> None:
             assert fast == checked, data
         if isinstance(checked, ParseError):
             with pytest.raises(ParseError) as exc:
-                procs.parse_status(data, "x")
+                procfs.parse_status(data, "x")
             assert str(exc.value) == str(checked)
         else:
-            assert procs.parse_status(data, "x") == checked
+            assert procfs.parse_status(data, "x") == checked
     assert fast_taken >= 6
 
 
 def test_parse_stat_handles_parens_in_comm() -> None:
-    state, start = procs.parse_stat(stat_text(9, comm="a) (b c)", state="T",
+    state, start = procfs.parse_stat(stat_text(9, comm="a) (b c)", state="T",
                                               starttime=777).encode(), "x")
     assert (state, start) == ("T", 777)
     with pytest.raises(ParseError, match=r"/proc/9/stat:1:"):
-        procs.parse_stat(b"9 (w) S 1 2\n", "/proc/9/stat")
+        procfs.parse_stat(b"9 (w) S 1 2\n", "/proc/9/stat")
 
 
 def test_parse_fdinfo_access() -> None:
-    assert procs.parse_fdinfo_access(fdinfo(0o2000000).encode(), "f") == "r"
-    assert procs.parse_fdinfo_access(fdinfo(0o2004001).encode(), "f") == "w"
-    assert procs.parse_fdinfo_access(fdinfo(0o100002).encode(), "f") == "rw"
+    assert procfs.parse_fdinfo_access(fdinfo(0o2000000).encode(), "f") == "r"
+    assert procfs.parse_fdinfo_access(fdinfo(0o2004001).encode(), "f") == "w"
+    assert procfs.parse_fdinfo_access(fdinfo(0o100002).encode(), "f") == "rw"
     with pytest.raises(ParseError, match=r"/proc/3/fdinfo/4:2: bad flags"):
-        procs.parse_fdinfo_access(b"pos:\t0\nflags:\t09x\n", "/proc/3/fdinfo/4")
+        procfs.parse_fdinfo_access(b"pos:\t0\nflags:\t09x\n", "/proc/3/fdinfo/4")
     with pytest.raises(ParseError, match="no flags"):
-        procs.parse_fdinfo_access(b"pos:\t0\n", "/proc/3/fdinfo/4")
+        procfs.parse_fdinfo_access(b"pos:\t0\n", "/proc/3/fdinfo/4")
 
 
 def test_parse_maps_keeps_only_shared_file_lines() -> None:
-    maps = procs.parse_maps(MAPS.encode(), "/proc/7/maps", 7)
+    maps = procfs.parse_maps(MAPS.encode(), "/proc/7/maps", 7)
     assert maps == [
         MapUse(7, "/SYSV0000abcd", "rw-s", os.makedev(0, 1), 32790, shmid=32790, deleted=True),
         MapUse(7, "/dev/shm/thing", "r--s", os.makedev(0, 0x19), 777),
@@ -229,14 +230,14 @@ def test_parse_maps_keeps_only_shared_file_lines() -> None:
 def test_parse_maps_malformed_shared_line_names_line() -> None:
     bad = MAPS.replace("00:19 777", "0019 777")
     with pytest.raises(ParseError) as exc:
-        procs.parse_maps(bad.encode(), "/proc/7/maps", 7)
+        procfs.parse_maps(bad.encode(), "/proc/7/maps", 7)
     assert exc.value.lineno == 3
     assert str(exc.value).startswith("/proc/7/maps:3: unexpected maps line")
 
 
 def test_ns_inode() -> None:
-    assert procs.ns_inode("ipc:[4026531839]") == 4026531839
-    assert procs.ns_inode("ipc:4026531839") is None
+    assert procfs.ns_inode("ipc:[4026531839]") == 4026531839
+    assert procfs.ns_inode("ipc:4026531839") is None
 
 
 # --------------------------------------------------------------------------- fixture scans
@@ -450,7 +451,7 @@ def test_scan_real_proc_sees_own_fds(tmp_path: Path) -> None:
         assert (mine[sfd].dev, mine[sfd].ino, mine[sfd].access) == (sst.st_dev, sst.st_ino, "rw")
         p = result.processes[me]
         assert p.ppid == os.getppid()
-        assert p.ipc_ns == procs.ns_inode(os.readlink("/proc/self/ns/ipc"))
+        assert p.ipc_ns == procfs.ns_inode(os.readlink("/proc/self/ns/ipc"))
         assert p.ipc_ns == result.self_ipc_ns
         assert p.state == "R"
         assert p.cmdline.split()[0].endswith("python") or "pytest" in p.cmdline
@@ -539,8 +540,8 @@ def test_maps_ioctl_agrees_with_maps_text(spawn: Spawn, tmp_path: Path) -> None:
 def test_maps_query_unsupported_on_plain_files(tmp_path: Path) -> None:
     f = tmp_path / "maps"
     f.write_text(MAPS)
-    with pytest.raises(procs.MapsQuery.Unsupported):
-        procs.MapsQuery().query(str(f), 1)
+    with pytest.raises(procfs.MapsQuery.Unsupported):
+        procfs.MapsQuery().query(str(f), 1)
 
 
 def test_fd_access_from_link_mode_agrees_with_fdinfo(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import Spawn
 
-from ipctop.collect import procs
+from ipctop.collect import procs, scan_split
 from ipctop.collect.procs import FdUse, MapUse, ProcScan, scan
 from ipctop.model import Process
 
@@ -139,15 +139,15 @@ def test_forked_scan_interrupted_kills_and_reaps_helpers(
 
 
 def test_scan_workers_follows_cpus_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(procs.WORKERS_ENV, raising=False)
+    monkeypatch.delenv(scan_split.WORKERS_ENV, raising=False)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3, 4, 5, 6, 7})
-    assert procs.scan_workers() == procs.MAX_WORKERS
+    assert scan_split.scan_workers() == scan_split.MAX_WORKERS
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3})
-    assert procs.scan_workers() == 1
-    monkeypatch.setenv(procs.WORKERS_ENV, "3")
-    assert procs.scan_workers() == 3
-    monkeypatch.setenv(procs.WORKERS_ENV, "0")
-    assert procs.scan_workers() == 1
+    assert scan_split.scan_workers() == 1
+    monkeypatch.setenv(scan_split.WORKERS_ENV, "3")
+    assert scan_split.scan_workers() == 3
+    monkeypatch.setenv(scan_split.WORKERS_ENV, "0")
+    assert scan_split.scan_workers() == 1
 
 
 def test_few_processes_are_not_split(forks: list[int], monkeypatch: pytest.MonkeyPatch) -> None:

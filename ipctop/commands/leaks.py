@@ -76,7 +76,7 @@ class Leaks:
         self.as_json = as_json
 
     def main(self, *, clean: bool, yes: bool) -> int:
-        from ipctop.collect.procs import scan_workers
+        from ipctop.collect.scan_split import scan_workers
         from ipctop.leaks import LEAK, STATUSES, UNKNOWN, find_leaks, judge
         from ipctop.reclaim import candidates
         from ipctop.snapshot import take

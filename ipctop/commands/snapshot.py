@@ -43,7 +43,7 @@ def parse_kinds(values: list[str]) -> set[Kind] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ipctop.collect.procs import scan_workers
+    from ipctop.collect.scan_split import scan_workers
     from ipctop.snapshot import take
 
     kinds = parse_kinds(args.kind)

@@ -1,0 +1,94 @@
+"""The incremental scan of a polling program: what one scan keeps for the next (ScanCache)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ipctop.collect.procfs import FdUse, MapUse
+from ipctop.model import Process
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """What one scan read of one process, and how to tell next time whether it has changed."""
+
+    stamp: bytes
+    """:meth:`_Scanner.run_stamp` before the process was read."""
+    threads: int | None
+    """The "Threads:" count of its status."""
+    status: bytes | None
+    """The status it was read with, for a process that a signal can be left pending on
+    without it running (it blocks signals, or it is stopped or in uninterruptible sleep);
+    None for others, which run when sent a signal."""
+    process: Process
+    fds: tuple[FdUse, ...]
+    maps: tuple[MapUse, ...]
+    notes: tuple[str, ...]
+    """What could not be read, as ``Unreadable.sample`` words it."""
+
+
+class ScanCache:
+    """What a polling program's scans keep from one to the next (``scan(cache=...)``).
+
+    A process is read again only when it may have changed. Its fds, maps, command line and
+    namespace change only when it runs, and /proc/PID/schedstat (time on CPU, time waiting,
+    timeslices) changes whenever it runs: a process whose schedstat (every thread's, for one
+    with several) is the same as at the previous scan is taken from the cache. Signals are the
+    exception: one sent to a process that blocks it, or that is stopped or in uninterruptible
+    sleep, stays pending without the process running, so for those the status is compared too.
+    A pid reused by another process is told apart by the inode of its schedstat file. On an
+    idle machine that is a handful of processes read per poll instead of all of them, and a
+    small file read for the rest instead of four.
+
+    Two things change what a process's fds and maps look like without the process running:
+    a SysV segment or /dev/shm file removed by someone else (the maps and fd links then say
+    "(deleted)"), and anything this reasoning overlooks. For the first, :meth:`begin` is given
+    the identities of those objects and starts afresh when they change; for the second, every
+    ``full_every`` seconds the cache starts afresh anyway.
+    """
+
+    def __init__(self, full_every: float = 120.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.full_every = full_every
+        self.clock = clock
+        self.seen: dict[int, Seen] = {}
+        self.identity: object = None
+        self.full_at: float | None = None
+        self.join_memo: dict[tuple[object, ...], Any] = {}
+        """Kept for ``snapshot.take``: the users it joined, by the ids of their fds and maps."""
+        self.reused = 0
+        """Processes the last scan took from the cache."""
+        self.read = 0
+        """Processes the last scan read."""
+
+    def begin(self, identity: object = None) -> None:
+        """Start a scan; forget everything if ``identity`` (of the objects whose removal shows
+        in other processes' fds and maps) changed, or on the periodic full scan."""
+        now = self.clock()
+        if identity != self.identity or self.full_at is None or \
+                now - self.full_at >= self.full_every:
+            self.seen = {}
+            self.full_at = now
+        self.identity = identity
+        self.reused = self.read = 0
+
+
+SIGNAL_STATES = ("D", "T", "t")
+"""Uninterruptible sleep, stopped, traced: a signal sent then stays pending; the process does not
+run to take it."""
+
+
+def threads_of(status: bytes) -> int | None:
+    """The "Threads:" count of a status file; None when it has none."""
+    pos = status.find(b"\nThreads:")
+    if pos < 0:
+        return None
+    end = status.find(b"\n", pos + 1)
+    try:
+        return int(status[pos + 9 : end if end >= 0 else None])
+    except ValueError:
+        return None
+
