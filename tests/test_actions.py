@@ -263,7 +263,7 @@ def test_create_limits_come_from_proc_sys(tmp_path: Path, monkeypatch: pytest.Mo
     for name, value in (("msg_max", 5), ("msgsize_max", 100), ("msg_default", 5),
                         ("msgsize_default", 100)):
         (tmp_path / "fs" / "mqueue" / name).write_text(f"{value}\n")
-    monkeypatch.setattr(actions, "PROC_SYS", tmp_path)
+    monkeypatch.setattr(actions.common, "PROC_SYS", tmp_path)
     key = unique_key()
     with pytest.raises(UsageError, match=r"above kernel.shmmax \(4096 bytes\)"):
         actions.create(Kind.SYSV_SHM, hex(key), size=4097)
@@ -338,9 +338,9 @@ def test_sysv_receive_waits_for_a_message_sent_later(made: Make) -> None:
 def test_sysv_full_queue_fails_without_sending(made: Make) -> None:
     q = made(Kind.SYSV_MSG)
     limit = actions.kernel_limit("msgmax") or 8192
-    qbytes = actions._msq_stat(int(q), q).qbytes
+    qbytes = actions.sysv._msq_stat(int(q), q).qbytes
     chunk = b"f" * min(limit, qbytes)
-    while actions._msq_stat(int(q), q).cbytes + len(chunk) <= qbytes:
+    while actions.sysv._msq_stat(int(q), q).cbytes + len(chunk) <= qbytes:
         actions.send(Kind.SYSV_MSG, q, chunk)
     before = msg_count(q)
     with pytest.raises(IpcError, match="is full") as err:
