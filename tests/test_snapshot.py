@@ -20,8 +20,7 @@ import sysv_ipc
 from conftest import Spawn, run_and_exit, unique_key, unique_name
 from fixtures_proc import shm_line, write_sysvipc
 
-from ipctop import snapshot
-from ipctop.collect import posix
+from ipctop.collect import pipes, posix
 from ipctop.model import (
     Fifo,
     IpcObject,
@@ -88,7 +87,7 @@ def test_pipe_users_bytes_and_capacity(spawn: Spawn) -> None:
 def _pipe_size(fd: int) -> int:
     import fcntl
 
-    return fcntl.fcntl(fd, snapshot.F_GETPIPE_SZ)
+    return fcntl.fcntl(fd, pipes.F_GETPIPE_SZ)
 
 
 def test_pipe_without_reader_is_not_opened(spawn: Spawn) -> None:

@@ -17,8 +17,9 @@ import ctypes
 import os
 import stat
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ipctop.collect.common import (
     DEV,
@@ -30,7 +31,10 @@ from ipctop.collect.common import (
     user_name,
 )
 from ipctop.errors import IpcError, ParseError
-from ipctop.model import PosixMq, PosixSem, PosixShm
+from ipctop.model import IpcObject, PosixMq, PosixSem, PosixShm, evolve
+
+if TYPE_CHECKING:
+    from ipctop.join import Join
 
 MOUNT_FIX = "mkdir -p /dev/mqueue && mount -t mqueue none /dev/mqueue"
 
@@ -235,3 +239,59 @@ def read_mqueue(dev: Path = DEV, *, live: bool = True) -> list[PosixMq]:
             f"fix: {MOUNT_FIX}"
         )
     return read_mqueue_dir(directory, live=live)
+
+
+# --------------------------------------------------------------------------- join
+
+
+def join_dev_shm(join: Join, objs: list[PosixShm | PosixSem]) -> list[IpcObject]:
+    """Users of /dev/shm files: fds and maps whose (st_dev, st_ino) is the file's (a semaphore's
+    creator maps a temp name, so never by name)."""
+    from ipctop.join import user_order
+
+    out: list[IpcObject] = []
+    for o in objs:
+        if o.dev is None or o.inode is None:
+            out.append(o)
+            continue
+        key = (o.dev, o.inode)
+        users = join.fd_users(join.fds_by_file.get(key, ())) + \
+            join.map_users(join.maps_by_file.get(key, ()))
+        out.append(evolve(o, users=tuple(sorted(users, key=user_order))))
+    return out
+
+
+def join_mq(
+    join: Join,
+    queues: list[PosixMq] | None,
+    attrs: Callable[[str], tuple[int, int, int] | None] | None,
+) -> list[IpcObject]:
+    """Users of each queue: fds on the mqueue filesystem, by name. A queue that processes hold
+    but the listing lacks (/dev/mqueue not mounted) is listed from its fds, with ``attrs``."""
+    from ipctop.join import stat_or_none
+
+    out: list[IpcObject] = []
+    listed = set()
+    for q in queues or ():
+        listed.add(q.id)
+        out.append(evolve(q, users=join.fd_users(join.mq_fds.get(q.id, ()))))
+    for name, fds in join.mq_fds.items():
+        if name in listed:
+            continue
+        # Not in the listing: /dev/mqueue is not mounted (or the queue was created meanwhile).
+        info = attrs(name) if attrs is not None else None
+        messages = maxmsg = msgsize = None
+        if info is not None:
+            messages, maxmsg, msgsize = info
+        st = stat_or_none(f"{join.proc}/{fds[0].pid}/fd/{fds[0].fd}") if join.live else None
+        out.append(PosixMq(
+            id=name, name=name,
+            uid=st.st_uid if st else None,
+            owner=user_name(st.st_uid) if st else None,
+            mode=mode_str(st.st_mode) if st else None,
+            ctime=st.st_ctime if st else None,
+            size=maxmsg * msgsize if maxmsg is not None and msgsize is not None else None,
+            messages=messages, maxmsg=maxmsg, msgsize=msgsize,
+            users=join.fd_users(fds),
+        ))
+    return out

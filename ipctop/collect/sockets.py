@@ -14,10 +14,14 @@ from __future__ import annotations
 import _socket  # the C module: `socket` costs ~10 ms of imports (enums, selectors)
 import struct
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ipctop.collect.common import PROC
 from ipctop.errors import ParseError
-from ipctop.model import UnixSocket
+from ipctop.model import IpcObject, UnixSocket, evolve
+
+if TYPE_CHECKING:
+    from ipctop.join import Join
 
 NETLINK_SOCK_DIAG = 4
 SOCK_DIAG_BY_FAMILY = 20
@@ -191,4 +195,17 @@ def read_unix(proc: Path = PROC, *, live: bool = True) -> list[UnixSocket]:
             peer=peer,
             bytes=rqueue,
         ))
+    return out
+
+
+def join_unix(join: Join, socks: list[UnixSocket]) -> list[IpcObject]:
+    """Holders of each socket: fds linking to "socket:[INODE]" (access is not read for sockets)."""
+    out: list[IpcObject] = []
+    for s in socks:
+        try:
+            ino = int(s.id)
+        except ValueError:
+            out.append(s)
+            continue
+        out.append(evolve(s, users=join.fd_users(join.socks_by_ino.get(ino, ()), access=False)))
     return out

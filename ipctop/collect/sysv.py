@@ -18,10 +18,14 @@ from __future__ import annotations
 import ctypes
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ipctop.collect.common import PROC, load_libc, mode_str, user_name
 from ipctop.errors import ParseError
-from ipctop.model import SysvMsg, SysvSem, SysvShm
+from ipctop.model import IpcObject, SysvMsg, SysvSem, SysvShm, evolve
+
+if TYPE_CHECKING:
+    from ipctop.join import Join
 
 SHM_DEST = 0o1000
 SHM_LOCKED = 0o2000
@@ -226,3 +230,27 @@ def read_sem(proc: Path = PROC, *, live: bool = True) -> list[SysvSem]:
             otime=_time(r["otime"]),
         ))
     return out
+
+
+# --------------------------------------------------------------------------- join
+
+
+def join_shm(join: Join, shms: list[SysvShm]) -> list[IpcObject]:
+    """Attachers of each segment: maps lines whose inode column is the shmid, from processes in
+    our IPC namespace only (shmids repeat across namespaces); and the creator's command."""
+    return [
+        evolve(s, users=join.map_users(join.maps_by_shmid.get(int(s.id), ())),
+               creator=_creator(join, s.cpid, s.ctime))
+        for s in shms
+    ]
+
+
+def _creator(join: Join, pid: int, created: float | None) -> str | None:
+    """The command of ``pid`` if it can be the object's creator: alive, and started before the
+    object was created (a younger process only reuses the pid)."""
+    p = join.scan.processes.get(pid)
+    if p is None:
+        return None
+    if p.start_time is not None and created is not None and p.start_time > created + 1:
+        return None
+    return p.cmdline or p.comm

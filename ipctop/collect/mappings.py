@@ -1,0 +1,57 @@
+"""Files mapped MAP_SHARED: found by the /proc scan's shared maps lines.
+
+A shared mapping of a regular file is IPC when processes write through it for each other. The
+join groups the scanned maps by the file's (dev, inode) and leaves out what another kind lists:
+SysV segments, /dev/shm objects that are still listed, device files.
+"""
+
+from __future__ import annotations
+
+import stat
+from typing import TYPE_CHECKING
+
+from ipctop.collect.common import mode_str, user_name
+from ipctop.model import IpcObject, PosixSem, PosixShm, SharedMapping
+
+if TYPE_CHECKING:
+    from ipctop.join import Join
+
+
+def join_shared_mappings(join: Join, dev_shm: list[PosixShm | PosixSem]) -> list[IpcObject]:
+    """MAP_SHARED maps of files: not SysV, not device files, not listed /dev/shm objects.
+
+    A /dev/shm file that is mapped but no longer listed (shm_unlink while mapped) is kept
+    here, deleted; the semaphore creator's temp name matches its sem.NAME and is not.
+    """
+    from ipctop.join import stat_or_none
+
+    listed = {(o.dev, o.inode) for o in dev_shm}
+    out: list[IpcObject] = []
+    for key, maps in join.maps_by_file.items():
+        if key in listed:
+            continue
+        first = maps[0]
+        path = first.path
+        if not path.startswith("/"):
+            continue  # anon_inode:..., [special]
+        if path.startswith("/dev/") and not path.startswith("/dev/shm/"):
+            continue  # /dev/zero (shared anonymous), /dev/dri/..., other devices
+        if path.startswith("/dev/shm/") and not first.deleted:
+            continue  # a listed object's file, or one created after the listing
+        deleted = any(m.deleted for m in maps)
+        size = uid = None
+        mode = None
+        ctime = None
+        if join.live and not deleted:
+            st = stat_or_none(path)
+            if st is not None and (st.st_dev, st.st_ino) == key:
+                if not stat.S_ISREG(st.st_mode):
+                    continue
+                size, uid, mode, ctime = st.st_size, st.st_uid, mode_str(st.st_mode), \
+                    st.st_ctime
+        out.append(SharedMapping(
+            id=path, name=path, path=path, dev=key[0], inode=key[1], deleted=deleted,
+            size=size, uid=uid, owner=user_name(uid) if uid is not None else None,
+            mode=mode, ctime=ctime, users=join.map_users(maps),
+        ))
+    return out

@@ -1,0 +1,88 @@
+"""Pipes and FIFOs: found by the /proc scan, measured through one of their fds.
+
+There is no list of pipes: a pipe exists while some process holds an fd linking to
+"pipe:[INODE]", and a FIFO is an fd whose target is S_IFIFO (the scan stats fd targets that may
+be one). So the join is the collector here: it groups the scanned fds by identity (the pipe's
+inode, the FIFO's (dev, inode)) and asks the kernel, through one holder's fd, how many bytes are
+queued (FIONREAD) and how much the buffer holds (F_GETPIPE_SZ).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import struct
+import termios
+from typing import TYPE_CHECKING
+
+from ipctop.collect.common import mode_str, user_name
+from ipctop.collect.procfs import FdUse
+from ipctop.model import Fifo, IpcObject, Pipe, User
+
+if TYPE_CHECKING:
+    from ipctop.join import Join
+
+F_GETPIPE_SZ = 1032
+
+
+def join_pipes(join: Join) -> list[IpcObject]:
+    """Every pipe some process holds, with its holders and (live) queue and capacity."""
+    out: list[IpcObject] = []
+    for ino, fds in join.pipes_by_ino.items():
+        users = join.fd_users(fds)
+        queued = capacity = None
+        if join.live:
+            queued, capacity = queued_bytes(join.proc, users, fds)
+        out.append(Pipe(id=str(ino), users=users, bytes=queued, capacity=capacity))
+    return out
+
+
+def join_fifos(join: Join) -> list[IpcObject]:
+    """Every FIFO some process holds open, by (dev, inode), with the same measures as pipes."""
+    out: list[IpcObject] = []
+    for (dev, ino), fds in join.fifo_fds.items():
+        users = join.fd_users(fds)
+        queued = capacity = None
+        if join.live:
+            queued, capacity = queued_bytes(join.proc, users, fds)
+        first = fds[0]
+        path = first.path
+        out.append(Fifo(
+            id=path, name=path, path=path, dev=dev, inode=ino,
+            uid=first.uid, owner=user_name(first.uid) if first.uid is not None else None,
+            mode=mode_str(first.mode) if first.mode is not None else None,
+            ctime=first.ctime, users=users, bytes=queued, capacity=capacity,
+        ))
+    return out
+
+
+def queued_bytes(proc: str, users: tuple[User, ...],
+                 fds: list[FdUse]) -> tuple[int | None, int | None]:
+    """(bytes queued, capacity) of a pipe or FIFO, through one of its fds; None when unknown.
+
+    Only while it has a reader: opening the read side ourselves must not make a write succeed
+    that would otherwise fail with EPIPE.
+    """
+    if not any(u.access in ("r", "rw") for u in users):
+        return None, None
+    for f in fds:
+        try:
+            fd = os.open(f"{proc}/{f.pid}/fd/{f.fd}", os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            queued: int | None
+            capacity: int | None
+            try:
+                buf = fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0")
+                queued = int(struct.unpack("i", buf)[0])
+            except OSError:
+                queued = None
+            try:
+                capacity = fcntl.fcntl(fd, F_GETPIPE_SZ)
+            except OSError:
+                capacity = None
+            return queued, capacity
+        finally:
+            os.close(fd)
+    return None, None
