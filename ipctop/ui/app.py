@@ -59,6 +59,7 @@ from ipctop.ui.screens.process import ProcessScreen
 from ipctop.ui.views import View, all_views
 from ipctop.ui.widgets.detail_pane import DetailPane
 from ipctop.ui.widgets.event_log import EventLog
+from ipctop.ui.widgets.filter_box import FilterBox
 from ipctop.ui.widgets.limit_meters import LimitMeters
 from ipctop.ui.widgets.object_table import GONE, NEW, ObjectTable, Row, row_key_of
 from ipctop.ui.widgets.status_bar import StatusBar
@@ -103,8 +104,12 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
     BINDINGS: ClassVar[list[BindingType]] = [  # type: ignore[misc]
         Binding("q", "quit_app", "Quit"),
         Binding("question_mark,f1", "help", "Help", key_display="?"),
-        Binding("slash", "filter", "Filter", key_display="/"),
-        Binding("escape", "clear_filter", "Clear filter", show=False, key_display="Esc"),
+        # Priority: handled when the key arrives, before the keys typed after it are routed,
+        # so the filter box has the focus for them however fast they come.
+        Binding("slash", "filter", "Filter", key_display="/", priority=True),
+        Binding("escape", "clear_filter", "Clear filter", show=False, key_display="Esc",
+                priority=True),
+        Binding("enter", "filter_done", "Keep filter", show=False, priority=True),
         Binding("o", "cycle_sort", "Sort"),
         Binding("O", "reverse_sort", "Reverse sort", show=False),
         Binding("p,space", "toggle_pause", "Pause", key_display="p"),
@@ -170,7 +175,7 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
                 yield ObjectTable(id="objects")
                 yield EventLog(id="events")
             yield DetailPane(id="detail")
-        yield Input(value=self.initial_filter, id="filter",
+        yield FilterBox(value=self.initial_filter, id="filter",
                     placeholder="filter all columns as you type; Enter keeps it, Esc clears")
         yield Footer()
 
@@ -524,11 +529,6 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
                 self._refresh_detail()
             self._refresh_status()
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id == "filter":
-            if not event.value:
-                event.input.display = False
-            self.table.focus()
 
     # -- actions ------------------------------------------------------------------------------
 
@@ -538,8 +538,17 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         main_only = {"filter", "cycle_sort", "reverse_sort", "view", "show_events",
-                     "clear_filter"}
-        return not (action in main_only and not self._on_main())
+                     "clear_filter", "filter_done"}
+        if action in main_only and not self._on_main():
+            return False
+        box = self.main_screen.query_one("#filter", Input)
+        if action == "filter":  # "/" inside a text box is text
+            return not isinstance(self.focused, Input)
+        if action == "filter_done":
+            return self.focused is box
+        if action == "clear_filter":
+            return self.focused is box or bool(box.value) or box.display
+        return True
 
     def action_quit_app(self) -> None:
         self.exit(0)
@@ -553,7 +562,24 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
     def action_filter(self) -> None:
         box = self.main_screen.query_one("#filter", Input)
         box.display = True
-        box.focus()
+        self.main_screen.set_focus(box)  # at once: Widget.focus() waits for the queue
+
+    def action_filter_done(self) -> None:
+        box = self.main_screen.query_one("#filter", Input)
+        box.display = bool(box.value)
+        self.main_screen.set_focus(self._list_widget())
+
+    async def on_event(self, event: events.Event) -> None:
+        box = self.focused if isinstance(event, events.Key) and self.screen_stack else None
+        if isinstance(box, FilterBox) and isinstance(event, events.Key) and \
+                not event.is_forwarded:  # see FilterBox: keys in order, at once
+            if not await self._check_bindings(event.key, priority=True):
+                await box.take_key(event)
+            return
+        await super().on_event(event)
+
+    def _list_widget(self) -> DataTable[Any]:
+        return self.table if self.current_view is not None else self.event_log
 
     def _set_filter(self, text: str) -> None:
         box = self.main_screen.query_one("#filter", Input)
@@ -567,7 +593,7 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
     def action_clear_filter(self) -> None:
         self._set_filter("")
         self.main_screen.query_one("#filter", Input).display = False
-        self.table.focus()
+        self.main_screen.set_focus(self._list_widget())
 
     def action_cycle_sort(self) -> None:
         self.table.cycle_sort()  # the status bar names the sort column
