@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from ipctop import __version__
+from ipctop.display import shown
 from ipctop.errors import EXIT_ERROR, IpcError
 
 COMMAND_MODULES: dict[str, str] = {
@@ -107,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(func(args))
     except IpcError as err:
-        print(f"ipctop: {err}", file=sys.stderr)
+        print(f"ipctop: {shown(str(err))}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         return 130
@@ -118,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as err:  # last resort: one line, never a traceback
         if os.environ.get("IPCTOP_DEBUG"):
             raise
-        print(f"ipctop: internal error: {type(err).__name__}: {err} "
+        print(f"ipctop: internal error: {type(err).__name__}: {shown(str(err))} "
               "(set IPCTOP_DEBUG=1 for a traceback)", file=sys.stderr)
         return EXIT_ERROR
 

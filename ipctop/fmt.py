@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
+from ipctop.display import shown
+
 _UNITS = ("B", "K", "M", "G", "T", "P")
 
 
@@ -54,9 +56,10 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]],
                  right: Sequence[str] = ()) -> str:
     """A util-linux style table: a header line, columns padded with two spaces.
 
-    Columns named in ``right`` are right-aligned (numbers). None prints as "-".
+    Columns named in ``right`` are right-aligned (numbers). None prints as "-". Every cell goes
+    through :func:`ipctop.display.shown`: cells hold names, paths and commands other users chose.
     """
-    cells = [["-" if c is None else str(c) for c in row] for row in rows]
+    cells = [["-" if c is None else shown(str(c)) for c in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in cells:
         for i, c in enumerate(row):

@@ -13,6 +13,7 @@ import sys
 import time
 from typing import Any
 
+from ipctop.display import shown
 from ipctop.errors import EXIT_ERROR, EXIT_NOTHING, EXIT_OK, UsageError
 from ipctop.model import IpcObject, Snapshot
 
@@ -114,7 +115,7 @@ class Leaks:
         if self.as_json:
             return doc
         for notice in snap.notices:
-            print(f"ipctop: {notice}", file=sys.stderr)
+            print(f"ipctop: {shown(notice)}", file=sys.stderr)
         hidden = 0 if self.show_unknown else counts[UNKNOWN]
         more = (f"{hidden} unknown not listed (processes ipctop cannot read might use them; "
                 "--all lists them)") if hidden else ""
@@ -152,7 +153,7 @@ class Leaks:
             print(f"\nWould remove {len(todo)} object{'s' if len(todo) != 1 else ''} "
                   f"({total}):")
             for o in todo:
-                print(f"  {o.kind.value} {ident(o)}")
+                print(f"  {o.kind.value} {shown(ident(o))}")
         go = yes or (not self.as_json and _ask(f"Remove these {len(todo)} ({total})? [y/N] "))
         if not go:
             if not self.as_json:
@@ -162,7 +163,8 @@ class Leaks:
 
         def say(outcome: Outcome) -> None:
             if not self.as_json:
-                print(f"{outcome.result}: {outcome.kind.value} {outcome.label}: {outcome.message}")
+                print(f"{outcome.result}: {outcome.kind.value} {shown(outcome.label)}: "
+                      f"{shown(outcome.message)}")
 
         outcomes = reclaim(todo, filter_text=self.filter_text, min_age=self.min_age,
                            ignore_unreadable=self.ignore, on_outcome=say)

@@ -88,6 +88,7 @@ def to_json(snap: Snapshot) -> str:
 def render_tables(snap: Snapshot, kinds: set[Kind] | None = None, now: float | None = None) -> str:
     """The readable form: a heading and a table per kind, then processes with pending signals."""
     from ipctop.columns import columns_for
+    from ipctop.display import shown
     from ipctop.fmt import format_table
 
     now = time.time() if now is None else now
@@ -114,7 +115,7 @@ def render_tables(snap: Snapshot, kinds: set[Kind] | None = None, now: float | N
         ))
         out.append("")
     for notice in snap.notices:
-        out.append(f"note: {notice}")
+        out.append(f"note: {shown(notice)}")
     if snap.unreadable.count:
-        out.append(f"note: {unreadable_note(snap)}")
+        out.append(f"note: {shown(unreadable_note(snap))}")
     return "\n".join(out).rstrip("\n") + "\n"

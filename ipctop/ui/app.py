@@ -46,6 +46,7 @@ from textual.timer import Timer
 from textual.widgets import ContentSwitcher, DataTable, Footer, Input, Tab, Tabs
 from textual.worker import Worker, WorkerState
 
+from ipctop.display import shown
 from ipctop.events import CREATED, REMOVED, Event
 from ipctop.model import IpcObject, PosixShm, Snapshot, SysvShm
 from ipctop.preview import Preview, preview
@@ -283,8 +284,8 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
             self._polling = False
             message = f"Poll failed: {type(worker.error).__name__}: {worker.error}"
             if message != self._last_error:
-                self.notify(f"{message}. Retrying every {self.interval:g}s.",
-                            title="ipctop", severity="error", timeout=8)
+                self.notify(shown(f"{message}. Retrying every {self.interval:g}s."),
+                            title="ipctop", severity="error", timeout=8, markup=False)
             self._last_error = message
             self._after_poll()
         elif event.state == WorkerState.CANCELLED:
@@ -338,8 +339,8 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
         if key in self._seen_notices:
             return
         self._seen_notices.add(key)
-        self.notify(text, title="ipctop", severity=severity,  # type: ignore[arg-type]
-                    timeout=10)
+        self.notify(shown(text), title="ipctop", severity=severity,  # type: ignore[arg-type]
+                    timeout=10, markup=False)
 
     # -- inotify ------------------------------------------------------------------------------
 

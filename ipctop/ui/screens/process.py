@@ -12,6 +12,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static
 
+from ipctop.display import shown
 from ipctop.model import IpcObject, Process, Snapshot
 from ipctop.ui.widgets.object_table import row_key_of
 
@@ -67,7 +68,8 @@ class ProcessScreen(Screen[str | None]):
             key = row_key_of(obj)
             if key in table.rows:
                 continue
-            table.add_row(obj.kind.label, obj.name or obj.id, fd, access, via, key=key)
+            table.add_row(*(Text(shown(cell)) for cell in (
+                obj.kind.label, obj.name or obj.id, fd, access, via)), key=key)
         self.query_one("#proc-held-heading", Label).update(
             f"IPC held: {table.row_count} objects (Enter: show it in the list)")
         if keep is not None and keep in table.rows:
@@ -79,12 +81,12 @@ class ProcessScreen(Screen[str | None]):
         grid = Table.grid(padding=(0, 1))
         grid.add_column(style="bold", no_wrap=True)
         grid.add_column(overflow="fold")
-        grid.add_row("Process", f"{proc.pid} {proc.comm}")
-        grid.add_row("command", proc.cmdline or "-")
-        grid.add_row("user", f"{proc.user} ({proc.uid})")
-        grid.add_row("parent", str(proc.ppid))
-        grid.add_row("state", proc.state or "-")
-        grid.add_row("ipc ns", str(proc.ipc_ns) if proc.ipc_ns else "-")
+        for label, value in (
+                ("Process", f"{proc.pid} {proc.comm}"), ("command", proc.cmdline or "-"),
+                ("user", f"{proc.user} ({proc.uid})"), ("parent", str(proc.ppid)),
+                ("state", proc.state or "-"),
+                ("ipc ns", str(proc.ipc_ns) if proc.ipc_ns else "-")):
+            grid.add_row(Text(label), Text(shown(value)))
         return grid
 
     def _signals(self, proc: Process | None) -> Table | Text:

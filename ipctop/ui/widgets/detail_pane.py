@@ -20,6 +20,7 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Label, Sparkline, Static
 
+from ipctop.display import shown
 from ipctop.fmt import human_age, human_bytes
 from ipctop.model import IpcObject, Snapshot, SysvSem
 from ipctop.preview import Preview, hexdump
@@ -114,7 +115,7 @@ class DetailPane(VerticalScroll):
             for name in ("sems", "spark", "users", "hex"):
                 self._toggle(name, False)
             return
-        update_static(title, title_of(obj) + ("  (removed)" if gone else ""))
+        update_static(title, Text(shown(title_of(obj)) + ("  (removed)" if gone else "")))
         self._show_leak(obj)
         self._show_fields(obj, now)
         self._show_sems(obj)
@@ -135,11 +136,11 @@ class DetailPane(VerticalScroll):
         leak.display = True
         text = Text()
         text.append(f"{obj.leak.status.upper().replace('_', ' ')}: ", style="bold")
-        text.append(obj.leak.reason)
+        text.append(shown(obj.leak.reason))
         if obj.leak.reclaim_bytes:
             text.append(f"  reclaims {human_bytes(obj.leak.reclaim_bytes)}")
         for item in obj.leak.evidence:
-            text.append(f"\n • {item}")
+            text.append(f"\n • {shown(item)}")
         update_static(leak, text)
 
     def _show_fields(self, obj: IpcObject, now: float) -> None:
@@ -152,8 +153,8 @@ class DetailPane(VerticalScroll):
             table = Table.grid(padding=(0, 1))
             table.add_column(style="bold", no_wrap=True)
             table.add_column(overflow="fold")
-            for row in rows:
-                table.add_row(*row)
+            for name, value in rows:
+                table.add_row(Text(name), Text(shown(value)))
             widget.update(table)
 
     def _show_sems(self, obj: IpcObject) -> None:
@@ -205,8 +206,8 @@ class DetailPane(VerticalScroll):
             key = f"{u.pid}:{u.fd}:{u.via}"
             if key in table.rows:
                 continue
-            table.add_row(str(u.pid), u.comm, proc.user if proc else "?", fd, u.access or "-",
-                          key=key)
+            table.add_row(*(Text(shown(cell)) for cell in (
+                str(u.pid), u.comm, proc.user if proc else "?", fd, u.access or "-")), key=key)
         if selected is not None and selected in table.rows:
             table.move_cursor(row=table.get_row_index(selected))
 
@@ -220,11 +221,12 @@ class DetailPane(VerticalScroll):
             return
         self._toggle("hex", True)
         heading = self.query_one("#detail-hex-heading", Label)
-        update_static(heading, f"Contents: first {len(preview.data)} bytes, {preview.note}"
-                      if preview.data is not None else "Contents")
+        update_static(heading, Text(f"Contents: first {len(preview.data)} bytes, "
+                                    f"{shown(preview.note)}" if preview.data is not None
+                                    else "Contents"))
         per_line = 16 if self.size.width - 4 >= 76 else 8
         body = ("\n".join(hexdump(preview.data, per_line)) if preview.data is not None
-                else preview.note)
+                else shown(preview.note))
         update_static(self.query_one("#detail-hex", Static), Text(body, no_wrap=True))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 from rich.text import Text
 
+from ipctop.display import shown
 from ipctop.events import CHANGED, CREATED, REMOVED, Event
 from ipctop.ui.widgets.row_table import RowTable
 
@@ -49,8 +50,8 @@ class EventLog(RowTable):
                 Text(_MARK.get(ev.action, "?"), style=style),
                 Text(ev.action + source, style=style),
                 Text(ev.kind.label),
-                Text(ev.label, no_wrap=True, overflow="ellipsis"),
-                Text(ev.detail, no_wrap=True, overflow="ellipsis"),
+                Text(shown(ev.label), no_wrap=True, overflow="ellipsis"),
+                Text(shown(ev.detail), no_wrap=True, overflow="ellipsis"),
                 key=f"ev{self._seq}",
             )
             self.events.append(ev)

@@ -19,6 +19,7 @@ from textual.coordinate import Coordinate
 from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 
 from ipctop.columns import Column
+from ipctop.display import shown as escaped
 from ipctop.model import IpcObject
 from ipctop.ui.widgets.row_table import RowTable
 
@@ -177,13 +178,14 @@ class ObjectTable(RowTable):
         """The marker and every column's text, computed for every row on every poll: in full
         for a new or changed object, and only the columns that depend on the time (ages) for
         the very object shown last time (the live collector hands out the same instance for
-        an object that has not changed)."""
+        an object that has not changed). Texts are escaped for the terminal (names and
+        commands come from other users), so the filter matches what is shown."""
         mark = {NEW: "+", GONE: "-"}.get(row.state, " ")
         shown = self._shown.get(row.key)
         if shown is not None and self.objects.get(row.key) is row.obj and shown[0] == mark:
             return (mark, *(col.text(row.obj, now) if col.timed else text
                             for col, text in zip(self.columns_spec, shown[1:], strict=True)))
-        return (mark, *(col.text(row.obj, now) for col in self.columns_spec))
+        return (mark, *(escaped(col.text(row.obj, now)) for col in self.columns_spec))
 
     def _cells(self, row: Row, texts: tuple[str, ...]) -> list[Cell]:
         """Styled, sortable cells: built only for rows that are new or changed."""

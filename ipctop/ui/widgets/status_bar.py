@@ -7,6 +7,7 @@ import time
 from rich.text import Text
 from textual.widgets import Static
 
+from ipctop.display import shown
 from ipctop.fmt import human_bytes
 from ipctop.model import Snapshot
 from ipctop.ui.widgets.unchanged import update_static
@@ -25,7 +26,7 @@ class StatusBar(Static):
 
     def update_status(self, snapshot: Snapshot | None, *, now: float, interval: float,
                       paused: bool, polling: bool, filter_text: str, sort: str) -> None:
-        host = snapshot.hostname if snapshot else "…"
+        host = shown(snapshot.hostname) if snapshot else "…"
         clock = time.strftime("%H:%M:%S", time.localtime(now))
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(" ipctop ", style="bold reverse")
@@ -37,7 +38,7 @@ class StatusBar(Static):
         text.append(" *" if polling else "  ")
         if filter_text:  # early: the end of the line is cut on narrow terminals
             text.append(" filter: ", style="bold")
-            text.append(filter_text, style="reverse")
+            text.append(shown(filter_text), style="reverse")
             text.append(" ")
         if snapshot is not None:
             text.append(f" {len(snapshot.objects)} objects")
