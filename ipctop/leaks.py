@@ -9,6 +9,11 @@
 - ``"unknown"``: it would be a leak, but ipctop cannot see enough to be sure (processes it could
   not read might use it, or the kernel names a pid from another PID namespace). Never cleaned.
 
+A /dev/shm or mqueue file does not go blind that way: the snapshot carries the kernel's own answer
+to "does any process have it open or mapped?" (``in_use``, a write-lease probe, see safepath.probe),
+which counts processes /proc hides. Such a file is "unknown" only when the kernel would not
+answer either (the probe is only for the file's owner or CAP_LEASE), and the reason says so.
+
 The rules only read the snapshot. The one fact a snapshot cannot hold is whether a pid that uses
 no IPC is alive (a segment's creator, a queue's last sender): that comes from ``alive``, a
 function of a pid that returns its start time (epoch seconds) or None when no such process runs.
@@ -67,6 +72,9 @@ REMOVABLE = frozenset({
 """Kinds `leaks --clean` removes. A pipe or FIFO leak is a process's doing: end the process."""
 
 IGNORE_UNREADABLE_ENV = "IPCTOP_IGNORE_UNREADABLE"
+
+NOBODY_HOLDS = "the kernel says no process has it open or mapped (a write lease was granted)"
+"""Evidence of a /dev/shm or mqueue leak that holds however many processes could not be read."""
 
 
 def ignore_unreadable_default() -> bool:
@@ -267,14 +275,30 @@ class _Judge:
         comm = f"/{p.comm}" if p is not None else ""
         return False, f"{pid}{comm} is alive"
 
-    def unknown_blind(self, what: str, reclaim: int, evidence: list[str]) -> Leak:
+    def unknown_blind(self, what: str, reclaim: int, evidence: list[str],
+                      kernel_why: str | None = None) -> Leak:
         n = self.blind
+        kernel = f", and the kernel would not say ({kernel_why})" if kernel_why else ""
         return Leak(
-            reason=f"{what}, but {_plural(n, 'process')} could not be read and might use it",
+            reason=f"{what}, but {_plural(n, 'process')} could not be read and might use "
+                   f"it{kernel}",
             reclaim_bytes=reclaim, status=UNKNOWN,
             evidence=(*evidence, f"{_plural(n, 'unreadable process')}{self.refused} (--ignore-"
                       f"unreadable or {IGNORE_UNREADABLE_ENV}=1 judges without them)"),
         )
+
+    def kernel_says(self, o: PosixShm | PosixSem | PosixMq, what: str, reclaim: int,
+                    evidence: list[str], reason: str) -> Leak | None:
+        """The verdict on a file /proc shows no user of, with the kernel's own answer
+        (``in_use``, from the write-lease probe) deciding where /proc cannot."""
+        if o.in_use:
+            return None  # held by a process we cannot see (unreadable, another PID namespace)
+        if o.in_use is False:
+            evidence.append(NOBODY_HOLDS)
+        elif self.blind:
+            return self.unknown_blind(what, reclaim, evidence,
+                                      o.in_use_why or "it was not asked")
+        return Leak(reason=reason, reclaim_bytes=reclaim, status=LEAK, evidence=tuple(evidence))
 
     def ago(self, t: float | None) -> str:
         return human_age(t, self.now) if t else "?"
@@ -392,10 +416,8 @@ class _Judge:
         what = "no process maps it or holds it open" if isinstance(o, PosixShm) \
             else "no process has it open"
         evidence = [f"{o.path}, {human_bytes(o.size)}", f"changed {self.ago(o.ctime)} ago"]
-        if self.blind:
-            return self.unknown_blind(what, reclaim, evidence)
-        return Leak(reason=f"{what} ({human_bytes(o.size)}, {self.ago(o.ctime)} old)",
-                    reclaim_bytes=reclaim, status=LEAK, evidence=tuple(evidence))
+        return self.kernel_says(o, what, reclaim, evidence,
+                                f"{what} ({human_bytes(o.size)}, {self.ago(o.ctime)} old)")
 
     def posix_mq(self, o: PosixMq) -> Leak | None:
         if o.users:
@@ -411,9 +433,7 @@ class _Judge:
         reclaim = o.bytes or 0
         what = f"{queued} and no process has the queue open"
         evidence = [queued, f"last send or receive {self.ago(since(o))} ago"]
-        if self.blind:
-            return self.unknown_blind(what, reclaim, evidence)
-        return Leak(reason=what, reclaim_bytes=reclaim, status=LEAK, evidence=tuple(evidence))
+        return self.kernel_says(o, what, reclaim, evidence, what)
 
     def pipe(self, o: Pipe | Fifo) -> Leak | None:
         readers = o.pids_with_access("r")

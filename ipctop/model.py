@@ -252,6 +252,11 @@ class PosixShm(IpcObject):
     dev: int | None = None
     """st_dev of the file: users are matched by (dev, inode), never by name."""
     inode: int | None = None
+    in_use: bool | None = None
+    """The kernel's word on whether any process has the file open or mapped (a write-lease
+    probe, see lease.py), taken only when /proc shows no user: True, False, or None when not
+    asked or it could not tell (then ``in_use_why`` says why)."""
+    in_use_why: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -266,6 +271,11 @@ class PosixMq(IpcObject):
     mtime: float | None = None
     """Last send or receive (the queue file's mtime). Its ctime also moves whenever anyone
     reads /dev/mqueue/NAME, so ctime is no measure of activity."""
+    in_use: bool | None = None
+    """The kernel's word on whether any process has the file open or mapped (a write-lease
+    probe, see lease.py), taken only when /proc shows no user: True, False, or None when not
+    asked or it could not tell (then ``in_use_why`` says why)."""
+    in_use_why: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -276,6 +286,11 @@ class PosixSem(IpcObject):
     dev: int | None = None
     inode: int | None = None
     value: int | None = None
+    in_use: bool | None = None
+    """The kernel's word on whether any process has the file open or mapped (a write-lease
+    probe, see lease.py), taken only when /proc shows no user: True, False, or None when not
+    asked or it could not tell (then ``in_use_why`` says why)."""
+    in_use_why: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

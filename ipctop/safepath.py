@@ -31,6 +31,7 @@ import ctypes
 import errno
 import fcntl
 import os
+import signal
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -314,6 +315,21 @@ class InUse(IpcError):
     """Another process has the file open or mapped (a write lease was refused)."""
 
 
+class LeaseRefused(OSError):
+    """The kernel refused the lease for a reason other than "in use"; ``strerror`` says why."""
+
+
+F_SETSIG = getattr(fcntl, "F_SETSIG", 10)
+
+
+def _refusal(err: OSError) -> str:
+    if err.errno == errno.EACCES:
+        return "a write lease is only granted to the file's owner or with CAP_LEASE"
+    if err.errno == errno.EINVAL:
+        return "the kernel refuses leases here (fs.leases-enable=0, or the filesystem has none)"
+    return f"F_SETLEASE: {os.strerror(err.errno or 0)}"
+
+
 @contextmanager
 def exclusive_lease(dirfd: int, name: Name, expect: Expect | None = None) -> Iterator[int]:
     """Hold a write lease on the regular file ``name`` in ``dirfd`` for the ``with`` block.
@@ -325,12 +341,16 @@ def exclusive_lease(dirfd: int, name: Name, expect: Expect | None = None) -> Ite
     opened or leased at all (EINVAL: not a regular file, or the filesystem has no leases).
     """
     with opened(name, expect or Expect("a regular file"), os.O_RDONLY, dirfd=dirfd) as fd:
+        # Another process's open while we hold the lease makes the kernel signal us, SIGIO by
+        # default, whose default action kills (seen on 6.x). SIGURG is ignored by default.
+        with suppress(OSError):
+            fcntl.fcntl(fd, F_SETSIG, signal.SIGURG)
         try:
             fcntl.fcntl(fd, F_SETLEASE, fcntl.F_WRLCK)
         except OSError as err:
             if err.errno in (errno.EAGAIN, errno.EBUSY):
                 raise InUse(f"{show(name)} is open or mapped by another process") from None
-            raise
+            raise LeaseRefused(err.errno, _refusal(err)) from None
         try:
             yield fd
         finally:
@@ -338,17 +358,44 @@ def exclusive_lease(dirfd: int, name: Name, expect: Expect | None = None) -> Ite
                 fcntl.fcntl(fd, F_SETLEASE, fcntl.F_UNLCK)
 
 
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """The kernel's answer to "does any process have this file open or mapped?"."""
+
+    in_use: bool | None
+    """True: some process has it open or mapped; False: none; None: could not tell."""
+    why: str | None = None
+    """Why the answer is None (or what made it True without a lease)."""
+
+
+def probe(dirfd: int, name: Name, expect: Expect | None = None,
+          inode: int | None = None) -> Probe:
+    """:func:`in_use`, with the reason when the kernel cannot tell; ``inode`` (with
+    ``expect.dev``) is the file as it was listed: a file replaced since is not judged."""
+    try:
+        with exclusive_lease(dirfd, name, expect) as fd:
+            if inode is not None and os.fstat(fd).st_ino != inode:
+                return Probe(None, "it was replaced by another file meanwhile")
+            return Probe(False)
+    except InUse:
+        return Probe(True)
+    except LeaseRefused as err:
+        return Probe(None, err.strerror)
+    except UnsafePath as err:
+        return Probe(None, str(err))
+    except OSError as err:
+        if err.errno == errno.EAGAIN:  # our open broke another holder's lease
+            return Probe(True, "another process holds a lease on it")
+        if err.errno == errno.ENOENT:
+            return Probe(None, "it was removed meanwhile")
+        return Probe(None, f"cannot open it: {os.strerror(err.errno or 0)}")
+
+
 def in_use(dirfd: int, name: Name) -> bool | None:
     """Does any process have the file ``name`` in ``dirfd`` open or mapped?
 
     True or False from the kernel (a write lease refused or granted, then released at once);
     None when it cannot tell (gone, not a regular file, no leases on that filesystem, or not
-    allowed: leases need the file's owner or CAP_LEASE).
+    allowed: leases need the file's owner or CAP_LEASE). :func:`probe` also says why.
     """
-    try:
-        with exclusive_lease(dirfd, name):
-            return False
-    except InUse:
-        return True
-    except (OSError, IpcError):
-        return None
+    return probe(dirfd, name).in_use

@@ -61,6 +61,7 @@ def take(
     live: bool = True,
     workers: int = 1,
     cache: ScanCache | None = None,
+    hide: Collection[int] = (),
 ) -> Snapshot:
     """Every IPC object of ``kinds`` (all when None) with its users, and the processes involved.
 
@@ -68,7 +69,9 @@ def take(
     sock_diag, pipe FIONREAD, stat through fd links); turn it off for fixture trees.
     ``workers`` > 1 lets the /proc scan fork helpers (one-shot commands only: see
     :func:`ipctop.collect.procs.scan`). ``cache`` makes the scan incremental for a program
-    that polls, as :class:`LiveTake` does.
+    that polls, as :class:`LiveTake` does. ``hide`` is a test seam: those pids are scanned as
+    if their fds and maps could not be read (counted unreadable), as a supervisor's are on many
+    hosts.
     """
     want = set(Kind) if kinds is None else set(kinds)
     notices: list[str] = []
@@ -122,14 +125,18 @@ def take(
     scanned = scan(proc, live=live, maps=bool(want & _NEEDS_MAPS), workers=workers,
                    cache=cache) if want & _NEEDS_SCAN else \
         ProcScan(processes={}, fds=(), maps=(), unreadable=Unreadable())
+    if hide:
+        scanned = _hide(scanned, frozenset(hide))
     join = Join(scanned, proc, live, cache.join_memo if cache is not None else None)
 
     if shms:
         objects += sysv.join_shm(join, shms)
     if dev_shm:
-        objects += posix.join_dev_shm(join, [o for o in dev_shm if o.kind in want])
+        files = posix.join_dev_shm(join, [o for o in dev_shm if o.kind in want])
+        objects += posix.probe_unused(files, dev / "shm") if live else files
     if Kind.POSIX_MQ in want:
-        objects += posix.join_mq(join, queues, posix.mq_attrs if live else None)
+        mqs = posix.join_mq(join, queues, posix.mq_attrs if live else None)
+        objects += posix.probe_unused(mqs, dev / "mqueue") if live and queues else mqs
 
     if want & {Kind.PIPE, Kind.FIFO}:
         from ipctop.collect import pipes
@@ -216,4 +223,18 @@ def natural_key(text: str) -> tuple[tuple[int, int, str], ...]:
     return tuple(
         (0, int(part), "") if part.isdigit() else (1, 0, part)
         for part in _DIGITS.split(text) if part
+    )
+
+
+def _hide(scanned: ProcScan, pids: frozenset[int]) -> ProcScan:
+    """``scanned`` as if the fds and maps of ``pids`` had been refused (see ``take(hide=)``)."""
+    hidden = sorted(pids & scanned.processes.keys())
+    sample = tuple(f"/proc/{pid}/fd: hidden" for pid in hidden)
+    return dataclasses.replace(
+        scanned,
+        processes={pid: p for pid, p in scanned.processes.items() if pid not in pids},
+        fds=tuple(f for f in scanned.fds if f.pid not in pids),
+        maps=tuple(m for m in scanned.maps if m.pid not in pids),
+        unreadable=Unreadable(scanned.unreadable.count + len(hidden),
+                              (*sample, *scanned.unreadable.sample)),
     )

@@ -23,8 +23,8 @@ import posix_ipc
 import sysv_ipc
 from conftest import Cleanup, Spawn, run_and_exit, unique_key, unique_name
 
-from ipctop.leaks import LEAK, PENDING, UNKNOWN, judge
-from ipctop.model import IpcObject, Kind, Pipe, Snapshot, Unreadable
+from ipctop.leaks import LEAK, NOBODY_HOLDS, PENDING, UNKNOWN, judge
+from ipctop.model import IpcObject, Kind, Pipe, Snapshot, evolve
 from ipctop.snapshot import take
 
 
@@ -198,19 +198,67 @@ def test_posix_shm_creator_exited_is_a_leak_held_one_is_not(spawn: Spawn,
     assert holder.pid in h.pids and status(h) is None
 
 
-def test_posix_shm_strict_default_is_unknown_when_processes_are_unreadable(
-        cleanup: Cleanup) -> None:
-    name = f"/{unique_name()}"
-    cleanup(lambda: posix_ipc.unlink_shared_memory(name))
-    posix_ipc.SharedMemory(name, posix_ipc.O_CREX, size=4096).close_fd()
-    raw = take(kinds={Kind.POSIX_SHM})
-    blind = dataclasses.replace(raw, unreadable=Unreadable(count=1, sample=("/proc/1/fd: EACCES",)))
-    assert status(find(judge(blind), Kind.POSIX_SHM, name)) == UNKNOWN
-    seeing = dataclasses.replace(raw, unreadable=Unreadable())
-    assert status(find(judge(seeing), Kind.POSIX_SHM, name)) == LEAK
-    # And the real snapshot, as it is: unknown exactly when something could not be read.
-    expected = UNKNOWN if raw.unreadable.count else LEAK
-    assert status(find(judge(raw), Kind.POSIX_SHM, name)) == expected
+def test_posix_shm_orphan_is_a_leak_while_a_process_is_unreadable(spawn: Spawn,
+                                                                  cleanup: Cleanup) -> None:
+    """The kernel's lease probe decides where /proc is blind: an orphan is a leak, and a file
+    only a hidden process maps is in use (not a leak, not unknown)."""
+    import mmap
+
+    orphan, hidden_use = f"/{unique_name()}", f"/{unique_name()}"
+    cleanup(lambda: posix_ipc.unlink_shared_memory(orphan))
+    cleanup(lambda: posix_ipc.unlink_shared_memory(hidden_use))
+    posix_ipc.SharedMemory(orphan, posix_ipc.O_CREX, size=4096).close_fd()
+
+    def maps_only() -> None:
+        m = posix_ipc.SharedMemory(hidden_use, posix_ipc.O_CREX, size=4096)
+        _keep.append(mmap.mmap(m.fd, 4096))
+        m.close_fd()  # held by the mapping only
+
+    hidden = spawn(maps_only)
+    snap = take(kinds={Kind.POSIX_SHM}, hide={hidden.pid})  # judged strictly
+    assert snap.unreadable.count >= 1
+    assert f"/proc/{hidden.pid}/fd: hidden" in snap.unreadable.sample
+    o = find(snap, Kind.POSIX_SHM, orphan)
+    assert status(o) == LEAK and o.leak is not None and NOBODY_HOLDS in o.leak.evidence
+    assert o.in_use is False  # type: ignore[attr-defined]
+    h = find(snap, Kind.POSIX_SHM, hidden_use)
+    assert h.users == () and h.in_use is True  # type: ignore[attr-defined]
+    assert status(h) is None
+    # Seen without the seam, the holder is a user: the same verdict, from /proc this time.
+    seen = find(take(kinds={Kind.POSIX_SHM}), Kind.POSIX_SHM, hidden_use)
+    assert hidden.pid in seen.pids and status(seen) is None
+    # Where the kernel could not be asked, the strict verdict stays unknown and says why.
+    unasked = dataclasses.replace(snap, objects=tuple(
+        evolve(x, in_use=None, in_use_why="cannot open it: Permission denied")
+        if x.id == orphan else x for x in snap.objects))
+    u = find(judge(unasked), Kind.POSIX_SHM, orphan)
+    assert status(u) == UNKNOWN and u.leak is not None
+    assert "the kernel would not say (cannot open it: Permission denied)" in u.leak.reason
+
+
+def test_posix_mq_orphan_with_messages_is_a_leak_while_a_process_is_unreadable(
+        spawn: Spawn, cleanup: Cleanup) -> None:
+    orphan, held = f"/{unique_name()}", f"/{unique_name()}"
+    cleanup(lambda: posix_ipc.unlink_message_queue(orphan))
+    cleanup(lambda: posix_ipc.unlink_message_queue(held))
+
+    def make(name: str) -> posix_ipc.MessageQueue:
+        q = posix_ipc.MessageQueue(name, posix_ipc.O_CREX, max_messages=2, max_message_size=16)
+        q.send(b"stale")
+        return q
+
+    make(orphan).close()
+
+    def holds() -> None:
+        _keep.append(make(held))
+
+    holder = spawn(holds)
+    snap = take(kinds={Kind.POSIX_MQ}, hide={holder.pid})
+    o = find(snap, Kind.POSIX_MQ, orphan)
+    assert status(o) == LEAK and o.leak is not None and NOBODY_HOLDS in o.leak.evidence
+    h = find(snap, Kind.POSIX_MQ, held)
+    assert h.users == () and h.in_use is True  # type: ignore[attr-defined]
+    assert status(h) is None
 
 
 def test_posix_shm_mapped_by_sigkilled_holder_is_a_leak(spawn: Spawn, cleanup: Cleanup) -> None:

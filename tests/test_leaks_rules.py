@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ipctop.leaks import (
     LEAK,
+    NOBODY_HOLDS,
     PENDING,
     REUSE_SLACK,
     UNKNOWN,
@@ -29,6 +30,7 @@ from ipctop.model import (
     SysvShm,
     Unreadable,
     User,
+    evolve,
 )
 from ipctop.reclaim import recheck
 
@@ -233,6 +235,23 @@ def test_posix_objects_are_unknown_while_processes_are_unreadable() -> None:
     assert "2 processes could not be read" in o.leak.reason
     ignored = verdict(pshm(), unreadable=2, ignore=True)
     assert ignored.leak is not None and ignored.leak.status == LEAK
+
+
+def test_the_kernels_answer_decides_where_processes_are_unreadable() -> None:
+    nobody_holds = verdict(pshm(in_use=False), unreadable=3)
+    assert nobody_holds.leak is not None and nobody_holds.leak.status == LEAK
+    assert NOBODY_HOLDS in nobody_holds.leak.evidence
+    assert verdict(pshm(in_use=True), unreadable=3).leak is None  # a hidden process holds it
+    assert verdict(pshm(in_use=True)).leak is None  # opened since the scan, or another pid ns
+    why = "a write lease is only granted to the file's owner or with CAP_LEASE"
+    refused = verdict(pshm(in_use_why=why), unreadable=3)
+    assert refused.leak is not None and refused.leak.status == UNKNOWN
+    assert refused.leak.reason.endswith(f"and the kernel would not say ({why})")
+    q = PosixMq(id="/q", name="/q", messages=2, bytes=10, ctime=NOW - HOUR, in_use=False)
+    assert verdict(q, unreadable=1).leak.status == LEAK  # type: ignore[union-attr]
+    assert verdict(evolve(q, in_use=True), unreadable=1).leak is None
+    empty = PosixMq(id="/e", name="/e", messages=0, bytes=0, in_use=False)
+    assert verdict(empty, unreadable=1).leak is None  # an empty queue is never a leak
 
 
 def test_unknown_names_what_was_refused_without_root_advice() -> None:

@@ -14,13 +14,15 @@ never imported on the hot path.
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import os
 import stat
 import struct
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
+from ipctop import safepath
 from ipctop.collect.common import (
     DEV,
     MQUEUE_MAGIC,
@@ -31,7 +33,7 @@ from ipctop.collect.common import (
     user_name,
 )
 from ipctop.errors import IpcError, ParseError
-from ipctop.model import IpcObject, PosixMq, PosixSem, PosixShm, evolve
+from ipctop.model import PosixMq, PosixSem, PosixShm, evolve
 
 if TYPE_CHECKING:
     from ipctop.join import Join
@@ -244,12 +246,12 @@ def read_mqueue(dev: Path = DEV, *, live: bool = True) -> list[PosixMq]:
 # --------------------------------------------------------------------------- join
 
 
-def join_dev_shm(join: Join, objs: list[PosixShm | PosixSem]) -> list[IpcObject]:
+def join_dev_shm(join: Join, objs: list[PosixShm | PosixSem]) -> list[PosixShm | PosixSem]:
     """Users of /dev/shm files: fds and maps whose (st_dev, st_ino) is the file's (a semaphore's
     creator maps a temp name, so never by name)."""
     from ipctop.join import user_order
 
-    out: list[IpcObject] = []
+    out: list[PosixShm | PosixSem] = []
     for o in objs:
         if o.dev is None or o.inode is None:
             out.append(o)
@@ -265,12 +267,12 @@ def join_mq(
     join: Join,
     queues: list[PosixMq] | None,
     attrs: Callable[[str], tuple[int, int, int] | None] | None,
-) -> list[IpcObject]:
+) -> list[PosixMq]:
     """Users of each queue: fds on the mqueue filesystem, by name. A queue that processes hold
     but the listing lacks (/dev/mqueue not mounted) is listed from its fds, with ``attrs``."""
     from ipctop.join import stat_or_none
 
-    out: list[IpcObject] = []
+    out: list[PosixMq] = []
     listed = set()
     for q in queues or ():
         listed.add(q.id)
@@ -294,4 +296,40 @@ def join_mq(
             messages=messages, maxmsg=maxmsg, msgsize=msgsize,
             users=join.fd_users(fds),
         ))
+    return out
+
+
+PosixFile = TypeVar("PosixFile", bound=PosixShm | PosixSem | PosixMq)
+
+
+def probe_unused(objs: list[PosixFile], directory: str | os.PathLike[str]) -> list[PosixFile]:
+    """``objs`` (files of ``directory``) with ``in_use`` set by the kernel's write-lease probe
+    (:func:`ipctop.safepath.probe`) for each one /proc showed no user of; others unchanged.
+
+    This is what keeps a leak verdict from going blind when some processes cannot be read: the
+    kernel counts every open file description and mapping, whoever holds it.
+    """
+    todo = [i for i, o in enumerate(objs) if not o.users]
+    if not todo:
+        return objs
+    out = list(objs)
+    try:
+        dir_fd: int | None = safepath.open_dir(os.fspath(directory))
+        cannot = ""
+    except (OSError, IpcError) as err:
+        dir_fd, cannot = None, f"cannot open {directory}: {err}"
+    try:
+        for i in todo:
+            o = out[i]
+            if dir_fd is None:
+                answer = safepath.Probe(None, cannot)
+            elif isinstance(o, PosixMq):
+                answer = safepath.probe(dir_fd, o.id[1:], safepath.MQUEUE_FILE)
+            else:
+                expect = dataclasses.replace(safepath.SHM_FILE, dev=o.dev)
+                answer = safepath.probe(dir_fd, os.path.basename(o.path), expect, o.inode)
+            out[i] = evolve(o, in_use=answer.in_use, in_use_why=answer.why)
+    finally:
+        if dir_fd is not None:
+            os.close(dir_fd)
     return out

@@ -31,6 +31,8 @@ _TIME_FIELDS = frozenset({"ctime", "atime", "dtime", "stime", "rtime", "otime"})
 MAX_USERS = 500
 """Uses listed in the users table (a shared library map can have thousands)."""
 _SKIP = frozenset({"users", "leak", "values", "sempids", "ncnt", "zcnt"})
+_ONLY_WHEN_SET = frozenset({"in_use", "in_use_why"})
+"""Fields shown only when they say something (the kernel's lease probe ran)."""
 
 
 def field_text(name: str, value: Any, now: float) -> str:
@@ -146,7 +148,8 @@ class DetailPane(VerticalScroll):
     def _show_fields(self, obj: IpcObject, now: float) -> None:
         rows = [("kind", obj.kind.label)]
         rows += [(f.name, field_text(f.name, getattr(obj, f.name), now))
-                 for f in dataclasses.fields(obj) if f.name not in _SKIP]
+                 for f in dataclasses.fields(obj) if f.name not in _SKIP
+                 and (f.name not in _ONLY_WHEN_SET or getattr(obj, f.name) is not None)]
         rows.append(("users", str(len(obj.users))))
         widget = self.query_one("#detail-fields", Static)
         if changed(widget, rows):
