@@ -254,7 +254,7 @@ class PosixShm(IpcObject):
     inode: int | None = None
     in_use: bool | None = None
     """The kernel's word on whether any process has the file open or mapped (a write-lease
-    probe, see lease.py), taken only when /proc shows no user: True, False, or None when not
+    probe, see safepath.probe), taken only when /proc shows no user: True, False, or None when not
     asked or it could not tell (then ``in_use_why`` says why)."""
     in_use_why: str | None = None
 
@@ -273,7 +273,7 @@ class PosixMq(IpcObject):
     reads /dev/mqueue/NAME, so ctime is no measure of activity."""
     in_use: bool | None = None
     """The kernel's word on whether any process has the file open or mapped (a write-lease
-    probe, see lease.py), taken only when /proc shows no user: True, False, or None when not
+    probe, see safepath.probe), taken only when /proc shows no user: True, False, or None when not
     asked or it could not tell (then ``in_use_why`` says why)."""
     in_use_why: str | None = None
 
@@ -288,7 +288,7 @@ class PosixSem(IpcObject):
     value: int | None = None
     in_use: bool | None = None
     """The kernel's word on whether any process has the file open or mapped (a write-lease
-    probe, see lease.py), taken only when /proc shows no user: True, False, or None when not
+    probe, see safepath.probe), taken only when /proc shows no user: True, False, or None when not
     asked or it could not tell (then ``in_use_why`` says why)."""
     in_use_why: str | None = None
 
