@@ -55,6 +55,22 @@ def classify(path: str | Path) -> tuple[Kind | None, str | None]:
     return None, None
 
 
+def import_failure(err: BaseException) -> str:
+    """One honest line on why ``import pyinotify`` failed: missing, or present but broken.
+
+    pyinotify 0.9.6 imports asyncore, which left the standard library in Python 3.12; the
+    ``pyasyncore`` package puts it back. Telling "not installed" from "installed but its import
+    fails" points a user at the right fix.
+    """
+    tail = "/dev/shm and /dev/mqueue changes appear with each poll instead of at once"
+    if isinstance(err, ModuleNotFoundError) and err.name == "pyinotify":
+        return f"pyinotify is not installed: {tail}"
+    if isinstance(err, ModuleNotFoundError) and err.name == "asyncore":
+        return ("pyinotify cannot start: Python 3.12+ lacks the asyncore module it needs "
+                f"(pip install pyasyncore): {tail}")
+    return f"pyinotify is installed but failed to import ({type(err).__name__}: {err}): {tail}"
+
+
 class Watcher:
     """Watch ``dirs`` for created and removed files; call ``callback`` from a worker thread."""
 
@@ -88,10 +104,8 @@ class Watcher:
             self.notices = []
             try:
                 import pyinotify
-            except ImportError:
-                self.notices.append(
-                    "pyinotify is not installed: /dev/shm and /dev/mqueue changes appear with "
-                    "each poll instead of at once")
+            except Exception as err:  # not only ImportError: a broken install raises anything
+                self.notices.append(import_failure(err))
                 return self.notices
             dirs = [d for d in self._dirs if d.is_dir()]
             for d in self._dirs:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -83,21 +85,55 @@ def test_missing_directory_degrades_with_a_notice(tmp_path: Path) -> None:
     watcher.stop()  # harmless
 
 
-def test_no_pyinotify_degrades(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def fail_import(monkeypatch: pytest.MonkeyPatch, err: Exception) -> None:
     import builtins
 
     real_import = builtins.__import__
 
     def fake_import(name: str, *args: object, **kwargs: object) -> object:
         if name == "pyinotify":
-            raise ImportError("no pyinotify")
+            raise err
         return real_import(name, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(builtins, "__import__", fake_import)
+
+
+def test_no_pyinotify_degrades(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    fail_import(monkeypatch, ModuleNotFoundError("No module named 'pyinotify'", name="pyinotify"))
     watcher = Watcher(lambda e: None, dirs=[tmp_path])
     notices = watcher.start()
     assert not watcher.running
-    assert "pyinotify" in notices[0]
+    assert len(notices) == 1 and notices[0].startswith("pyinotify is not installed")
+
+
+def test_broken_pyinotify_is_not_called_missing(monkeypatch: pytest.MonkeyPatch,
+                                                tmp_path: Path) -> None:
+    fail_import(monkeypatch, OSError("libc has no inotify_init"))
+    notices = Watcher(lambda e: None, dirs=[tmp_path]).start()
+    assert len(notices) == 1 and "not installed" not in notices[0]
+    assert "installed but failed to import" in notices[0] and "inotify_init" in notices[0]
+
+
+def test_pyinotify_without_asyncore_says_so() -> None:
+    """Python 3.12+ without pyasyncore: the real pyinotify import fails on asyncore, and the
+    notice names the cause and the fix instead of claiming pyinotify is missing."""
+    code = (
+        "import sys, pathlib\n"
+        "sys.modules['asyncore'] = None  # as on Python 3.12+ without pyasyncore\n"
+        "from ipctop.watch import Watcher\n"
+        "print(Watcher(lambda e: None, dirs=[pathlib.Path('.')]).start())\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=True)
+    assert "asyncore" in done.stdout and "pyasyncore" in done.stdout
+    assert "not installed" not in done.stdout
+
+
+def test_pyinotify_imports_on_this_python() -> None:
+    """The dependency pins keep the live watch working on every supported Python (3.12+
+    needs pyasyncore): the real import, in a fresh interpreter, must succeed."""
+    done = subprocess.run([sys.executable, "-c", "import pyinotify"], capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
 
 
 def test_stop_twice_and_callback_errors_do_not_kill_thread(tmp_path: Path) -> None:
