@@ -30,6 +30,8 @@ _BYTE_FIELDS = frozenset({"size", "bytes", "rss", "swap", "capacity", "msgsize"}
 _TIME_FIELDS = frozenset({"ctime", "atime", "dtime", "stime", "rtime", "otime"})
 MAX_USERS = 500
 """Uses listed in the users table (a shared library map can have thousands)."""
+_USERS_MAX_HEIGHT = 12
+"""Lines of the users table, header included; it scrolls beyond."""
 _SKIP = frozenset({"users", "leak", "values", "sempids", "ncnt", "zcnt"})
 _ONLY_WHEN_SET = frozenset({"in_use", "in_use_why"})
 """Fields shown only when they say something (the kernel's lease probe ran)."""
@@ -67,7 +69,6 @@ class DetailPane(VerticalScroll):
     DetailPane > .detail-heading { text-style: bold; margin-top: 1; }
     DetailPane > #detail-title { text-style: bold reverse; width: 1fr; }
     DetailPane > #detail-spark { height: 3; }
-    DetailPane > #detail-users { height: auto; max-height: 12; }
     """
 
     @dataclass
@@ -213,6 +214,10 @@ class DetailPane(VerticalScroll):
                 str(u.pid), u.comm, proc.user if proc else "?", fd, u.access or "-")), key=key)
         if selected is not None and selected in table.rows:
             table.move_cursor(row=table.get_row_index(selected))
+        # An explicit height (header + one line per row), not `auto`: the table measures its
+        # rows later, on idle, and a pane laid out before that keeps it 0 lines high (seen
+        # under Python 3.11, not 3.13, so the same screen drew with or without its users).
+        table.styles.height = min(table.row_count + 1, _USERS_MAX_HEIGHT)
 
     def on_resize(self) -> None:
         self._show_preview(self._preview)
