@@ -15,6 +15,7 @@ from typing import Any
 
 from fakes import T0, FakeClock, FakeCollector
 from textual.pilot import Pilot
+from textual.widgets._toast import Toast
 from textual.worker import WorkerFailed
 
 from ipctop.model import Kind, PosixShm, Process, User
@@ -34,9 +35,11 @@ def run(coro: Callable[[], Coroutine[Any, Any, None]]) -> None:
 
 
 def screen_text(pilot: Pilot[int]) -> str:
-    """Every line of the screen as the compositor renders it (what goes to the terminal)."""
+    """Every line of the screen as the compositor renders it (what goes to the terminal), and
+    the text of every notification toast (rendered as the toast renders it)."""
     strips = pilot.app.screen._compositor.render_strips()
-    return "\n".join(strip.text for strip in strips)
+    toasts = [str(toast.render()) for toast in pilot.app.screen.query(Toast)]
+    return "\n".join([*(strip.text for strip in strips), *toasts])
 
 
 async def settle(pilot: Pilot[int]) -> None:
@@ -69,7 +72,7 @@ def test_main_table_and_detail_pane_show_hostile_names_literally() -> None:
     async def body() -> None:
         fake = hostile_collector()
         app = make_app(fake)
-        async with app.run_test(size=(200, 50)) as pilot:
+        async with app.run_test(size=(200, 50), notifications=True) as pilot:
             await settle(pilot)
             key = row_key_of(fake.get(Kind.POSIX_SHM, EVIL_NAME))
             assert app.table.select_key(key)
@@ -89,7 +92,7 @@ def test_events_log_shows_hostile_names_literally() -> None:
     async def body() -> None:
         fake = FakeCollector(auto=False)
         app = make_app(fake)
-        async with app.run_test(size=(200, 50)) as pilot:
+        async with app.run_test(size=(200, 50), notifications=True) as pilot:
             await settle(pilot)
             evil = hostile_collector().get(Kind.POSIX_SHM, EVIL_NAME)
             fake.add(dataclasses.replace(evil, users=()))
@@ -100,5 +103,52 @@ def test_events_log_shows_hostile_names_literally() -> None:
             text = screen_text(pilot)
             assert_literal(text)
             assert "[@click=app.quit]evil[/]" in text
+
+    run(body)
+
+
+def test_process_pivot_notices_and_errors_show_hostile_text_literally() -> None:
+    async def body() -> None:
+        fake = hostile_collector()
+        fake.notices = ("note about [@click=app.quit]n\x1b]2;PWNED\x07",)
+        app = make_app(fake)
+        async with app.run_test(size=(200, 50), notifications=True) as pilot:
+            await settle(pilot)
+            text = screen_text(pilot)
+            assert_literal(text)
+            assert "note about [@click=app.quit]n\\x1b]2;PWNED\\x07" in text
+            # removing the hostile object: the real actions find no such file, and the error
+            # quotes its name back in a notification
+            assert app.table.select_key(row_key_of(fake.get(Kind.POSIX_SHM, EVIL_NAME)))
+            await pilot.press("d")
+            await settle(pilot)
+            await settle(pilot)
+            text = screen_text(pilot)
+            assert_literal(text)
+            toasts = [str(t.render()) for t in app.screen.query(Toast)]
+            assert any("PWNED\\" in t and "[@click=app.quit]evil[/]" in t for t in toasts)
+            app.open_process(EVIL_PID)
+            await settle(pilot)
+            text = screen_text(pilot)
+            assert_literal(text)
+            assert f"{EVIL_PID} {EVIL_COMM_SHOWN}" in text
+            assert "mallory\\x1b" in text
+            assert "[@click=app.quit]evil[/]" in text  # the IPC it holds
+
+    run(body)
+
+
+def test_confirm_box_shows_question_and_details_literally() -> None:
+    from ipctop.ui.screens.confirm import ConfirmScreen
+
+    async def body() -> None:
+        app = make_app(FakeCollector(auto=False))
+        async with app.run_test(size=(120, 40), notifications=True) as pilot:
+            await settle(pilot)
+            app.push_screen(ConfirmScreen(f"Remove {EVIL_NAME}?", [f"used by {EVIL_COMM}"]))
+            await settle(pilot)
+            text = screen_text(pilot)
+            assert_literal(text)
+            assert "[@click=app.quit]evil[/]" in text and EVIL_COMM_SHOWN in text
 
     run(body)

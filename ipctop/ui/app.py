@@ -41,6 +41,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import ContentSwitcher, DataTable, Footer, Input, Tab, Tabs
@@ -284,8 +285,8 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
             self._polling = False
             message = f"Poll failed: {type(worker.error).__name__}: {worker.error}"
             if message != self._last_error:
-                self.notify(shown(f"{message}. Retrying every {self.interval:g}s."),
-                            title="ipctop", severity="error", timeout=8, markup=False)
+                self.notify(f"{message}. Retrying every {self.interval:g}s.",
+                            title="ipctop", severity="error", timeout=8)
             self._last_error = message
             self._after_poll()
         elif event.state == WorkerState.CANCELLED:
@@ -334,13 +335,21 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
             self._refresh_screens()
             self._refresh_status()
 
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Every notification, from any screen or action, shows its text literally: messages
+        quote names and errors other users chose, so no markup is parsed and each line is
+        escaped for the terminal (``markup`` is accepted for Textual's signature, and ignored)."""
+        super().notify("\n".join(shown(line) for line in message.split("\n")),
+                       title=shown(title), severity=severity, timeout=timeout, markup=False)
+
     def _notice_once(self, text: str, severity: str = "information", tag: str = "") -> None:
         key = tag or text
         if key in self._seen_notices:
             return
         self._seen_notices.add(key)
-        self.notify(shown(text), title="ipctop", severity=severity,  # type: ignore[arg-type]
-                    timeout=10, markup=False)
+        self.notify(text, title="ipctop", severity=severity,  # type: ignore[arg-type]
+                    timeout=10)
 
     # -- inotify ------------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
-from ipctop import actions
+from ipctop import actions, display
 from ipctop.errors import IpcError, NotFound
 from ipctop.hexdump import WIDTH, byte_columns, changed_offsets, format_line
 from ipctop.model import Kind
@@ -189,7 +189,7 @@ class AttachScreen(Screen[None]):
         size = "?" if self.size_bytes is None else f"{self.size_bytes} bytes"
         shown = f"{self.start:#x}..{self.start + len(self.data):#x}"
         status = self.error or f"{size}, showing {shown}, {len(self.highlighted)} changed"
-        title.update(f"{self.name_text} · {mode} · {status}")
+        title.update(display.shown(f"{self.name_text} · {mode} · {status}"))
         title.set_class(self.write_mode, "-write")
         self.query_one("#attach-dump", Static).update(self.dump_text())
 

@@ -16,6 +16,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from ipctop.display import shown
+
 
 class ConfirmScreen(ModalScreen[bool]):
     DEFAULT_CSS = """
@@ -60,8 +62,9 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm"):
-            yield Static(self.question, id="confirm-question", markup=False)
-            yield Static("\n".join(self.details), id="confirm-details", markup=False)
+            yield Static(shown(self.question), id="confirm-question", markup=False)
+            yield Static("\n".join(shown(line) for line in self.details), id="confirm-details",
+                         markup=False)
             with Horizontal(id="confirm-buttons"):
                 yield Button(self.yes_label, variant="error", id="yes")
                 yield Button(self.no_label, variant="primary", id="no")

@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from ipctop.actions import Message
+from ipctop.display import shown
 from ipctop.hexdump import hexdump
 from ipctop.model import Kind
 
@@ -21,12 +22,9 @@ _MAX_DUMP = 4096
 
 
 def printable(data: bytes) -> str:
-    """Message bytes as one line: UTF-8 with control characters and bad bytes escaped."""
-    out = []
-    for ch in data.decode("utf-8", "backslashreplace"):
-        code = ord(ch)
-        out.append(ch if code >= 0x20 and code != 0x7F else f"\\x{code:02x}")
-    return "".join(out)
+    """Message bytes as one line: UTF-8 with control characters, bidi and format characters
+    and bytes that are not UTF-8 escaped (ipctop.display.shown)."""
+    return shown(data)
 
 
 def describe(message: Message, kind: Kind) -> str:
@@ -68,7 +66,7 @@ class ReceivedScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="received"):
-            yield Static(self.title_text, id="received-title", markup=False)
+            yield Static(shown(self.title_text), id="received-title", markup=False)
             for i, m in enumerate(self.messages):
                 yield Static(f"#{i + 1}  {describe(m, self.kind)}", classes="message-head",
                              markup=False)
