@@ -35,6 +35,49 @@ def human_age(then: float | None, now: float | None = None) -> str:
     return f"{int(secs // 86400)}d"
 
 
+_SIZE_SUFFIX = {"k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+
+
+def parse_size(text: str) -> int:
+    """Bytes from "4096", "0x1000", "64K", "64k", "64KiB", "1M", "2G" (powers of 1024, as
+    ``ipcmk -M`` reads them); ValueError with a clear message otherwise. The command line and
+    the TUI's forms both read sizes with this, so they accept the same things."""
+    t = text.strip().lower()
+    t = t.removesuffix("ib") if t.endswith("ib") else t.removesuffix("b")
+    factor = 1
+    if t and t[-1] in _SIZE_SUFFIX:
+        factor = _SIZE_SUFFIX[t[-1]]
+        t = t[:-1]
+    try:
+        value = int(t.strip(), 0) * factor
+    except ValueError:
+        raise ValueError(f"not a size: {text!r} (like 4096, 64K, 1M)") from None
+    if value < 0:
+        raise ValueError(f"size must not be negative: {text!r}")
+    return value
+
+
+def short_time(then: float | None, now: float | None = None) -> str:
+    """A point in time as util-linux's lsipc shows it by default ("short"): "10:22" today,
+    "Nov28" earlier this year, "2025-Nov" before; None or 0 -> "-"."""
+    if not then:
+        return "-"
+    t = time.localtime(then)
+    n = time.localtime(time.time() if now is None else now)
+    if (t.tm_year, t.tm_yday) == (n.tm_year, n.tm_yday):
+        return time.strftime("%H:%M", t)
+    if t.tm_year == n.tm_year:
+        return time.strftime("%b%d", t)
+    return time.strftime("%Y-%b", t)
+
+
+def iso_time(then: float | None) -> str:
+    """A point in time as "2026-11-28T10:22:38+0000" (lsipc --time-format=iso); None -> "-"."""
+    if not then:
+        return "-"
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(then))
+
+
 def parse_duration(text: str) -> float:
     """"90", "90s", "15m", "2h", "1d" -> seconds; ValueError with a clear message otherwise."""
     t = text.strip().lower()

@@ -11,6 +11,7 @@ prints it: common fields first, kind-specific fields beside them.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar, TypeVar
@@ -19,7 +20,15 @@ SCHEMA = "ipctop.snapshot/1"
 
 
 class Kind(StrEnum):
-    """Every IPC mechanism ipctop knows. The values are the JSON spellings."""
+    """Every IPC mechanism ipctop knows, spelled three ways, each in its own place:
+
+    - ``value`` ("sysv_shm") in JSON, an interface that never changes;
+    - ``word`` ("sysv-shm") wherever a command line is concerned: arguments, ``--help``, the KIND
+      column of the tables, so what is printed can be typed back;
+    - ``label`` ("SysV shm") in prose: headings, messages, the TUI.
+
+    Input accepts all three (any case): see :func:`parse_kind`.
+    """
 
     SYSV_SHM = "sysv_shm"
     SYSV_MSG = "sysv_msg"
@@ -37,6 +46,11 @@ class Kind(StrEnum):
         """A short human title, e.g. "SysV shm"."""
         return KIND_LABELS[self]
 
+    @property
+    def word(self) -> str:
+        """The command-line spelling, e.g. "sysv-shm"."""
+        return self.value.replace("_", "-")
+
 
 KIND_LABELS: dict[Kind, str] = {
     Kind.SYSV_SHM: "SysV shm",
@@ -51,15 +65,32 @@ KIND_LABELS: dict[Kind, str] = {
     Kind.SHARED_MAPPING: "Shared maps",
 }
 
+_BY_SPELLING: dict[str, Kind] = {
+    **{"_".join(label.lower().split()): kind for kind, label in KIND_LABELS.items()},
+    "pipe": Kind.PIPE, "unix_socket": Kind.UNIX_SOCKET, "shared_map": Kind.SHARED_MAPPING,
+    **{kind.value: kind for kind in Kind},
+}
+"""Every accepted spelling, normalised (lower case, words joined by "_") -> its kind."""
 
-def parse_kind(text: str) -> Kind:
-    """Accept "sysv-shm" and "sysv_shm" (any case); raise ValueError naming the valid kinds."""
-    norm = text.strip().lower().replace("-", "_")
-    try:
-        return Kind(norm)
-    except ValueError:
-        valid = ", ".join(k.value.replace("_", "-") for k in Kind)
-        raise ValueError(f"unknown kind {text!r} (one of: {valid})") from None
+
+def kind_words(kinds: Iterable[Kind]) -> str:
+    """"sysv-msg, posix-mq or fifo": kinds as a command line spells them, for help and errors."""
+    words = [k.word for k in kinds]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def parse_kind(text: str, allowed: Iterable[Kind] | None = None, what: str = "") -> Kind:
+    """Accept "sysv-shm", "sysv_shm" and "SysV shm" (any case); raise ValueError naming the valid
+    kinds: every kind, or ``allowed`` (then ``what``, e.g. "send", says who takes only those)."""
+    norm = "_".join(text.strip().lower().replace("-", " ").replace("_", " ").split())
+    kind = _BY_SPELLING.get(norm)
+    choices = list(Kind) if allowed is None else list(allowed)
+    if kind is None:
+        raise ValueError(f"unknown kind {text!r} (one of: {kind_words(choices)})")
+    if kind not in choices:
+        who = f"{what} takes" if what else "expected"
+        raise ValueError(f"{who} {kind_words(choices)}, not {kind.word}")
+    return kind
 
 
 @dataclass(frozen=True, slots=True)

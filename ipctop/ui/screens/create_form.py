@@ -62,8 +62,8 @@ class CreateForm(FormScreen[str]):
         yield field("Name or key", "name", "private" if kind.value.startswith("sysv") else "",
                     _NAME_HINT[kind])
         yield field("Mode", "mode", "0600", "octal permission bits")
-        yield field("Size (bytes)", "size", str(lim.page_size),
-                    f"at most {_limit(lim.shmmax)} (shmmax) for SysV")
+        yield field("Size", "size", str(lim.page_size),
+                    f"bytes, or 64K, 1M; at most {_limit(lim.shmmax)} (shmmax) for SysV")
         yield field("Max messages", "maxmsg", str(lim.mq_msg_default or 10),
                     f"1..{_limit(lim.mq_msg_max)} (fs.mqueue.msg_max)")
         yield field("Message size", "msgsize", str(lim.mq_msgsize_default or 8192),
@@ -97,7 +97,8 @@ class CreateForm(FormScreen[str]):
         if not name:
             raise FormError(f"a {actions.kind_name(kind)} needs a {_NAME_HINT[kind]}")
         options: dict[str, int | None] = {
-            opt: self.int_value(opt, opt) for opt in OPTION_FIELDS[kind]
+            opt: self.size_value(opt, opt) if opt == "size" else self.int_value(opt, opt)
+            for opt in OPTION_FIELDS[kind]
         }
         mode = actions.parse_mode(self.text("mode").strip() or "0600")
 

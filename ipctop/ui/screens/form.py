@@ -132,6 +132,19 @@ class FormScreen(ModalScreen[R | None], Generic[R]):
         except ValueError:
             raise FormError(f"{name} must be a whole number: {raw!r}") from None
 
+    def size_value(self, field_id: str, name: str) -> int | None:
+        """The field as bytes, read as the command line reads sizes ("4096", "64K", "1M");
+        None when blank."""
+        raw = self.text(field_id).strip()
+        if not raw:
+            return None
+        from ipctop.fmt import parse_size
+
+        try:
+            return parse_size(raw)
+        except ValueError as err:
+            raise FormError(f"{name}: {err}") from None
+
     def seconds(self, field_id: str) -> float:
         raw = self.text(field_id).strip()
         if not raw:
