@@ -662,6 +662,10 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
 
 
 def run(interval: float = 2.0, filter_text: str = "") -> int:
-    """Run the TUI until the user quits; return the exit status."""
-    result = IpcTopApp(interval=interval, filter_text=filter_text, freeze_gc=True).run()
+    """Run the TUI until the user quits (or SIGTERM or SIGHUP ends it); the exit status."""
+    from ipctop.ui.signals import exit_on_signals
+
+    app = IpcTopApp(interval=interval, filter_text=filter_text, freeze_gc=True)
+    exit_on_signals(app)
+    result = app.run()
     return result if isinstance(result, int) else 0
