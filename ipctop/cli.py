@@ -14,6 +14,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any, TextIO, cast
 
 from ipctop import __version__
 from ipctop.display import shown
@@ -99,14 +100,68 @@ def run_tui(args: argparse.Namespace) -> int:
     return run(interval=args.interval, filter_text=args.filter)
 
 
+class OutputError(IpcError):
+    """Writing the output failed (a full disk, /dev/full, EIO): one line, exit 2."""
+
+
+class _Guarded:
+    """A stream whose failed writes raise OutputError, except EPIPE: a reader that went away
+    (`ipctop snapshot | head`) stays a BrokenPipeError, which ends the command quietly.
+    Everything else passes through to the stream (isatty, fileno, encoding...)."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def _guard(self, method: str, *args: Any) -> Any:
+        try:
+            return getattr(self._stream, method)(*args)
+        except BrokenPipeError:
+            raise
+        except OSError as err:
+            raise OutputError(f"writing output: {err.strerror or err}") from None
+
+    def write(self, data: Any) -> Any:
+        return self._guard("write", data)
+
+    def writelines(self, lines: Any) -> Any:
+        return self._guard("writelines", lines)
+
+    def flush(self) -> Any:
+        return self._guard("flush")
+
+    @property
+    def buffer(self) -> _Guarded:
+        return _Guarded(self._stream.buffer)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _drop_output() -> None:
+    """Point stdout at /dev/null, so what is still buffered for a reader that is gone (or a
+    device that is full) does not fail again at exit."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     if argv is None:
         argv = sys.argv[1:]
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     func = getattr(args, "func", None) or run_tui
+    real_stdout = sys.stdout
+    if func is not run_tui:
+        sys.stdout = cast(TextIO, _Guarded(real_stdout))
     try:
-        return int(func(args))
+        status = int(func(args))
+        sys.stdout.flush()
+        return status
+    except OutputError as err:
+        sys.stdout = real_stdout
+        _drop_output()
+        print(f"ipctop: {err}", file=sys.stderr)
+        return err.exit_code
     except IpcError as err:
         print(f"ipctop: {shown(str(err))}", file=sys.stderr)
         return err.exit_code
@@ -114,7 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         # The reader went away (`ipctop snapshot | head`): not an error worth a word.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.stdout = real_stdout
+        _drop_output()
         return 0
     except Exception as err:  # last resort: one line, never a traceback
         if os.environ.get("IPCTOP_DEBUG"):
@@ -122,6 +178,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ipctop: internal error: {type(err).__name__}: {shown(str(err))} "
               "(set IPCTOP_DEBUG=1 for a traceback)", file=sys.stderr)
         return EXIT_ERROR
+    finally:
+        sys.stdout = real_stdout
 
 
 def entry() -> None:
