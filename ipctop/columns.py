@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ipctop.fmt import human_age, human_bytes
+from ipctop.fmt import human_age, human_bytes, short_time
 from ipctop.model import (
     IpcObject,
     Kind,
@@ -32,6 +32,19 @@ class Column:
     right: bool = False
     timed: bool = False
     """The text depends on "now" (an age), not only on the object."""
+    help: str = ""
+    """What the column shows, for ``--list-columns``."""
+    unit: str = ""
+    """"bytes" for sizes (printed as whole numbers with ``--bytes``), else ""."""
+    trunc: bool = False
+    """Free text (a command line, a list of users) that a table may cut to fit the terminal;
+    identifiers are never cut."""
+
+    @property
+    def name(self) -> str:
+        """The command line's name for the column: its header in the CLI tables and the word
+        ``-o`` takes, e.g. "USED-BY" (the title without spaces, as util-linux names columns)."""
+        return self.title.replace(" ", "-")
 
     def text(self, obj: IpcObject, now: float | None = None) -> str:
         return self.show(self.get(obj), time.time() if now is None else now)
@@ -53,9 +66,23 @@ def _age(v: Any, now: float) -> str:
     return human_age(v, now)
 
 
-def _age_column(key: str, title: str, get: Callable[[IpcObject], Any]) -> Column:
+def _when(v: Any, now: float) -> str:
+    return short_time(v, now)
+
+
+def _age_column(key: str, title: str, get: Callable[[IpcObject], Any], help: str) -> Column:
     """A time shown as its age: "3m"."""
-    return Column(key, title, get, _age, right=True, timed=True)
+    return Column(key, title, get, _age, right=True, timed=True, help=help)
+
+
+def _bytes_column(key: str, title: str, get: Callable[[IpcObject], Any], help: str) -> Column:
+    """A size: "4.0K", or 4096 with ``--bytes``."""
+    return Column(key, title, get, _bytes, right=True, help=help, unit="bytes")
+
+
+def _number(key: str, title: str, help: str) -> Column:
+    """A kind-specific whole number (a count, a pid), right-aligned."""
+    return Column(key, title, _attr(key), right=True, help=help)
 
 
 def users_text(obj: IpcObject, limit: int = 3) -> str:
@@ -77,22 +104,38 @@ def _attr(name: str) -> Callable[[IpcObject], Any]:
     return lambda o: getattr(o, name, None)
 
 
-ID = Column("id", "ID", lambda o: o.id, right=True)
-KEY = Column("key", "KEY", lambda o: o.key)
-NAME = Column("name", "NAME", lambda o: o.name)
-OWNER = Column("owner", "OWNER", lambda o: o.owner)
-MODE = Column("mode", "MODE", lambda o: o.mode)
-SIZE = Column("size", "SIZE", lambda o: o.size, _bytes, right=True)
-NUSERS = Column("nusers", "PROCS", lambda o: len(o.pids), right=True)
-USERS = Column("users", "USED BY", users_text)
-AGE = _age_column("age", "CHANGED", lambda o: o.ctime)
-LEAK = Column("leak", "LEAK", _leak_text)
+ID = Column("id", "ID", lambda o: o.id, right=True, help="SysV id (what ipcrm -m/-q/-s takes)")
+KEY = Column("key", "KEY", lambda o: o.key, help="SysV key, 0x%08x (0x00000000: IPC_PRIVATE)")
+NAME = Column("name", "NAME", lambda o: o.name,
+              help="POSIX /name, socket path or @abstract name")
+OWNER = Column("owner", "OWNER", lambda o: o.owner, help="owner's user name (or uid)")
+UID = Column("uid", "UID", lambda o: o.uid, right=True, help="owner's user id")
+MODE = Column("mode", "MODE", lambda o: o.mode, help="permission bits, octal")
+SIZE = _bytes_column("size", "SIZE", lambda o: o.size, "bytes the object occupies or can hold")
+NUSERS = Column("nusers", "PROCS", lambda o: len(o.pids), right=True,
+                help="processes using it (open fd or mapping)")
+USERS = Column("users", "USED BY", users_text, trunc=True,
+               help="the first processes using it, as pid/command")
+AGE = _age_column("age", "CHANGED", lambda o: o.ctime, "time since its last status change")
+CTIME = Column("ctime", "CTIME", lambda o: o.ctime, _when, right=True, timed=True,
+               help="time of the last status change (SysV: creation or IPC_SET; files: ctime)")
+LEAK = Column("leak", "LEAK", _leak_text,
+              help="leak verdict: LEAK, rmid (pending removal) or ? (unknown)")
 _KIND_ORDER = list(Kind)
 KIND = Column("kind", "KIND", lambda o: _KIND_ORDER.index(o.kind),
-              lambda v, now: _KIND_ORDER[v].label)
+              lambda v, now: _KIND_ORDER[v].label, help="kind of object")
 """Sorts in the order of Kind (SysV first, as `ipctop snapshot` prints), shows the label."""
-QBYTES = Column("bytes", "QUEUED", _attr("bytes"), _bytes, right=True)
-RW = Column("rw", "R/W", _readers_writers, right=True)
+KIND_WORD = Column("kind", "KIND", lambda o: o.kind.word,
+                   help="kind, as commands take it (sysv-shm, posix-mq, ...)")
+"""The kind as typed on the command line, for tables a script reads (``-o KIND,...``)."""
+QBYTES = _bytes_column("bytes", "QUEUED", _attr("bytes"), "bytes queued, waiting to be read")
+RW = Column("rw", "R/W", _readers_writers, right=True,
+            help="processes holding it for reading / for writing")
+INODE = Column("inode", "INODE", lambda o: int(o.id), right=True, help="inode number")
+PATH = Column("path", "PATH", lambda o: o.id, help="path of the file")
+CAPACITY = _bytes_column("capacity", "CAPACITY", _attr("capacity"),
+                         "buffer size (F_GETPIPE_SZ)")
+MSGS = _number("messages", "MSGS", "messages queued")
 
 
 def _shm_status(o: IpcObject) -> str:
@@ -110,48 +153,89 @@ def _values(o: IpcObject) -> str | None:
 
 
 COLUMNS: dict[Kind | None, tuple[Column, ...]] = {
-    None: (KIND, Column("ident", "ID/NAME", lambda o: o.name or o.id), OWNER, SIZE, NUSERS,
-           USERS, LEAK),
-    Kind.SYSV_SHM: (ID, KEY, OWNER, MODE, SIZE, Column("nattch", "NATTCH", _attr("nattch"),
-                    right=True), Column("cpid", "CPID", _attr("cpid"), right=True),
-                    Column("lpid", "LPID", _attr("lpid"), right=True),
-                    Column("status", "STATUS", _shm_status),
-                    _age_column("atime", "ATTACHED", _attr("atime")),
-                    Column("creator", "CREATOR", _attr("creator")), USERS, LEAK),
-    Kind.SYSV_MSG: (ID, KEY, OWNER, MODE,
-                    Column("messages", "MSGS", _attr("messages"),
-                           right=True),
-                    QBYTES, Column("lspid", "LSPID", _attr("lspid"), right=True),
-                    Column("lrpid", "LRPID", _attr("lrpid"), right=True),
-                    _age_column("stime", "SENT", _attr("stime")), LEAK),
-    Kind.SYSV_SEM: (ID, KEY, OWNER, MODE, Column("nsems", "NSEMS", _attr("nsems"), right=True),
-                    Column("values", "VALUES", _values),
-                    _age_column("otime", "LAST OP", _attr("otime")), LEAK),
+    None: (KIND, Column("ident", "ID/NAME", lambda o: o.name or o.id,
+                        help="id, name or path"), OWNER, SIZE, NUSERS, USERS, LEAK),
+    Kind.SYSV_SHM: (ID, KEY, OWNER, MODE, SIZE,
+                    _number("nattch", "NATTCH", "processes attached (the kernel's count)"),
+                    _number("cpid", "CPID", "pid of the creator"),
+                    _number("lpid", "LPID", "pid of the last attach or detach"),
+                    Column("status", "STATUS", _shm_status,
+                           help="dest (removed, still attached) and locked (SHM_LOCK)"),
+                    _age_column("atime", "ATTACHED", _attr("atime"), "time since the last attach"),
+                    Column("creator", "CREATOR", _attr("creator"), trunc=True,
+                           help="command line of the creator, while it runs"),
+                    USERS, LEAK),
+    Kind.SYSV_MSG: (ID, KEY, OWNER, MODE, MSGS, QBYTES,
+                    _number("lspid", "LSPID", "pid of the last sender"),
+                    _number("lrpid", "LRPID", "pid of the last receiver"),
+                    _age_column("stime", "SENT", _attr("stime"), "time since the last send"),
+                    LEAK),
+    Kind.SYSV_SEM: (ID, KEY, OWNER, MODE, _number("nsems", "NSEMS", "semaphores in the set"),
+                    Column("values", "VALUES", _values, trunc=True,
+                           help="the semaphores' values (the first 8)"),
+                    _age_column("otime", "LAST OP", _attr("otime"),
+                                "time since the last semop"),
+                    LEAK),
     Kind.POSIX_SHM: (NAME, OWNER, MODE, SIZE, NUSERS, AGE, USERS, LEAK),
-    Kind.POSIX_MQ: (NAME, OWNER, MODE,
-                    Column("messages", "MSGS", _attr("messages"),
-                           right=True),
-                    Column("maxmsg", "MAXMSG", _attr("maxmsg"), right=True),
-                    Column("msgsize", "MSGSIZE", _attr("msgsize"), _bytes, right=True),
+    Kind.POSIX_MQ: (NAME, OWNER, MODE, MSGS,
+                    _number("maxmsg", "MAXMSG", "most messages the queue holds"),
+                    _bytes_column("msgsize", "MSGSIZE", _attr("msgsize"),
+                                  "largest message the queue takes"),
                     QBYTES, NUSERS, USERS, LEAK),
-    Kind.POSIX_SEM: (NAME, OWNER, MODE,
-                     Column("value", "VALUE", _attr("value"),
-                            right=True), NUSERS, AGE, USERS, LEAK),
-    Kind.PIPE: (Column("inode", "INODE", lambda o: int(o.id), right=True), QBYTES,
-                Column("capacity", "CAPACITY", _attr("capacity"),
-                       _bytes, right=True), RW, USERS, LEAK),
-    Kind.FIFO: (Column("path", "PATH", lambda o: o.id), OWNER, MODE, QBYTES,
-                Column("capacity", "CAPACITY", _attr("capacity"),
-                       _bytes, right=True), RW, USERS, LEAK),
-    Kind.UNIX_SOCKET: (Column("inode", "INODE", lambda o: int(o.id), right=True), NAME,
-                       Column("type", "TYPE", _attr("type")),
-                       Column("state", "STATE", _attr("state")),
-                       Column("peer", "PEER", _attr("peer"),
-                              right=True), QBYTES, USERS),
-    Kind.SHARED_MAPPING: (Column("path", "PATH", lambda o: o.id), SIZE, NUSERS, USERS),
+    Kind.POSIX_SEM: (NAME, OWNER, MODE, _number("value", "VALUE", "the semaphore's value"),
+                     NUSERS, AGE, USERS, LEAK),
+    Kind.PIPE: (INODE, QBYTES, CAPACITY, RW, USERS, LEAK),
+    Kind.FIFO: (PATH, OWNER, MODE, QBYTES, CAPACITY, RW, USERS, LEAK),
+    Kind.UNIX_SOCKET: (INODE, NAME,
+                       Column("type", "TYPE", _attr("type"), help="stream, dgram or seqpacket"),
+                       Column("state", "STATE", _attr("state"),
+                              help="listen, connected or unconnected"),
+                       _number("peer", "PEER", "inode of the other end"), QBYTES, USERS),
+    Kind.SHARED_MAPPING: (PATH, SIZE, NUSERS, USERS),
 }
 """Columns per kind; the key None is the "All" overview."""
+
+EXTRA_COLUMNS: dict[Kind, tuple[Column, ...]] = {
+    Kind.SYSV_SHM: (_bytes_column("rss", "RSS", _attr("rss"), "bytes resident in memory"),
+                    _bytes_column("swap", "SWAP", _attr("swap"), "bytes swapped out"),
+                    _age_column("dtime", "DETACHED", _attr("dtime"),
+                                "time since the last detach"),
+                    NUSERS),
+    Kind.SYSV_MSG: (_age_column("rtime", "RECEIVED", _attr("rtime"),
+                                "time since the last receive"),
+                    _bytes_column("size", "SIZE", lambda o: o.size,
+                                  "bytes the queue can hold (msg_qbytes)")),
+    Kind.POSIX_SHM: (Column("path", "PATH", _attr("path"), help="the file in /dev/shm"),),
+    Kind.POSIX_MQ: (_age_column("mtime", "LAST OP", _attr("mtime"),
+                                "time since the last send or receive"),
+                    _number("notify_pid", "NOTIFY", "pid registered for mq_notify")),
+    Kind.POSIX_SEM: (Column("path", "PATH", _attr("path"), help="the file in /dev/shm"),),
+    Kind.PIPE: (NUSERS,),
+    Kind.FIFO: (NUSERS,),
+    Kind.UNIX_SOCKET: (NUSERS,),
+}
+"""Columns a kind also offers on the command line (``-o``), beyond those it shows by default."""
+
+_SYSV = (Kind.SYSV_SHM, Kind.SYSV_MSG, Kind.SYSV_SEM)
 
 
 def columns_for(kind: Kind | None) -> Sequence[Column]:
     return COLUMNS[kind]
+
+
+def cli_columns(kind: Kind) -> tuple[Column, ...]:
+    """The columns ``ipctop snapshot`` prints for ``kind`` by default: the TUI's, plus CTIME for
+    the SysV kinds (before LEAK), as lsipc shows it."""
+    cols = COLUMNS[kind]
+    if kind in _SYSV:
+        return (*cols[:-1], CTIME, cols[-1])
+    return cols
+
+
+def all_columns(kind: Kind) -> tuple[Column, ...]:
+    """Every column ``-o`` takes for ``kind``: the defaults, its extras, then KIND, UID, CTIME."""
+    out = list(cli_columns(kind))
+    for extra in (*EXTRA_COLUMNS.get(kind, ()), KIND_WORD, UID, CTIME):
+        if all(c.key != extra.key for c in out):
+            out.append(extra)
+    return tuple(out)

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-
-from ipctop.display import shown
 
 _UNITS = ("B", "K", "M", "G", "T", "P")
 
@@ -93,27 +90,3 @@ def parse_duration(text: str) -> float:
     if value < 0:
         raise ValueError(f"duration must not be negative: {text!r}")
     return value * factor
-
-
-def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]],
-                 right: Sequence[str] = ()) -> str:
-    """A util-linux style table: a header line, columns padded with two spaces.
-
-    Columns named in ``right`` are right-aligned (numbers). None prints as "-". Every cell goes
-    through :func:`ipctop.display.shown`: cells hold names, paths and commands other users chose.
-    """
-    cells = [["-" if c is None else shown(str(c)) for c in row] for row in rows]
-    widths = [len(h) for h in headers]
-    for row in cells:
-        for i, c in enumerate(row):
-            widths[i] = max(widths[i], len(c))
-    rset = set(right)
-
-    def line(values: Sequence[str]) -> str:
-        parts = [
-            v.rjust(widths[i]) if headers[i] in rset else v.ljust(widths[i])
-            for i, v in enumerate(values)
-        ]
-        return "  ".join(parts).rstrip()
-
-    return "\n".join([line(list(headers)), *(line(r) for r in cells)])

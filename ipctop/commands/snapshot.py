@@ -7,24 +7,30 @@ import json
 import os
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ipctop.errors import EXIT_OK, UsageError
-from ipctop.model import Kind, Snapshot, parse_kind
+from ipctop.model import Kind, Snapshot, kind_words, parse_kind
+
+if TYPE_CHECKING:
+    from ipctop.table import Style
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
+    from ipctop.table import add_output_options
+
     p = sub.add_parser(
         "snapshot",
         help="print every IPC object and the processes using it",
         description="Print every IPC object on this machine with the processes that use it: a "
-        "table grouped by kind, or JSON (schema ipctop.snapshot/1) with --json.",
+        "table per kind, or JSON (schema ipctop.snapshot/1) with --json. On a terminal the "
+        "tables fit its width (long command lines and user lists are cut, ids and names "
+        "never); piped, nothing is cut. Exit status 0, or 2 on error.",
     )
-    p.add_argument("--json", action="store_true", help="print JSON (schema ipctop.snapshot/1)")
+    add_output_options(p, "print JSON (schema ipctop.snapshot/1: every field, for scripts)")
     p.add_argument(
         "--kind", action="append", default=[], metavar="KIND",
-        help="only these kinds (repeat, or comma-separated): "
-        + ", ".join(k.value.replace("_", "-") for k in Kind),
+        help="only these kinds (repeat, or comma-separated): " + kind_words(Kind),
     )
     p.set_defaults(func=run)
 
@@ -43,16 +49,63 @@ def parse_kinds(values: list[str]) -> set[Kind] | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ipctop.table import check_spec, style_from_args, wants_column_list
+
+    kinds = parse_kinds(args.kind)
+    if wants_column_list(args):
+        sys.stdout.write(list_columns(kinds))
+        return EXIT_OK
+    style = style_from_args(args)
+    check_spec(args.output)
+    columns = choose_columns(args.output, kinds)  # bad -o fails before the scan
+
     from ipctop.collect.scan_split import scan_workers
     from ipctop.snapshot import take
 
-    kinds = parse_kinds(args.kind)
     snap = take(kinds=kinds, workers=scan_workers())
     if args.json:
         sys.stdout.write(to_json(snap))
-    else:
-        sys.stdout.write(render_tables(snap, kinds))
+        return EXIT_OK
+    custom = columns if args.output is not None else None
+    sys.stdout.write(render_tables(snap, kinds, style=style, columns=custom))
+    if not readable(style, custom):  # output for scripts: keep the notes out of the rows
+        for note in notes(snap):
+            print(f"ipctop: {note}", file=sys.stderr)
     return EXIT_OK
+
+
+def choose_columns(spec: str | None, kinds: set[Kind] | None) -> dict[Kind, list[Any]]:
+    """The columns of each kind's table for ``-o spec``: those of the list the kind has (a kind
+    with none of them is left out). A name no chosen kind has is a usage error."""
+    from ipctop.columns import all_columns, cli_columns
+    from ipctop.table import select_columns
+
+    chosen: dict[Kind, list[Any]] = {}
+    unknown: set[str] | None = None
+    for kind in Kind:
+        if kinds is not None and kind not in kinds:
+            continue
+        cols, missing = select_columns(spec, all_columns(kind), cli_columns(kind))
+        unknown = set(missing) if unknown is None else unknown & set(missing)
+        if cols:
+            chosen[kind] = cols
+    if unknown:
+        what = f" for {kind_words(sorted(kinds, key=list(Kind).index))}" if kinds else ""
+        raise UsageError(f"-o/--output: unknown column {sorted(unknown)[0]!r}{what} "
+                         "(see --list-columns)")
+    return chosen
+
+
+def list_columns(kinds: set[Kind] | None) -> str:
+    """--list-columns: per kind, every column -o takes (* marks the default ones)."""
+    from ipctop.columns import all_columns, cli_columns
+    from ipctop.table import column_list
+
+    out = []
+    for kind in Kind:
+        if kinds is None or kind in kinds:
+            out.append(f"{kind.word}:\n{column_list(all_columns(kind), cli_columns(kind))}")
+    return "\n".join(out) + "\n* shown by default; -o LIST picks columns, -o +LIST adds them.\n"
 
 
 def unreadable_note(snap: Snapshot) -> str:
@@ -85,37 +138,58 @@ def to_json(snap: Snapshot) -> str:
     return "\n".join(parts) + "\n"
 
 
-def render_tables(snap: Snapshot, kinds: set[Kind] | None = None, now: float | None = None) -> str:
-    """The readable form: a heading and a table per kind, then processes with pending signals."""
-    from ipctop.columns import columns_for
+def notes(snap: Snapshot) -> list[str]:
+    """What the reader should know about the scan: notices, processes that could not be read."""
     from ipctop.display import shown
-    from ipctop.fmt import format_table
 
+    out = [f"note: {shown(notice)}" for notice in snap.notices]
+    if snap.unreadable.count:
+        out.append(f"note: {shown(unreadable_note(snap))}")
+    return out
+
+
+_SIGNAL_HEADERS = ("PID", "COMMAND", "USER", "PENDING", "BLOCKED")
+
+
+def readable(style: Style, columns: dict[Kind, list[Any]] | None) -> bool:
+    """Output for people (headings per kind, the signals, notes), not only rows for a script."""
+    return style.headings and not style.raw and columns is None
+
+
+def render_tables(snap: Snapshot, kinds: set[Kind] | None = None, now: float | None = None, *,
+                  style: Style | None = None,
+                  columns: dict[Kind, list[Any]] | None = None) -> str:
+    """The tables: readable (the default), a heading and a table per kind, then processes with
+    pending signals and the notes; with --noheadings or --raw, or columns chosen with -o, only
+    the rows of the object tables (each kind's header line unless --noheadings), for scripts."""
+    from ipctop.columns import cli_columns
+    from ipctop.table import Header, Style, render, render_cells
+
+    style = Style() if style is None else style
     now = time.time() if now is None else now
+    plain = readable(style, columns)
     out: list[str] = []
     for kind in Kind:
         if kinds is not None and kind not in kinds:
             continue
+        cols = cli_columns(kind) if columns is None else columns.get(kind)
         objs = snap.of_kind(kind)
-        out.append(f"{kind.label} ({len(objs)})")
-        if objs:
-            cols = columns_for(kind)
-            rows = [[c.text(o, now) for c in cols] for o in objs]
-            titles = [c.title for c in cols]
-            out.append(format_table(titles, rows, right=[c.title for c in cols if c.right]))
-        out.append("")
+        if plain:
+            out.append(f"{kind.label} ({len(objs)})\n")
+        if cols and objs:
+            out.append(render(cols, objs, now, style))
+        if plain:
+            out.append("\n")
     pending = [p for p in snap.processes if p.signals.pending]
-    if pending and kinds is None:
-        out.append(f"Pending signals ({len(pending)})")
-        out.append(format_table(
-            ["PID", "COMMAND", "USER", "PENDING", "BLOCKED"],
+    if plain and pending and kinds is None:
+        out.append(f"Pending signals ({len(pending)})\n")
+        out.append(render_cells(
+            [Header(h, right=h == "PID", trunc=h in ("PENDING", "BLOCKED"))
+             for h in _SIGNAL_HEADERS],
             [[p.pid, p.comm, p.user, ",".join(p.signals.pending), ",".join(p.signals.blocked)]
-             for p in pending],
-            right=["PID"],
-        ))
-        out.append("")
-    for notice in snap.notices:
-        out.append(f"note: {shown(notice)}")
-    if snap.unreadable.count:
-        out.append(f"note: {shown(unreadable_note(snap))}")
-    return "\n".join(out).rstrip("\n") + "\n"
+             for p in pending], style))
+        out.append("\n")
+    if plain:
+        out.extend(f"{line}\n" for line in notes(snap))
+    text = "".join(out)
+    return text.rstrip("\n") + "\n" if plain else text

@@ -1,0 +1,260 @@
+"""The command line's one table renderer, and the util-linux output options every table command
+shares (``-o/--output``, ``--list-columns``, ``--raw``, ``--noheadings``, ``--bytes``,
+``--notruncate``, ``--width``).
+
+It follows libsmartcols, the library behind lsipc, lsfd and lsblk:
+
+- the header of a column is its name, the word ``-o`` takes (``USED-BY``, never ``USED BY``);
+- on a terminal the table fits the terminal's width: columns marked ``trunc`` (command lines,
+  users, reasons: long free text) are cut, widest first, and end in "…"; identifiers (ids, keys,
+  names, paths) are never cut, so what is printed can be typed back. Piped, nothing is cut unless
+  ``--width N`` asks; ``--notruncate`` keeps everything on a terminal too;
+- ``--raw``: one space between columns, no padding, and every space, backslash and unprintable
+  character of a cell written as ``\\xHH`` (its UTF-8 bytes), so every line splits on spaces;
+- every cell first goes through :func:`ipctop.display.shown`: names, paths and commands are chosen
+  by other users, and a terminal must never interpret them.
+
+No Textual; the TUI draws its own tables from the same :class:`ipctop.columns.Column` objects.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from ipctop.columns import Column
+from ipctop.display import shown
+from ipctop.errors import UsageError
+from ipctop.model import IpcObject
+
+ELLIPSIS = "…"
+MIN_TRUNC_WIDTH = 8
+"""A truncated column keeps at least this many characters (or its header, if wider)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Style:
+    """How a table is printed; built from the command line by :func:`style_from_args`."""
+
+    raw: bool = False
+    headings: bool = True
+    bytes: bool = False
+    """Sizes as whole numbers of bytes instead of "4.0K"."""
+    width: int | None = None
+    """Fit the table in this many columns by truncating ``trunc`` columns; None: never cut."""
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """One column of a table of plain cells."""
+
+    name: str
+    right: bool = False
+    trunc: bool = False
+
+
+def cell_width(text: str) -> int:
+    """Terminal columns ``text`` takes: wide (CJK) characters two, combining marks none."""
+    if text.isascii():
+        return len(text)
+    return sum(0 if unicodedata.combining(ch) else
+               2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _cut(text: str, width: int) -> str:
+    """``text`` cut to ``width`` columns, ending in "…" when something was cut."""
+    if cell_width(text) <= width:
+        return text
+    out, used = [], 0
+    for ch in text:
+        w = cell_width(ch)
+        if used + w > width - 1:
+            break
+        out.append(ch)
+        used += w
+    return "".join(out) + ELLIPSIS
+
+
+def _raw(text: str) -> str:
+    """A cell for --raw: spaces, backslashes and anything unprintable as \\xHH bytes."""
+    if text and text.isprintable() and " " not in text and "\\" not in text:
+        return text
+    return "".join(ch if ch.isprintable() and ch not in " \\" else
+                   "".join(f"\\x{b:02x}" for b in ch.encode("utf-8", "surrogateescape"))
+                   for ch in text)
+
+
+def _fit(widths: list[int], headers: Sequence[Header], limit: int) -> list[int]:
+    """Narrow the ``trunc`` columns, widest first, until the line fits in ``limit`` columns or
+    each is at its minimum (then the line is left longer: identifiers are never cut)."""
+    widths = list(widths)
+    excess = sum(widths) + 2 * (len(widths) - 1) - limit
+    floor = [max(MIN_TRUNC_WIDTH, cell_width(h.name)) if h.trunc else w
+             for h, w in zip(headers, widths, strict=True)]
+    while excess > 0:
+        candidates = [i for i, h in enumerate(headers) if h.trunc and widths[i] > floor[i]]
+        if not candidates:
+            break
+        widest = max(candidates, key=lambda i: widths[i])
+        others = [widths[i] for i in candidates if i != widest]
+        # Down to the next widest (so the widest columns shrink together), or by the excess.
+        step = min(excess, widths[widest] - max([floor[widest], *others]) or 1)
+        widths[widest] -= step
+        excess -= step
+    return widths
+
+
+def render_cells(headers: Sequence[Header], rows: Iterable[Sequence[object]],
+                 style: Style = Style()) -> str:
+    """The table as text, one line per row (and a header line unless ``style.headings`` is
+    off), each line ending in a newline; "" for no rows and no header. None prints as "-"."""
+    cells = [["-" if c is None else shown(str(c)) for c in row] for row in rows]
+    names = [h.name for h in headers]
+    if style.raw:
+        lines = ([names] if style.headings else []) + cells
+        return "".join(" ".join(_raw(c) for c in line) + "\n" for line in lines)
+    widths = [cell_width(n) if style.headings else 0 for n in names]
+    for row in cells:
+        for i, c in enumerate(row):
+            widths[i] = max(widths[i], cell_width(c))
+    if style.width is not None:
+        widths = _fit(widths, headers, style.width)
+
+    def line(values: Sequence[str]) -> str:
+        parts = []
+        for h, w, v in zip(headers, widths, values, strict=True):
+            v = _cut(v, w) if h.trunc else v
+            pad = " " * max(0, w - cell_width(v))
+            parts.append(pad + v if h.right else v + pad)
+        return "  ".join(parts).rstrip() + "\n"
+
+    return (line(names) if style.headings else "") + "".join(line(r) for r in cells)
+
+
+def cell(column: Column, obj: IpcObject, now: float, style: Style) -> str:
+    """One object's text in one column: sizes as bytes with ``--bytes``."""
+    value = column.get(obj)
+    if style.bytes and column.unit == "bytes" and value is not None:
+        return str(value)
+    return column.show(value, now)
+
+
+def render(columns: Sequence[Column], objects: Iterable[IpcObject], now: float,
+           style: Style = Style()) -> str:
+    """A table of ``objects``, one row each, in ``columns``."""
+    headers = [Header(c.name, c.right, c.trunc) for c in columns]
+    return render_cells(headers, ([cell(c, o, now, style) for c in columns] for o in objects),
+                        style)
+
+
+# -- the command-line options ------------------------------------------------------------------
+
+
+def add_output_options(p: argparse.ArgumentParser, json_help: str) -> None:
+    """Add ``--json`` and the util-linux table options to a table command's parser."""
+    p.add_argument("-J", "--json", action="store_true", help=json_help)
+    p.add_argument("-o", "--output", metavar="LIST",
+                   help="columns to print, comma-separated; +LIST adds them to the default "
+                   "columns; `-o help` lists them (as --list-columns)")
+    p.add_argument("-H", "--list-columns", action="store_true",
+                   help="list the columns -o takes, with what each shows, and exit")
+    p.add_argument("-r", "--raw", action="store_true",
+                   help="raw output: one space between columns, no padding; spaces, "
+                   "backslashes and unprintable characters in a cell as \\xHH")
+    p.add_argument("-n", "--noheadings", action="store_true", help="do not print headings")
+    p.add_argument("-b", "--bytes", action="store_true",
+                   help="print sizes in bytes rather than in a human-readable form")
+    p.add_argument("-u", "--notruncate", action="store_true",
+                   help="never cut columns to fit the terminal")
+    p.add_argument("-w", "--width", type=_width, metavar="N",
+                   help="fit the table in N columns (default: the terminal's width when "
+                   "output is a terminal; piped, nothing is cut)")
+
+
+def _width(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more: {text!r}")
+    return value
+
+
+def terminal_width() -> int | None:
+    """The width to fit tables in when nobody said: the terminal's, when stdout is one."""
+    try:
+        if not os.isatty(sys.stdout.fileno()):
+            return None
+    except (OSError, ValueError, AttributeError):  # closed, or replaced by a test's capture
+        return None
+    return shutil.get_terminal_size().columns
+
+
+def style_from_args(args: argparse.Namespace) -> Style:
+    """The Style the options ask for; a UsageError for options that do not go together."""
+    if args.json and (args.raw or args.output or args.noheadings or args.width):
+        raise UsageError("--json prints every field: it does not go with -o, --raw, "
+                         "--noheadings or --width (pick fields with jq)")
+    width = args.width
+    if width is None and not (args.notruncate or args.raw):
+        width = terminal_width()
+    return Style(raw=args.raw, headings=not args.noheadings, bytes=args.bytes,
+                 width=None if args.notruncate else width)
+
+
+def wants_column_list(args: argparse.Namespace) -> bool:
+    return bool(args.list_columns) or (args.output or "").strip().lower() == "help"
+
+
+def _norm(name: str) -> str:
+    return "".join(ch for ch in name.upper() if ch.isalnum())
+
+
+def find_column(name: str, available: Sequence[Column]) -> Column | None:
+    """The column ``name`` means, by its name (any case, "-", "_" and spaces ignored: USED-BY,
+    used_by, usedby) or its key."""
+    want = _norm(name)
+    for c in available:
+        if _norm(c.name) == want or _norm(c.key) == want:
+            return c
+    return None
+
+
+def select_columns(spec: str | None, available: Sequence[Column],
+                   defaults: Sequence[Column]) -> tuple[list[Column], list[str]]:
+    """The columns ``-o spec`` asks for among ``available`` (``+LIST`` adds to ``defaults``;
+    no spec: the defaults), and the names asked for that are not available."""
+    if spec is None:
+        return list(defaults), []
+    text = spec.strip()
+    chosen = list(defaults) if text.startswith("+") else []
+    unknown: list[str] = []
+    for name in text.lstrip("+").split(","):
+        if not name.strip():
+            continue
+        column = find_column(name, available)
+        if column is None:
+            unknown.append(name.strip())
+        elif column not in chosen:
+            chosen.append(column)
+    return chosen, unknown
+
+
+def check_spec(spec: str | None) -> None:
+    """-o must name at least one column."""
+    if spec is not None and not any(n.strip() for n in spec.lstrip("+ ").split(",")):
+        raise UsageError("-o/--output: no column named (see --list-columns)")
+
+
+def column_list(columns: Sequence[Column], defaults: Sequence[Column]) -> str:
+    """--list-columns: each column's name, a * when shown by default, and what it shows."""
+    rows = [[c.name + ("*" if c in defaults else ""), c.help or c.title]
+            for c in columns]
+    return render_cells([Header("COLUMN"), Header("DESCRIPTION", trunc=True)], rows,
+                        Style(width=terminal_width()))
