@@ -679,9 +679,12 @@ def test_remove_makes_exactly_that_object_vanish(made: Make, kind: Kind) -> None
 def test_describe_removal_of_attached_sysv_shm(made: Make, spawn: Spawn) -> None:
     import sysv_ipc
 
-    ident = made(Kind.SYSV_SHM, size=4096)
+    ident = made(Kind.SYSV_SHM, size=8192)
     assert actions.describe_removal(Kind.SYSV_SHM, ident) == (
-        "no process attached: destroyed now, 4.0K freed")
+        "no process attached: destroyed now (8.0K, never touched: it held no memory)")
+    actions.write_shm(Kind.SYSV_SHM, ident, b"x", 0)  # one page now in memory
+    assert actions.describe_removal(Kind.SYSV_SHM, ident) == (
+        "no process attached: destroyed now, 4.0K of memory freed")
 
     def attach() -> None:
         sysv_ipc.attach(int(ident))

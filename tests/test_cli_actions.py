@@ -75,7 +75,8 @@ def test_create_json(capsys: pytest.CaptureFixture[str], cleanup: list[tuple[Kin
                           "100", "--json")
     cleanup.append((Kind.POSIX_MQ, name))
     assert code == 0
-    assert json.loads(out) == {"kind": "posix_mq", "id": name, "key": None, "created": True}
+    assert json.loads(out) == {"kind": "posix_mq", "id": name, "key": None, "created": True,
+                               "differs": []}
     assert exists(Kind.POSIX_MQ, name)
 
 
@@ -102,10 +103,6 @@ def test_create_exclusive_on_existing_key_fails_and_keeps_it(
         (["create", "sysv-shm", "private"], "--size is required"),
         (["create", "sysv-msg", "0xnothex"], "not a SysV key"),
         (["create", "posix-mq", "/x", "--maxmsg", "999999"], "fs.mqueue.msg_max"),
-        (["create", "pipe", "x"], "cannot create a pipe"),
-        (["send", "sysv-shm", "1", "data"], "cannot send to a sysv-shm"),
-        (["read", "posix-mq", "/x"], "cannot read a posix-mq"),
-        (["rm", "unix-socket", "1", "--yes"], "cannot remove a unix-socket"),
         (["sem", "sysv-sem", "1", "--set", "1", "--timeout", "1"], "--timeout applies to --op"),
         (["send", "sysv-msg", "1", "zz", "--hex"], "not hex bytes"),
     ],
@@ -127,6 +124,16 @@ def test_bad_input_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str], ar
         (["sem", "sysv-sem", "1"], "one of the arguments --op --set is required"),
         (["sem", "sysv-sem", "1", "--op", "1", "--set", "2"], "not allowed with argument"),
         (["write", "sysv-shm", "1", "data"], "required: --offset"),
+        # Each command takes only its kinds and names exactly those.
+        (["create", "pipe", "x"], "create takes sysv-shm, sysv-msg, sysv-sem, posix-shm, "
+         "posix-mq, posix-sem or fifo, not pipe"),
+        (["send", "sysv-shm", "1", "data"], "send takes sysv-msg, posix-mq or fifo, not sysv-shm"),
+        (["recv", "SysV shm", "1"], "recv takes sysv-msg, posix-mq or fifo, not sysv-shm"),
+        (["read", "posix-mq", "/x"], "read takes sysv-shm or posix-shm, not posix-mq"),
+        (["write", "fifo", "/x", "d", "--offset", "0"], "write takes sysv-shm or posix-shm"),
+        (["sem", "posix_shm", "/x", "--op", "1"], "sem takes sysv-sem or posix-sem, not posix-shm"),
+        (["rm", "unix-socket", "1", "--yes"], "rm takes sysv-shm, sysv-msg, sysv-sem, "
+         "posix-shm, posix-mq, posix-sem or fifo, not unix-socket"),
     ],
 )
 def test_argument_errors_exit_2(capsys: pytest.CaptureFixture[str], argv: list[str],

@@ -29,6 +29,7 @@ from ipctop.actions.common import (
     SYSVIPC,
     Created,
     Message,
+    ShmBytes,
     as_kind,
     devshm_capacity,
     kernel_limit,
@@ -45,6 +46,7 @@ from ipctop.actions.verbs import (
     create,
     describe_removal,
     read_shm,
+    read_shm_report,
     receive,
     remove,
     sem_op,
@@ -52,14 +54,15 @@ from ipctop.actions.verbs import (
     sem_values,
     send,
     shm_size,
+    sysv_id,
     write_shm,
 )
 
 __all__ = [
     "ACTION_KINDS", "DEV_SHM", "LONG_MAX", "MQ_PRIO_MAX", "NAME_MAX", "POSIX_SEM_VALUE_MAX",
-    "PROC_SYS", "QUEUE_KINDS", "SEMVMX", "SEM_KINDS", "SHM_KINDS", "SYSVIPC", "Created",
-    "Message", "as_kind", "create", "describe_removal", "devshm_capacity", "kernel_limit",
+    "PROC_SYS", "QUEUE_KINDS", "SEMVMX", "SEM_KINDS", "SHM_KINDS", "SYSVIPC", "Created", "Message",
+    "ShmBytes", "as_kind", "create", "describe_removal", "devshm_capacity", "kernel_limit",
     "kind_name", "object_name", "parse_hex", "parse_key", "parse_mode", "parse_sysv_id",
-    "read_shm", "receive", "remove", "sem_op", "sem_set", "sem_values", "send", "shm_size",
-    "sysv_row", "validate_posix_name", "write_shm",
+    "read_shm", "read_shm_report", "receive", "remove", "sem_op", "sem_set", "sem_values", "send",
+    "shm_size", "sysv_id", "sysv_row", "validate_posix_name", "write_shm",
 ]

@@ -58,9 +58,40 @@ class Created:
     """SysV key as "0x%08x"; None for other kinds."""
     created: bool = True
     """False when an object with that key or name already existed and was opened instead."""
+    differs: tuple[str, ...] = ()
+    """How the existing object differs from what was asked ("size 4096, not 8192"); only with
+    ``reuse``, which takes it as it is (otherwise a difference is an error)."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind.value, "id": self.id, "key": self.key, "created": self.created}
+        return {"kind": self.kind.value, "id": self.id, "key": self.key, "created": self.created,
+                "differs": list(self.differs)}
+
+
+def existing(kind: Kind, ident: str, key: str | None, differs: list[str],
+             reuse: bool) -> Created:
+    """What ``create`` answers when the key or name is taken (and ``exclusive`` was not asked):
+    the object as it is, unless it differs from what was asked and ``reuse`` was not given."""
+    if differs and not reuse:
+        which = f" (key {key})" if key else ""
+        raise UsageError(f"{object_name(kind, ident)}{which} already exists with "
+                         f"{', '.join(differs)}: nothing created (--reuse takes it as it is)")
+    return Created(kind, ident, key, created=False, differs=tuple(differs))
+
+
+def differ(what: str, have: int, asked: int | None) -> list[str]:
+    """["size 4096, not 8192"] when an existing object's ``have`` is not the ``asked`` (None:
+    not asked, so anything goes)."""
+    return [] if asked is None or have == asked else [f"{what} {have}, not {asked}"]
+
+
+@dataclass(frozen=True, slots=True)
+class ShmBytes:
+    """Bytes read from shared memory, and how they were read."""
+
+    data: bytes
+    how: str
+    """"read through the mapping of process 1234 (not attached)", or what attaching changed;
+    "" when there is nothing to say (POSIX shm is read from its file)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,9 @@ from ipctop.actions.common import (
     check_span,
     count_holders,
     devshm_capacity,
+    differ,
     exact_umask,
+    existing,
     kernel_limit,
     n_processes,
     object_name,
@@ -70,7 +72,8 @@ def _posix_open(kind: Kind, name: str, what: str, **kwargs: Any) -> Iterator[Any
 
 
 def create(kind: Kind, name: str, perms: int, size: int | None, maxmsg: int | None,
-                  msgsize: int | None, value: int | None, exclusive: bool) -> Created:
+           msgsize: int | None, value: int | None, exclusive: bool,
+           reuse: bool = False) -> Created:
     import posix_ipc
 
     label = object_name(kind, name)
@@ -97,9 +100,15 @@ def create(kind: Kind, name: str, perms: int, size: int | None, maxmsg: int | No
     except posix_ipc.ExistentialError:
         if exclusive:
             raise UsageError(f"{label} already exists") from None
-        with _posix_open(kind, name, "open"):
-            pass
-        return Created(kind, name, created=False)
+        differs: list[str] = []
+        with _posix_open(kind, name, "open",
+                         **({"read_only": True} if kind is Kind.POSIX_SHM else {})) as old:
+            if kind is Kind.POSIX_SHM:
+                differs = differ("size", os.fstat(old.fd).st_size, nbytes)
+            elif kind is Kind.POSIX_MQ:
+                differs = (differ("maxmsg", old.max_messages, maxmsg)
+                           + differ("msgsize", old.max_message_size, msgsize))
+        return existing(kind, name, None, differs, reuse)
     except (posix_ipc.Error, OSError, ValueError) as err:
         if isinstance(err, posix_ipc.PermissionsError | PermissionError):
             raise IpcError(f"permission denied: cannot create {label}") from None

@@ -14,6 +14,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from ipctop.actions.common import (
@@ -24,9 +25,12 @@ from ipctop.actions.common import (
     Created,
     Deadline,
     Message,
+    ShmBytes,
     check_range,
     check_size,
     check_span,
+    differ,
+    existing,
     kernel_limit,
     kind_name,
     n_processes,
@@ -162,6 +166,29 @@ def sysv_row(kind: Kind, sysv_id: int) -> dict[str, int] | None:
     return None
 
 
+def id_for_key(kind: Kind, key: int) -> str:
+    """The id of the object of ``kind`` with SysV ``key`` (as ``ipcrm -M KEY`` finds it), from
+    /proc/sysvipc, which lists keys as signed decimals."""
+    label = kind_name(kind)
+    if key == IPC_PRIVATE:
+        raise UsageError(f"key 0 is IPC_PRIVATE: private {label} objects have no key to find "
+                         "them by; give the id")
+    fname, idcol = _SYSV_FILE[kind]
+    try:
+        lines = (SYSVIPC / fname).read_text().splitlines()
+    except OSError as err:
+        raise IpcError(f"cannot read {SYSVIPC / fname}: {err.strerror}") from None
+    header = lines[0].split() if lines else []
+    for line in lines[1:]:
+        row = dict(zip(header, line.split(), strict=False))
+        try:
+            if int(row["key"]) & 0xFFFFFFFF == key:
+                return str(int(row[idcol]))
+        except (KeyError, ValueError):
+            continue
+    raise NotFound(f"no {label} with key 0x{key:08x} (see `ipctop snapshot`)")
+
+
 def _sysv_lookup(kind: Kind, ident: str) -> tuple[int, dict[str, int]]:
     sysv_id = parse_sysv_id(kind, ident)
     row = sysv_row(kind, sysv_id)
@@ -181,7 +208,7 @@ def _msq_stat(msqid: int, name: str) -> _MsqidDs:
 
 
 def create(kind: Kind, key: int, perms: int, size: int | None, nsems: int | None,
-                 value: int | None, exclusive: bool) -> Created:
+           value: int | None, exclusive: bool, reuse: bool = False) -> Created:
     libc = _libc()
     label = kind_name(kind)
     if kind is Kind.SYSV_SHM:
@@ -208,7 +235,12 @@ def create(kind: Kind, key: int, perms: int, size: int | None, nsems: int | None
                 raise UsageError(f"a {label} with key {key_text} already exists{which}")
             if old_id < 0:
                 raise _fail(_errno(), "open", f"{label} with key {key_text}")
-            return Created(kind, str(old_id), key_text, created=False)
+            row = sysv_row(kind, old_id) or {}
+            differs = (differ("size", row.get("size", nbytes), nbytes)
+                       if kind is Kind.SYSV_SHM else
+                       differ("nsems", row.get("nsems", count), nsems)
+                       if kind is Kind.SYSV_SEM else [])
+            return existing(kind, str(old_id), key_text, differs, reuse)
         if err == errno.ENOSPC:
             raise IpcError(f"cannot create {label}: the kernel's limit on {label} objects "
                            "(or total shared memory) is reached")
@@ -319,8 +351,65 @@ def shm_size(ident: str) -> int:
     return _sysv_lookup(Kind.SYSV_SHM, ident)[1]["size"]
 
 
-def read_shm(ident: str, offset: int, length: int | None) -> bytes:
-    """Attached read-only (SHM_RDONLY) and detached at once."""
+ATTACH_NOTE = ("attached read-only, which changes its lpid and atime/dtime (no attacher's "
+               "mapping to read through)")
+
+_last_attacher: dict[int, int] = {}
+"""shmid -> the pid whose mapping was read last time: tried first, so the TUI's live view, which
+reads every half second, does not look through every process each time."""
+
+
+def _attachers(shmid: int, row: dict[str, int], proc: Path) -> Iterator[int]:
+    """Pids that may have the segment attached: the one read through last time, the last
+    attacher and the creator first (most often one of them still is), then every process."""
+    seen: set[int] = set()
+    for pid in (_last_attacher.get(shmid, 0), row.get("lpid", 0), row.get("cpid", 0)):
+        if pid > 0 and pid not in seen:
+            seen.add(pid)
+            yield pid
+    try:
+        names = os.listdir(proc)
+    except OSError:
+        return
+    for entry in names:
+        if entry.isdigit() and int(entry) not in seen:
+            yield int(entry)
+
+
+def _open_mapping(shmid: int, row: dict[str, int], proc: Path) -> tuple[int, int] | None:
+    """(fd, pid): a read-only fd on an existing attacher's mapping of the segment, through
+    /proc/PID/map_files/START-END (root or CAP_SYS_ADMIN), checked to be this segment (its inode
+    is the shmid); None when no attacher's mapping can be opened."""
+    marker = f" {shmid} ".encode()
+    for pid in _attachers(shmid, row, proc):
+        try:
+            with open(proc / str(pid) / "maps", "rb") as f:
+                maps = f.read()
+        except OSError:
+            continue  # gone, or not ours to read
+        for line in maps.splitlines():
+            if b"/SYSV" not in line or marker not in line:
+                continue
+            parts = line.split(None, 5)
+            if len(parts) < 6 or parts[4] != str(shmid).encode():
+                continue
+            try:
+                fd = os.open(proc / str(pid) / "map_files" / parts[0].decode(),
+                             os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+            except OSError:
+                continue
+            if os.fstat(fd).st_ino == shmid:
+                _last_attacher[shmid] = pid
+                return fd, pid
+            os.close(fd)
+    return None
+
+
+def read_shm(ident: str, offset: int, length: int | None,
+             proc: Path = Path("/proc")) -> ShmBytes:
+    """Read through an existing attacher's mapping, which leaves the segment as it is; only when
+    there is none, attach read-only (SHM_RDONLY) and detach at once, which changes its lpid,
+    atime and dtime (evidence the leak rules use), and say so."""
     k = Kind.SYSV_SHM
     name = object_name(k, ident)
     shmid, row = _sysv_lookup(k, ident)
@@ -328,9 +417,19 @@ def read_shm(ident: str, offset: int, length: int | None) -> bytes:
     n = size - offset if length is None else length
     check_span(name, size, offset, n, "read")
     if n == 0:
-        return b""
+        return ShmBytes(b"", "")
+    found = _open_mapping(shmid, row, proc) if row.get("nattch", 0) > 0 else None
+    if found is not None:
+        fd, pid = found
+        try:
+            return ShmBytes(os.pread(fd, n, offset),
+                            f"read through process {pid}'s mapping (not attached)")
+        except OSError:
+            pass  # detached meanwhile: attach after all
+        finally:
+            os.close(fd)
     with _shm_attached(shmid, name, readonly=True) as addr:
-        return ctypes.string_at(addr + offset, n)
+        return ShmBytes(ctypes.string_at(addr + offset, n), ATTACH_NOTE)
 
 
 def write_shm(ident: str, data: bytes, offset: int) -> int:
@@ -423,7 +522,11 @@ def describe_removal(k: Kind, ident: str) -> str:
                     "when the last detaches")
         if nattch:
             return f"attached by {n_processes(nattch)}: destroyed when the last detaches"
-        return f"no process attached: destroyed now, {human_bytes(size)} freed"
+        touched = row.get("rss", size) + row.get("swap", 0)
+        if touched == 0:
+            return (f"no process attached: destroyed now ({human_bytes(size)}, never touched: "
+                    "it held no memory)")
+        return f"no process attached: destroyed now, {human_bytes(touched)} of memory freed"
     if k is Kind.SYSV_MSG:
         _id, row = _sysv_lookup(k, ident)
         if row["qnum"]:

@@ -11,6 +11,8 @@ from ipctop.actions.common import (
     SHM_KINDS,
     Created,
     Message,
+    ShmBytes,
+    as_kind,
     check_range,
     check_timeout,
     kind_name,
@@ -51,13 +53,18 @@ def create(
     nsems: int | None = None,
     value: int | None = None,
     exclusive: bool = False,
+    reuse: bool = False,
 ) -> Created:
     """Create an object: SysV takes a key (or "private"), POSIX a "/name", a FIFO a path.
 
-    Without ``exclusive`` an existing object with that key/name is opened as it is (``created``
-    is False); with it, that is an error. A create that fails half-way removes what it made.
+    When an object with that key or name exists: with ``exclusive`` that is an error; otherwise
+    it is taken as it is (``created`` False) if it has what was asked (size, nsems, maxmsg,
+    msgsize, where given), and is an error if it differs, unless ``reuse`` takes it anyway (its
+    ``differs`` says how). A create that fails half-way removes what it made.
     """
     k = require_kind(kind, ACTION_KINDS, "create")
+    if exclusive and reuse:
+        raise UsageError("--exclusive and --reuse contradict each other: pick one")
     given = {"size": size, "maxmsg": maxmsg, "msgsize": msgsize, "nsems": nsems, "value": value}
     for opt, val in given.items():
         if val is not None and opt not in _CREATE_OPTIONS[k]:
@@ -65,11 +72,12 @@ def create(
             raise UsageError(f"--{opt} does not apply to {kind_name(k)} (options: {allowed})")
     perms = parse_mode(mode)
     if k in _SYSV_KINDS:
-        return sysv.create(k, parse_key(name_or_key), perms, size, nsems, value, exclusive)
+        return sysv.create(k, parse_key(name_or_key), perms, size, nsems, value, exclusive,
+                           reuse)
     if k is Kind.FIFO:
         return fifo.create(name_or_key, perms, exclusive)
     return posix.create(k, validate_posix_name(k, name_or_key), perms, size, maxmsg, msgsize,
-                        value, exclusive)
+                        value, exclusive, reuse)
 
 
 # --------------------------------------------------------------------------- send, receive
@@ -143,15 +151,33 @@ def shm_size(kind: Kind | str, ident: str) -> int:
 
 
 def read_shm(kind: Kind | str, ident: str, offset: int = 0, length: int | None = None) -> bytes:
-    """Bytes of a shared memory object; ``length`` None reads to the end.
+    """Bytes of a shared memory object; ``length`` None reads to the end (see
+    :func:`read_shm_report`)."""
+    return read_shm_report(kind, ident, offset, length).data
 
-    SysV is attached read-only (SHM_RDONLY) and detached at once; POSIX is read with pread, which
+
+def read_shm_report(kind: Kind | str, ident: str, offset: int = 0,
+                    length: int | None = None) -> ShmBytes:
+    """Bytes of a shared memory object, and how they were read.
+
+    SysV is read through an existing attacher's mapping where there is one (nothing about the
+    segment changes); otherwise it is attached read-only (SHM_RDONLY) and detached at once, which
+    changes its lpid, atime and dtime, and ``how`` says so. POSIX is read with pread, which
     cannot fault the way a mapping does if someone shrinks the object meanwhile.
     """
     k = require_kind(kind, SHM_KINDS, "read")
     if k is Kind.SYSV_SHM:
         return sysv.read_shm(ident, offset, length)
-    return posix.read_shm(ident, offset, length)
+    return ShmBytes(posix.read_shm(ident, offset, length), "")
+
+
+def sysv_id(kind: Kind | str, key: str) -> str:
+    """The id of the SysV object of ``kind`` with the key ``key`` ("0x1234", "4660"), as
+    ``ipcrm -M/-Q/-S KEY`` finds it; NotFound when there is none."""
+    k = as_kind(kind)
+    if k not in _SYSV_KINDS:
+        raise UsageError(f"only SysV objects have keys, not a {kind_name(k)}")
+    return sysv.id_for_key(k, parse_key(key))
 
 
 def write_shm(kind: Kind | str, ident: str, data: bytes, offset: int = 0) -> int:

@@ -1,9 +1,11 @@
 """`ipctop create | send | recv | write | read | sem | rm`: act on one IPC object from a script.
 
 Thin wrappers over ipctop.actions (which the TUI uses too): parse the arguments, call one action,
-print its result. KIND is sysv-shm, sysv-msg, sysv-sem, posix-shm, posix-mq, posix-sem or fifo;
-ID is the SysV id, the POSIX "/name" or the FIFO path. Exit status: 0 done, 1 nothing to receive
-or no such object, 2 bad usage or a failure.
+print its result. Each command takes only the kinds it can act on, and its --help lists exactly
+those: create and rm take sysv-shm, sysv-msg, sysv-sem, posix-shm, posix-mq, posix-sem and fifo;
+send and recv the queues and fifo; write and read shared memory; sem the semaphores. ID is the
+SysV id (or --key KEY, as ``ipcrm -M KEY``), the POSIX "/name" or the FIFO path. Exit status: 0
+done, 1 nothing to receive or no such object, 2 bad usage or a failure.
 """
 
 from __future__ import annotations
@@ -11,20 +13,28 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from ipctop.actions.common import ACTION_KINDS, QUEUE_KINDS, SEM_KINDS, SHM_KINDS
 from ipctop.errors import EXIT_NOTHING, EXIT_OK, UsageError
-from ipctop.model import Kind, parse_kind
+from ipctop.model import Kind, kind_words, parse_kind
 
-_KINDS_HELP = "sysv-shm, sysv-msg, sysv-sem, posix-shm, posix-mq, posix-sem or fifo"
-_ID_HELP = "the SysV id, the POSIX /name, or the FIFO path"
+_SYSV = (Kind.SYSV_SHM, Kind.SYSV_MSG, Kind.SYSV_SEM)
+_POSIX = (Kind.POSIX_SHM, Kind.POSIX_MQ, Kind.POSIX_SEM)
 
 
-def _kind(text: str) -> Kind:
-    try:
-        return parse_kind(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
+def _kind_of(kinds: Sequence[Kind], command: str) -> Callable[[str], Kind]:
+    """An argparse type: a kind ``command`` takes; the error names exactly those kinds."""
+
+    def parse(text: str) -> Kind:
+        try:
+            return parse_kind(text, kinds, command)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+
+    parse.__name__ = "KIND"  # argparse names the type in some messages
+    return parse
 
 
 def _int(text: str) -> int:
@@ -35,20 +45,14 @@ def _int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
 
 
-_SIZE_SUFFIX = {"k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
-
-
 def _size(text: str) -> int:
-    """Bytes: "4096", "0x1000", "64K", "1M", "2G"."""
-    t = text.strip().lower().removesuffix("b")
-    factor = 1
-    if t and t[-1] in _SIZE_SUFFIX:
-        factor = _SIZE_SUFFIX[t[-1]]
-        t = t[:-1]
+    """Bytes: "4096", "0x1000", "64K", "1M", "2G" (the parser the TUI's forms use too)."""
+    from ipctop.fmt import parse_size
+
     try:
-        return int(t, 0) * factor
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a size: {text!r} (like 4096, 64K, 1M)") from None
+        return parse_size(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _seconds(text: str) -> float:
@@ -63,9 +67,37 @@ def _seconds(text: str) -> float:
     return value
 
 
-def _add_target(p: argparse.ArgumentParser) -> None:
-    p.add_argument("kind", type=_kind, metavar="KIND", help=_KINDS_HELP)
-    p.add_argument("ident", metavar="ID", help=_ID_HELP)
+def _add_target(p: argparse.ArgumentParser, kinds: Sequence[Kind], command: str) -> None:
+    """KIND and ID (or --key for the SysV kinds) of the one object a command acts on."""
+    p.add_argument("kind", type=_kind_of(kinds, command), metavar="KIND",
+                   help=f"{kind_words(kinds)}")
+    sysv = any(k in _SYSV for k in kinds)
+    ids = [text for text, wanted in (
+        ("the SysV id (or --key KEY)", sysv),
+        ("the POSIX /name", any(k in _POSIX for k in kinds)),
+        ("the FIFO path", Kind.FIFO in kinds)) if wanted]
+    p.add_argument("ident", metavar="ID", nargs="?" if sysv else None, help=" or ".join(ids))
+    if sysv:
+        p.add_argument("--key", metavar="KEY",
+                       help="SysV kinds: the object with this key (0x1234abcd or 4660) instead "
+                       "of an ID, as ipcrm -M/-Q/-S KEY")
+
+
+def _target(args: argparse.Namespace) -> str:
+    """The ID a command acts on: given, or found from --key."""
+    key = getattr(args, "key", None)
+    if key is None:
+        if args.ident is None:
+            raise UsageError(f"{args.kind.word}: give an ID or --key KEY")
+        return str(args.ident)
+    if args.ident is not None:
+        raise UsageError("give an ID or --key KEY, not both")
+    if args.kind not in _SYSV:
+        raise UsageError(f"--key is for the SysV kinds; a {args.kind.word} is named by "
+                         + ("its path" if args.kind is Kind.FIFO else "its /name"))
+    from ipctop import actions
+
+    return actions.sysv_id(args.kind, key)
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -74,8 +106,11 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "create", help="create an IPC object and print its id",
         description="Create an IPC object and print its id (one line), or its JSON with --json. "
         "SysV kinds take a key (0x hex or decimal) or `private`; POSIX kinds a /name; fifo a path. "
-        "Without --exclusive an existing object with that key or name is reused.")
-    p.add_argument("kind", type=_kind, metavar="KIND", help=_KINDS_HELP)
+        "If an object with that key or name exists, it is taken as it is when it has the size, "
+        "nsems, maxmsg and msgsize given (a note on stderr says it existed), and refused (exit "
+        "2, nothing created) when it differs, unless --reuse; --exclusive refuses it always.")
+    p.add_argument("kind", type=_kind_of(ACTION_KINDS, "create"), metavar="KIND",
+                   help=kind_words(ACTION_KINDS))
     p.add_argument("name_or_key", metavar="NAME_OR_KEY",
                    help="SysV key (0x1234, 4660 or private), POSIX /name, or FIFO path")
     p.add_argument("--size", type=_size, metavar="N",
@@ -92,6 +127,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
                    help="semaphores: initial value (default 0)")
     p.add_argument("--exclusive", action="store_true",
                    help="fail if the key or name already exists")
+    p.add_argument("--reuse", action="store_true",
+                   help="take an existing object with that key or name even when its size, "
+                   "nsems, maxmsg or msgsize differ from those given (a note says how)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=run_create)
 
@@ -99,7 +137,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "send", help="send a message to a queue or FIFO",
         description="Queue one message on a sysv-msg, posix-mq or fifo. Without --timeout a "
         "full queue (or a FIFO without a reader) is an error at once.")
-    _add_target(p)
+    _add_target(p, QUEUE_KINDS, "send")
     p.add_argument("data", metavar="DATA", help="the message (text, or hex with --hex)")
     p.add_argument("--type", type=_int, metavar="N", help="sysv-msg: message type > 0 (default 1)")
     p.add_argument("--priority", type=_int, metavar="N",
@@ -113,7 +151,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "recv", help="receive (or peek at) messages from a queue or FIFO",
         description="Take messages from a sysv-msg, posix-mq or fifo and print each with its "
         "type or priority. Exit 1 when nothing arrived before the timeout.")
-    _add_target(p)
+    _add_target(p, QUEUE_KINDS, "recv")
     p.add_argument("--type", type=_int, metavar="N",
                    help="sysv-msg: 0 any (default), N only type N, -N the lowest type <= N")
     p.add_argument("--timeout", type=_seconds, default=0.0, metavar="S",
@@ -129,7 +167,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p = sub.add_parser(
         "write", help="write bytes into shared memory",
         description="Write DATA into a sysv-shm or posix-shm at --offset (never past its end).")
-    _add_target(p)
+    _add_target(p, SHM_KINDS, "write")
     p.add_argument("data", metavar="DATA", help="the bytes (text, or hex with --hex)")
     p.add_argument("--offset", type=_size, required=True, metavar="N",
                    help="byte position to write at")
@@ -139,8 +177,11 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p = sub.add_parser(
         "read", help="show shared memory as a hex + ASCII dump",
         description="Show the bytes of a sysv-shm or posix-shm as a hex + ASCII dump (like "
-        "hexdump -C). SysV segments are attached read-only and detached at once.")
-    _add_target(p)
+        "hexdump -C). A SysV segment is read through the mapping of a process that has it "
+        "attached, which changes nothing; only when there is none is it attached read-only and "
+        "detached at once, which changes its lpid and attach/detach times (the leak rules' "
+        "evidence): a note on stderr says which.")
+    _add_target(p, SHM_KINDS, "read")
     p.add_argument("--offset", type=_size, default=0, metavar="N",
                    help="first byte (default 0)")
     p.add_argument("--length", type=_size, metavar="N", help="bytes to show (default: to the end)")
@@ -152,7 +193,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         description="--op N adds N to a semaphore (P when negative, V when positive; 0 on "
         "sysv-sem waits for zero); --set N sets it. Prints the new value. Without --timeout an "
         "operation that would block fails at once.")
-    _add_target(p)
+    _add_target(p, SEM_KINDS, "sem")
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--op", type=_int, metavar="N", help="add N (negative waits for room)")
     what.add_argument("--set", type=_int, metavar="N", help="set the value to N")
@@ -166,8 +207,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "rm", help="remove one IPC object",
         description="Remove exactly the object named, after saying what that means (e.g. "
         "\"attached by 3 processes: destroyed when the last detaches\"). Without --yes it asks "
-        "on a terminal and refuses when there is none.")
-    _add_target(p)
+        "on a terminal and refuses when there is none. A SysV object is named by its id or by "
+        "--key KEY, like ipcrm -m ID / -M KEY.")
+    _add_target(p, ACTION_KINDS, "rm")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask")
     p.set_defaults(func=run_rm)
 
@@ -201,7 +243,14 @@ def run_create(args: argparse.Namespace) -> int:
 
     result = actions.create(
         args.kind, args.name_or_key, size=args.size, mode=args.mode, maxmsg=args.maxmsg,
-        msgsize=args.msgsize, nsems=args.nsems, value=args.value, exclusive=args.exclusive)
+        msgsize=args.msgsize, nsems=args.nsems, value=args.value, exclusive=args.exclusive,
+        reuse=args.reuse)
+    if not result.created:
+        name = actions.object_name(args.kind, result.id)
+        key = f" (key {result.key})" if result.key else ""
+        how = (f", taken as it is: {', '.join(result.differs)}" if result.differs
+               else ": taken as it is")
+        print(f"ipctop: {name}{key} already existed{how}", file=sys.stderr)
     if args.json:
         print(json.dumps(result.to_dict()))
     else:
@@ -212,7 +261,7 @@ def run_create(args: argparse.Namespace) -> int:
 def run_send(args: argparse.Namespace) -> int:
     from ipctop import actions
 
-    actions.send(args.kind, args.ident, _data(args), mtype=args.type, priority=args.priority,
+    actions.send(args.kind, _target(args), _data(args), mtype=args.type, priority=args.priority,
                  timeout=args.timeout)
     return EXIT_OK
 
@@ -220,7 +269,8 @@ def run_send(args: argparse.Namespace) -> int:
 def run_recv(args: argparse.Namespace) -> int:
     from ipctop import actions
 
-    messages = actions.receive(args.kind, args.ident, mtype=args.type, timeout=args.timeout,
+    ident = _target(args)
+    messages = actions.receive(args.kind, ident, mtype=args.type, timeout=args.timeout,
                                peek=args.peek, count=args.count)
     label = {Kind.SYSV_MSG: "type", Kind.POSIX_MQ: "priority"}.get(args.kind)
     if args.json:
@@ -232,7 +282,7 @@ def run_recv(args: argparse.Namespace) -> int:
             print(f"{label} {m.type}: {body}" if label else body)
     if not messages:
         waited = f" within {args.timeout:g}s" if args.timeout else ""
-        print(f"ipctop: nothing to receive from {actions.object_name(args.kind, args.ident)}"
+        print(f"ipctop: nothing to receive from {actions.object_name(args.kind, ident)}"
               f"{waited}", file=sys.stderr)
         return EXIT_NOTHING
     return EXIT_OK
@@ -241,7 +291,7 @@ def run_recv(args: argparse.Namespace) -> int:
 def run_write(args: argparse.Namespace) -> int:
     from ipctop import actions
 
-    n = actions.write_shm(args.kind, args.ident, _data(args), args.offset)
+    n = actions.write_shm(args.kind, _target(args), _data(args), args.offset)
     print(f"wrote {n} bytes at offset {args.offset}")
     return EXIT_OK
 
@@ -250,7 +300,10 @@ def run_read(args: argparse.Namespace) -> int:
     from ipctop import actions
     from ipctop.hexdump import hexdump
 
-    data = actions.read_shm(args.kind, args.ident, args.offset, args.length)
+    read = actions.read_shm_report(args.kind, _target(args), args.offset, args.length)
+    data = read.data
+    if read.how:
+        print(f"ipctop: {read.how}", file=sys.stderr)
     if args.raw:
         sys.stdout.flush()
         sys.stdout.buffer.write(data)
@@ -264,12 +317,12 @@ def run_sem(args: argparse.Namespace) -> int:
     from ipctop import actions
 
     if args.op is not None:
-        value = actions.sem_op(args.kind, args.ident, args.op, index=args.index,
+        value = actions.sem_op(args.kind, _target(args), args.op, index=args.index,
                                timeout=args.timeout)
     else:
         if args.timeout:
             raise UsageError("--timeout applies to --op only")
-        value = actions.sem_set(args.kind, args.ident, args.set, index=args.index)
+        value = actions.sem_set(args.kind, _target(args), args.set, index=args.index)
     print(value)
     return EXIT_OK
 
@@ -285,13 +338,14 @@ def _confirm(question: str) -> bool:
 def run_rm(args: argparse.Namespace) -> int:
     from ipctop import actions
 
-    name = actions.object_name(args.kind, args.ident)
-    consequence = actions.describe_removal(args.kind, args.ident)  # also: does it exist?
+    ident = _target(args)
+    name = actions.object_name(args.kind, ident)
+    consequence = actions.describe_removal(args.kind, ident)  # also: does it exist?
     if not args.yes:
         if not sys.stdin.isatty():
             raise UsageError(f"refusing to remove {name} without confirmation: pass --yes")
         if not _confirm(f"{name}: {consequence}\nRemove {name}? [y/N] "):
             print(f"kept {name}", file=sys.stderr)
             return EXIT_OK
-    print(actions.remove(args.kind, args.ident))
+    print(actions.remove(args.kind, ident))
     return EXIT_OK

@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK
     custom = columns if args.output is not None else None
     sys.stdout.write(render_tables(snap, kinds, style=style, columns=custom))
-    if not readable(style, custom):  # output for scripts: keep the notes out of the rows
+    if not readable(style):  # output for scripts: keep the notes out of the rows
         for note in notes(snap):
             print(f"ipctop: {note}", file=sys.stderr)
     return EXIT_OK
@@ -151,23 +151,23 @@ def notes(snap: Snapshot) -> list[str]:
 _SIGNAL_HEADERS = ("PID", "COMMAND", "USER", "PENDING", "BLOCKED")
 
 
-def readable(style: Style, columns: dict[Kind, list[Any]] | None) -> bool:
-    """Output for people (headings per kind, the signals, notes), not only rows for a script."""
-    return style.headings and not style.raw and columns is None
+def readable(style: Style) -> bool:
+    """Output for people (a heading per kind, notes), not only rows for a script."""
+    return style.headings and not style.raw
 
 
 def render_tables(snap: Snapshot, kinds: set[Kind] | None = None, now: float | None = None, *,
                   style: Style | None = None,
                   columns: dict[Kind, list[Any]] | None = None) -> str:
     """The tables: readable (the default), a heading and a table per kind, then processes with
-    pending signals and the notes; with --noheadings or --raw, or columns chosen with -o, only
-    the rows of the object tables (each kind's header line unless --noheadings), for scripts."""
+    pending signals (unless -o chose columns) and the notes; with --noheadings or --raw only the
+    rows of the object tables (with --raw, each kind's header line first), for scripts."""
     from ipctop.columns import cli_columns
     from ipctop.table import Header, Style, render, render_cells
 
     style = Style() if style is None else style
     now = time.time() if now is None else now
-    plain = readable(style, columns)
+    plain = readable(style)
     out: list[str] = []
     for kind in Kind:
         if kinds is not None and kind not in kinds:
@@ -181,7 +181,7 @@ def render_tables(snap: Snapshot, kinds: set[Kind] | None = None, now: float | N
         if plain:
             out.append("\n")
     pending = [p for p in snap.processes if p.signals.pending]
-    if plain and pending and kinds is None:
+    if plain and pending and kinds is None and columns is None:
         out.append(f"Pending signals ({len(pending)})\n")
         out.append(render_cells(
             [Header(h, right=h == "PID", trunc=h in ("PENDING", "BLOCKED"))

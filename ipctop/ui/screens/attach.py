@@ -1,9 +1,10 @@
 """A live hex + ASCII view of shared memory (key ``a``), highlighting bytes that changed.
 
-Every ``interval`` seconds the visible window is read again with ``ipctop.actions.read_shm`` (SysV
-segments are attached read-only and detached at once, POSIX objects read with pread; neither can
-block, so the read runs on the UI thread and a refresh is never stale). Bytes that differ from the
-previous read stay highlighted for a few refreshes.
+Every ``interval`` seconds the visible window is read again with ``ipctop.actions.read_shm_report``
+(SysV segments through an attacher's mapping, or else attached read-only and detached at once,
+which the title says as it changes the segment's lpid and atime; POSIX objects read with pread;
+neither can block, so the read runs on the UI thread and a refresh is never stale). Bytes that
+differ from the previous read stay highlighted for a few refreshes.
 
 The view is read-only. ``w`` asks for confirmation and then opens a line to write
 "OFFSET DATA" (text) or "OFFSET hex:de ad be ef"; ``w`` again goes back to read-only.
@@ -96,6 +97,8 @@ class AttachScreen(Screen[None]):
         """The bytes last read, starting at ``start``."""
         self.write_mode = False
         self.error: str | None = None
+        self.how = ""
+        """How the last read was made (through a mapping, or attached), for the title."""
         self.refreshes = 0
         self._changed_at: dict[int, int] = {}
         """Absolute offset -> the refresh that saw it change."""
@@ -142,7 +145,8 @@ class AttachScreen(Screen[None]):
             self.size_bytes = size
             self.start = max(0, min(self.start, self._last_line_start(size)))
             length = max(0, min(self.rows * WIDTH, size - self.start))
-            data = actions.read_shm(self.kind, self.ident, self.start, length)
+            read = actions.read_shm_report(self.kind, self.ident, self.start, length)
+            data, self.how = read.data, read.how
         except NotFound:
             self.error = f"{self.name_text} is gone"
             if self._timer is not None:
@@ -188,7 +192,8 @@ class AttachScreen(Screen[None]):
         mode = "WRITE MODE" if self.write_mode else "read-only"
         size = "?" if self.size_bytes is None else f"{self.size_bytes} bytes"
         shown = f"{self.start:#x}..{self.start + len(self.data):#x}"
-        status = self.error or f"{size}, showing {shown}, {len(self.highlighted)} changed"
+        status = self.error or (f"{size}, showing {shown}, {len(self.highlighted)} changed"
+                                + (f" · {self.how}" if self.how else ""))
         title.update(display.shown(f"{self.name_text} · {mode} · {status}"))
         title.set_class(self.write_mode, "-write")
         self.query_one("#attach-dump", Static).update(self.dump_text())

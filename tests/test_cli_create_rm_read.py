@@ -1,0 +1,183 @@
+# ruff: noqa: F811  (the ``made`` fixture is imported from test_actions)
+"""create with an existing key or name, rm (and the other commands) by SysV key, and read that
+leaves a SysV segment as it is when some process has it attached.
+
+Real objects, through ``ipctop.cli.main``; each made with a unique key or name and removed at
+teardown.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+import sysv_ipc
+from conftest import Spawn, unique_key, unique_name
+from test_actions import Make, exists, force_remove, made  # noqa: F401 (made: fixture)
+
+from ipctop import actions
+from ipctop.cli import main
+from ipctop.model import Kind
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def mine() -> Iterator[list[tuple[Kind, str]]]:
+    made_here: list[tuple[Kind, str]] = []
+    try:
+        yield made_here
+    finally:
+        for kind, ident in made_here:
+            force_remove(kind, ident)
+
+
+# ---------------------------------------------------------------- create, existing
+
+
+@pytest.mark.parametrize(("kind", "first", "again", "differs"), [
+    (Kind.SYSV_SHM, ["--size", "4096"], ["--size", "8K"], "size 4096, not 8192"),
+    (Kind.SYSV_SEM, ["--nsems", "2"], ["--nsems", "3"], "nsems 2, not 3"),
+    (Kind.POSIX_SHM, ["--size", "4K"], ["--size", "8192"], "size 4096, not 8192"),
+    (Kind.POSIX_MQ, ["--maxmsg", "4", "--msgsize", "64"], ["--maxmsg", "5", "--msgsize", "64"],
+     "maxmsg 4, not 5"),
+    (Kind.POSIX_MQ, ["--maxmsg", "4", "--msgsize", "64"], ["--msgsize", "128"],
+     "msgsize 64, not 128"),
+])
+def test_create_existing_with_other_parameters_fails_unless_reuse(
+        capsys: pytest.CaptureFixture[str], mine: list[tuple[Kind, str]], kind: Kind,
+        first: list[str], again: list[str], differs: str) -> None:
+    name = hex(unique_key()) if kind.value.startswith("sysv") else "/" + unique_name()
+    code, out, _ = run(capsys, "create", kind.word, name, *first)
+    assert code == 0
+    ident = out.strip()
+    mine.append((kind, ident))
+
+    code, out, err = run(capsys, "create", kind.word, name, *again)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith(f"ipctop: {kind.word} {ident}")
+    assert f"already exists with {differs}: nothing created (--reuse" in err
+
+    code, out, err = run(capsys, "create", kind.word, name, *again, "--reuse", "--json")
+    assert code == 0
+    doc = json.loads(out)
+    assert (doc["kind"], doc["id"], doc["created"], doc["differs"]) == (
+        kind.value, ident, False, [differs])
+    assert f"already existed, taken as it is: {differs}" in err
+
+    # The same parameters again: the object is taken as it is, and stderr says it existed.
+    code, out, err = run(capsys, "create", kind.word, name, *first)
+    assert code == 0 and out.strip() == ident
+    assert err.strip().endswith("already existed: taken as it is")
+
+
+def test_create_existing_sysv_shm_keeps_the_old_segment(capsys: pytest.CaptureFixture[str],
+                                                        mine: list[tuple[Kind, str]]) -> None:
+    key = hex(unique_key())
+    code, out, _ = run(capsys, "create", "sysv-shm", key, "--size", "4096")
+    ident = out.strip()
+    mine.append((Kind.SYSV_SHM, ident))
+    assert run(capsys, "create", "sysv-shm", key, "--size", "8192")[0] == 2
+    row = actions.sysv_row(Kind.SYSV_SHM, int(ident))
+    assert row is not None and row["size"] == 4096  # nothing changed, nothing new
+    code, _, err = run(capsys, "create", "sysv-shm", key, "--size", "1", "--reuse",
+                       "--exclusive")
+    assert code == 2 and "contradict" in err
+
+
+# ---------------------------------------------------------------- by key
+
+
+def test_rm_by_key_removes_exactly_that_object(capsys: pytest.CaptureFixture[str],
+                                               made: Make) -> None:
+    keep = made(Kind.SYSV_MSG)
+    key = unique_key()
+    q = sysv_ipc.MessageQueue(key, sysv_ipc.IPC_CREX)
+    try:
+        code, out, err = run(capsys, "rm", "sysv-msg", "--key", hex(key), "--yes")
+        assert code == 0, err
+        assert out.startswith(f"removed sysv-msg {q.id}: ")
+        assert not exists(Kind.SYSV_MSG, str(q.id)) and exists(Kind.SYSV_MSG, keep)
+        code, _, err = run(capsys, "rm", "sysv-msg", "--key", str(key), "--yes")  # decimal
+        assert code == 1 and err == f"ipctop: no sysv-msg with key 0x{key:08x} (see `ipctop " \
+            "snapshot`)\n"
+    finally:
+        force_remove(Kind.SYSV_MSG, str(q.id))
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["rm", "sysv-shm", "--yes"], "sysv-shm: give an ID or --key KEY"),
+    (["rm", "sysv-shm", "5", "--key", "0x1", "--yes"], "give an ID or --key KEY, not both"),
+    (["rm", "posix-shm", "--key", "0x1", "--yes"], "--key is for the SysV kinds"),
+    (["rm", "sysv-sem", "--key", "0", "--yes"], "key 0 is IPC_PRIVATE"),
+    (["rm", "sysv-sem", "--key", "0xnothex", "--yes"], "not a SysV key"),
+])
+def test_key_errors_are_one_line_exit_2(capsys: pytest.CaptureFixture[str], argv: list[str],
+                                        message: str) -> None:
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == ""
+    assert err.startswith("ipctop: ") and message in err and err.count("\n") == 1
+
+
+def test_other_commands_take_a_key_too(capsys: pytest.CaptureFixture[str],
+                                       mine: list[tuple[Kind, str]]) -> None:
+    key = hex(unique_key())
+    code, out, _ = run(capsys, "create", "sysv-msg", key)
+    mine.append((Kind.SYSV_MSG, out.strip()))
+    assert run(capsys, "send", "sysv-msg", "--key", key, "hello")[0] == 0
+    code, out, _ = run(capsys, "recv", "sysv-msg", "--key", key, "--peek")
+    assert code == 0 and out == "type 1: hello\n"
+
+
+# ---------------------------------------------------------------- read without attaching
+
+
+def _shm_times(ident: str) -> tuple[int, int, int, int]:
+    row = actions.sysv_row(Kind.SYSV_SHM, int(ident))
+    assert row is not None
+    return row["lpid"], row["atime"], row["dtime"], row["nattch"]
+
+
+def test_read_through_an_attachers_mapping_changes_nothing(
+        capsys: pytest.CaptureFixture[str], spawn: Spawn) -> None:
+    key = unique_key()
+
+    def hold() -> bytes:
+        seg = sysv_ipc.SharedMemory(key, sysv_ipc.IPC_CREX, size=4096, init_character=b"\0")
+        seg.write(b"held by the child", 100)
+        globals()["_held"] = seg
+        return str(seg.id).encode()
+
+    child = spawn(hold)
+    ident = child.report.decode()
+    try:
+        before = _shm_times(ident)
+        code, out, err = run(capsys, "read", "sysv-shm", ident, "--offset", "96",
+                             "--length", "32")
+        assert code == 0
+        assert "|....held by the |" in out and "|child...........|" in out
+        assert err == f"ipctop: read through process {child.pid}'s mapping (not attached)\n"
+        assert _shm_times(ident) == before  # lpid, atime, dtime, nattch: untouched
+        code, out, err = run(capsys, "read", "sysv-shm", "--key", hex(key), "--raw",
+                             "--offset", "100", "--length", "17")
+        assert out == "held by the child" and _shm_times(ident) == before
+    finally:
+        child.stop()
+        force_remove(Kind.SYSV_SHM, ident)
+
+
+def test_read_with_no_attacher_attaches_and_says_so(capsys: pytest.CaptureFixture[str],
+                                                    made: Make) -> None:
+    import os
+
+    ident = made(Kind.SYSV_SHM, size=64)
+    code, out, err = run(capsys, "read", "sysv-shm", ident, "--length", "16")
+    assert code == 0 and out.startswith("00000000  00 00")
+    assert err.startswith("ipctop: attached read-only, which changes its lpid and atime/dtime")
+    lpid, atime, dtime, nattch = _shm_times(ident)
+    assert lpid == os.getpid() and atime > 0 and dtime > 0 and nattch == 0

@@ -1,0 +1,199 @@
+"""util-linux output options of the table commands (`snapshot`, `leaks`), run as a user runs
+them: a real process, on real objects, piped or on a pseudo-terminal of a known width.
+
+As lsipc and lsfd: a readable table by default that fits the terminal (long free text cut, ids
+and names never), nothing cut when piped; `-o LIST` / `-o +LIST`, `--list-columns`, `--raw`,
+`--noheadings`, `--bytes`, `--json` for scripts; exit 0 / 1 / 2.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import pty
+import struct
+import subprocess
+import sys
+import termios
+from collections.abc import Iterator
+
+import pytest
+from conftest import Tag, run_and_exit, unique_key
+
+HOLDER = """
+import sys, sysv_ipc
+seg = sysv_ipc.SharedMemory(int(sys.argv[1]), sysv_ipc.IPC_CREX, size=12288)
+print(seg.id, flush=True)
+sys.stdin.read()
+seg.detach()
+seg.remove()
+"""
+LONG_ARG = "--a-long-option-to-make-the-command-line-of-this-creator-wide=" + "x" * 60
+
+
+def ipctop(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "ipctop", *args], capture_output=True,
+                          text=True, stdin=subprocess.DEVNULL, timeout=120)
+
+
+def on_terminal(args: list[str], columns: int) -> str:
+    """ipctop's output on a pseudo-terminal ``columns`` wide (CR LF made LF)."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        try:
+            fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
+            os.environ.pop("COLUMNS", None)
+            os.execv(sys.executable, [sys.executable, "-m", "ipctop", *args])
+        finally:
+            os._exit(127)
+    out = b""
+    try:
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            out += chunk
+    finally:
+        os.close(fd)
+        os.waitpid(pid, 0)
+    return out.decode().replace("\r\n", "\n")
+
+
+@pytest.fixture
+def segment() -> Iterator[tuple[str, str]]:
+    """A SysV segment attached by a process whose command line is ~150 characters:
+    (shmid, key)."""
+    key = unique_key()
+    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(key), LONG_ARG],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        shmid = proc.stdout.readline().strip()
+        assert shmid.isdigit()
+        yield shmid, f"0x{key:08x}"
+    finally:
+        proc.communicate("", timeout=30)
+
+
+def test_table_fits_the_terminal_and_is_whole_when_piped(segment: tuple[str, str]) -> None:
+    shmid, key = segment
+    text = on_terminal(["snapshot", "--kind", "sysv-shm"], 120)
+    lines = text.splitlines()
+    ours = next(line for line in lines if line.split()[:2] == [shmid, key])
+    assert all(len(line) <= 120 for line in lines if not line.startswith("note:"))
+    assert "…" in ours and LONG_ARG not in ours  # CREATOR cut, the id and key whole
+    piped = ipctop("snapshot", "--kind", "sysv-shm")
+    assert piped.returncode == 0
+    assert LONG_ARG in next(line for line in piped.stdout.splitlines()
+                            if line.split()[:2] == [shmid, key])
+    # --notruncate on a terminal, --width when piped.
+    assert LONG_ARG in on_terminal(["snapshot", "--kind", "sysv-shm", "--notruncate"], 120)
+    cut = ipctop("snapshot", "--kind", "sysv-shm", "--width", "120").stdout.splitlines()
+    assert LONG_ARG not in "\n".join(cut)
+    assert all(len(line) <= 120 for line in cut if not line.startswith("note:"))
+    narrow = ipctop("snapshot", "--kind", "sysv-shm", "-w", "60", "-o", "ID,KEY,CREATOR")
+    row = next(line for line in narrow.stdout.splitlines() if line.split()[:1] == [shmid])
+    assert row.split()[1] == key and len(row) <= 60 and row.endswith("…")
+    # Narrower than the ids and numbers need: free text at its minimum (8 columns), the rest
+    # whole; the line runs over, as util-linux's do, rather than hide a column.
+    tiny = ipctop("snapshot", "--kind", "sysv-shm", "-w", "20", "-o", "ID,KEY,CREATOR")
+    row = next(line for line in tiny.stdout.splitlines() if line.split()[:1] == [shmid])
+    assert row.split()[1] == key and len(row.split()[2]) == 8 and row.endswith("…")
+
+
+def test_output_columns_raw_noheadings_bytes(segment: tuple[str, str]) -> None:
+    shmid, key = segment
+    out = ipctop("snapshot", "--kind", "sysv-shm", "-o", "KIND,ID,KEY,SIZE,CREATOR", "--raw",
+                 "--noheadings", "--bytes")
+    assert out.returncode == 0, out.stderr
+    ours = [line.split(" ") for line in out.stdout.splitlines() if f" {shmid} " in line]
+    assert len(ours) == 1 and ours[0][:4] == ["sysv-shm", shmid, key, "12288"]
+    assert len(ours[0]) == 5 and "\\x20" + LONG_ARG in ours[0][4]  # one field, spaces escaped
+    assert "SysV shm (" not in out.stdout and "note:" not in out.stdout  # rows only
+
+    headed = ipctop("snapshot", "--kind", "sysv_shm", "-o", "+ctime,rss").stdout.splitlines()
+    header = next(line.split() for line in headed if line.split()[:1] == ["ID"])
+    # The defaults first (CTIME is one of them, as in lsipc), then what +LIST adds.
+    assert header[:2] == ["ID", "KEY"] and header[-3:] == ["CTIME", "LEAK", "RSS"]
+    posix = ipctop("snapshot", "--kind", "posix-shm", "-o", "+CTIME").stdout.splitlines()
+    assert next(line.split() for line in posix if line.startswith("NAME"))[-2:] == [
+        "LEAK", "CTIME"]
+
+
+def test_list_columns_and_output_help() -> None:
+    listed = ipctop("snapshot", "--list-columns", "--kind", "posix-shm")
+    assert listed.returncode == 0 and listed.stdout == ipctop(
+        "snapshot", "-o", "help", "--kind", "posix-shm").stdout
+    lines = listed.stdout.splitlines()
+    assert lines[0] == "posix-shm:" and lines[1].split() == ["COLUMN", "DESCRIPTION"]
+    assert any(line.startswith("CTIME ") and "last status change" in line for line in lines)
+    assert any(line.startswith("NAME*") for line in lines)  # shown by default
+    leaks = ipctop("leaks", "-H")
+    assert leaks.returncode == 0 and any(line.startswith("RECLAIM*") for line in
+                                         leaks.stdout.splitlines())
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["snapshot", "-o", "bogus"], "unknown column 'bogus'"),
+    (["snapshot", "--kind", "pipe", "-o", "NATTCH"], "unknown column 'NATTCH' for pipe"),
+    (["snapshot", "-o", ""], "no column named"),
+    (["snapshot", "--json", "-o", "ID"], "--json prints every field"),
+    (["leaks", "--json", "--raw"], "--json prints every field"),
+    (["leaks", "-o", "+nope"], "unknown column 'nope'"),
+    (["snapshot", "--width", "0"], "must be 1 or more"),
+])
+def test_bad_output_options_are_one_line_exit_2(args: list[str], message: str) -> None:
+    out = ipctop(*args)
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.startswith("ipctop") and message in out.stderr
+    assert out.stderr.count("\n") == 1
+
+
+def leaked_segment(tag: Tag) -> str:
+    key = tag.key()
+
+    def body() -> bytes:
+        import sysv_ipc
+
+        m = sysv_ipc.SharedMemory(key, sysv_ipc.IPC_CREX, size=4096)
+        m.detach()
+        return str(m.id).encode()
+
+    shmid = run_and_exit(body).decode()
+    tag.undo(lambda: subprocess.run(["ipcrm", "-m", shmid], capture_output=True, check=False))
+    return shmid
+
+
+def test_leaks_table_options_and_kind_spelling(tag: Tag) -> None:
+    shmid = leaked_segment(tag)
+    table = ipctop("leaks", "--filter", tag.text)
+    assert table.returncode == 1
+    row = next(line for line in table.stdout.splitlines() if line.startswith("LEAK"))
+    assert row.split()[:3] == ["LEAK", "sysv-shm", shmid]  # the command line's spelling
+    rows = ipctop("leaks", "--filter", tag.text, "-r", "-n", "-b", "-o", "KIND,ID,SIZE,RECLAIM")
+    assert rows.returncode == 1
+    assert rows.stdout == f"sysv-shm {shmid} 4096 4096\n"  # sysv_ipc touched every page
+    assert rows.stderr.startswith("1 leak (4.0K reclaimable)")  # the summary is not a row
+    doc = json.loads(ipctop("leaks", "--filter", tag.text, "--json").stdout)
+    assert doc["leaks"][0]["kind"] == "sysv_shm"  # JSON keeps its spelling: an interface
+
+
+def test_snapshot_accepts_every_spelling_of_a_kind() -> None:
+    for spelling in ("sysv-shm", "sysv_shm", "SysV shm", "SYSV-SHM"):
+        out = ipctop("snapshot", "--kind", spelling, "--json")
+        assert out.returncode == 0, out.stderr
+        assert {o["kind"] for o in json.loads(out.stdout)["objects"]} <= {"sysv_shm"}
+
+
+@pytest.mark.parametrize("args", [["snapshot"], ["snapshot", "--json"], ["leaks"],
+                                  ["snapshot", "--list-columns"]])
+def test_full_output_device_is_one_line_exit_2(args: list[str]) -> None:
+    with open("/dev/full", "w") as full:
+        out = subprocess.run([sys.executable, "-m", "ipctop", *args], stdout=full,
+                             stderr=subprocess.PIPE, text=True, timeout=120, check=False)
+    assert out.returncode == 2
+    assert out.stderr == "ipctop: writing output: No space left on device\n"

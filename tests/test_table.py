@@ -1,0 +1,127 @@
+"""ipctop.table: the command line's one table renderer and its util-linux options, on built
+rows and objects (no /proc)."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from ipctop.columns import CTIME, all_columns, cli_columns
+from ipctop.errors import UsageError
+from ipctop.model import Kind, SysvShm
+from ipctop.table import (
+    Header,
+    Style,
+    add_output_options,
+    cell_width,
+    render,
+    render_cells,
+    select_columns,
+    style_from_args,
+)
+
+HEADERS = [Header("ID", right=True), Header("NAME"), Header("COMMAND", trunc=True),
+           Header("USERS", trunc=True)]
+ROWS = [[7, "/frames", "python3 -m worker --queue=frames --threads=8 --verbose", "12/a,13/b"],
+        [1234, "/x", None, "1/init,2/kthreadd,3/rcu_gp,4/rcu_par_gp,5/slub"]]
+
+
+def test_readable_table_aligns_and_pads_with_two_spaces() -> None:
+    text = render_cells(HEADERS, ROWS)
+    lines = text.splitlines()
+    pad = " " * (len(str(ROWS[0][2])) - len("COMMAND") + 2)
+    assert lines[0] == "  ID  NAME     COMMAND" + pad + "USERS"
+    assert lines[1].startswith("   7  /frames  python3 -m worker")
+    assert lines[2].startswith("1234  /x       -  ")  # None shows as "-"
+    assert text.endswith("\n") and all(line == line.rstrip() for line in lines)
+
+
+def test_width_cuts_only_trunc_columns_widest_first() -> None:
+    text = render_cells(HEADERS, ROWS, Style(width=60))
+    lines = text.splitlines()
+    assert max(cell_width(line) for line in lines) <= 60
+    assert "/frames" in lines[1] and lines[2].startswith("1234  /x")  # identifiers whole
+    assert "…" in lines[1]
+    # Piped (no width): nothing is cut.
+    assert "--verbose" in render_cells(HEADERS, ROWS) and "…" not in render_cells(HEADERS, ROWS)
+
+
+def test_a_table_too_wide_even_cut_keeps_identifiers() -> None:
+    headers = [Header("PATH"), Header("WHAT", trunc=True)]
+    path = "/tmp/" + "d" * 70
+    text = render_cells(headers, [[path, "x" * 40]], Style(width=40))
+    row = text.splitlines()[1]
+    assert row.startswith(path) and row.endswith("xxxxxxx…")  # WHAT down to its minimum, 8
+
+
+def test_noheadings_and_raw() -> None:
+    assert render_cells(HEADERS, ROWS, Style(headings=False)).splitlines()[0].startswith("   7")
+    raw = render_cells(HEADERS, ROWS, Style(raw=True)).splitlines()
+    assert raw[0] == "ID NAME COMMAND USERS"
+    assert raw[1] == ("7 /frames python3\\x20-m\\x20worker\\x20--queue=frames\\x20--threads=8"
+                      "\\x20--verbose 12/a,13/b")
+    assert all(len(line.split(" ")) == 4 for line in raw)
+    assert render_cells(HEADERS, ROWS, Style(raw=True, headings=False)).startswith("7 /frames")
+
+
+def test_every_cell_is_escaped() -> None:
+    hostile = "/evil\x1b]2;owned\x07\u202etxt.exe"
+    text = render_cells([Header("NAME"), Header("X", trunc=True)], [[hostile, "a\\b\nc"]],
+                        Style(width=30))
+    assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
+    assert "\\x1b]2;owned\\x07\\u202etxt.exe" in text  # the name whole: never cut
+    raw = render_cells([Header("NAME")], [["a b\\c\x1b"]], Style(raw=True, headings=False))
+    assert raw == "a\\x20b\\x5c\\x5cc\\x5cx1b\n"  # shown() first, then raw's own escapes
+
+
+def test_wide_characters_count_two_columns() -> None:
+    assert cell_width("日本") == 4 and cell_width("e\u0301") == 1
+    text = render_cells([Header("NAME"), Header("N", right=True)], [["/日本", 1], ["/abcd", 22]])
+    assert text.splitlines()[1] == "/日本   1"
+
+
+def test_render_objects_bytes_and_columns() -> None:
+    seg = SysvShm(id="7", key="0x0000002a", owner="alice", uid=1000, mode="0600", size=8192,
+                  nattch=0, cpid=10, lpid=11, ctime=1_700_000_000.0)
+    cols, unknown = select_columns("id,SIZE,ctime,uid", all_columns(Kind.SYSV_SHM),
+                                   cli_columns(Kind.SYSV_SHM))
+    assert unknown == [] and [c.name for c in cols] == ["ID", "SIZE", "CTIME", "UID"]
+    now = 1_700_000_000.0 + 60
+    assert render(cols, [seg], now).splitlines()[1].split() == ["7", "8.0K",
+                                                                CTIME.text(seg, now), "1000"]
+    assert render(cols, [seg], now, Style(bytes=True)).splitlines()[1].split()[1] == "8192"
+
+
+def test_select_columns_plus_adds_to_the_defaults() -> None:
+    every, defaults = all_columns(Kind.SYSV_SHM), cli_columns(Kind.SYSV_SHM)
+    cols, _ = select_columns("+RSS,used_by", every, defaults)
+    assert cols == [*defaults, *[c for c in every if c.name == "RSS"]]  # USED-BY already there
+    cols, unknown = select_columns("ID,bogus,usedby", every, defaults)
+    assert [c.name for c in cols] == ["ID", "USED-BY"] and unknown == ["bogus"]
+    assert select_columns(None, every, defaults) == (list(defaults), [])
+
+
+def test_every_kind_offers_ctime_kind_and_uid_with_a_description() -> None:
+    for kind in Kind:
+        names = {c.name for c in all_columns(kind)}
+        assert {"CTIME", "KIND", "UID"} <= names, kind
+        assert all(c.help for c in all_columns(kind)), kind
+        assert len(names) == len(all_columns(kind)), kind  # no name twice
+
+
+def _args(*argv: str) -> argparse.Namespace:
+    p = argparse.ArgumentParser()
+    add_output_options(p, "json")
+    return p.parse_args(list(argv))
+
+
+def test_style_from_args() -> None:
+    # Under pytest stdout is not a terminal: nothing is cut unless --width asks.
+    assert style_from_args(_args()) == Style()
+    assert style_from_args(_args("-r", "-n", "-b", "-w", "50")) == Style(
+        raw=True, headings=False, bytes=True, width=50)
+    assert style_from_args(_args("-w", "50", "--notruncate")).width is None
+    for argv in (["--json", "-o", "ID"], ["-J", "--raw"], ["--json", "-n"]):
+        with pytest.raises(UsageError, match="--json prints every field"):
+            style_from_args(_args(*argv))
