@@ -1,4 +1,4 @@
-"""Formatting shared by the command-line tables and the TUI: sizes, ages, modes, tables."""
+"""Formatting shared by the command-line tables and the TUI: sizes, ages, times, durations."""
 
 from __future__ import annotations
 
