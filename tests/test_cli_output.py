@@ -17,6 +17,7 @@ import subprocess
 import sys
 import termios
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from conftest import Tag, run_and_exit, unique_key
@@ -64,11 +65,13 @@ def on_terminal(args: list[str], columns: int) -> str:
 
 
 @pytest.fixture
-def segment() -> Iterator[tuple[str, str]]:
-    """A SysV segment attached by a process whose command line is ~150 characters:
+def segment(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """A SysV segment attached by a process whose command line is ~200 characters:
     (shmid, key)."""
     key = unique_key()
-    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(key), LONG_ARG],
+    script = tmp_path / "holder.py"
+    script.write_text(HOLDER)
+    proc = subprocess.Popen([sys.executable, str(script), str(key), LONG_ARG],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
@@ -122,6 +125,20 @@ def test_output_columns_raw_noheadings_bytes(segment: tuple[str, str]) -> None:
     posix = ipctop("snapshot", "--kind", "posix-shm", "-o", "+CTIME").stdout.splitlines()
     assert next(line.split() for line in posix if line.startswith("NAME"))[-2:] == [
         "LEAK", "CTIME"]
+
+
+def test_raw_rows_read_as_lsipc_raw_rows(segment: tuple[str, str]) -> None:
+    """The same columns in --raw --noheadings --bytes are the same line as util-linux's lsipc
+    prints: key, id, owner, size in bytes, and the creator's command line with its spaces as
+    \\x20."""
+    shmid, key = segment
+    cols = "KEY,ID,OWNER,SIZE,NATTCH,CPID,LPID"
+    ours = ipctop("snapshot", "--kind", "sysv-shm", "-r", "-n", "-b", "-o", cols + ",CREATOR")
+    theirs = subprocess.run(["lsipc", "-m", "-r", "--noheadings", "-b", "-o", cols + ",COMMAND"],
+                            capture_output=True, text=True, timeout=60, check=True)
+    mine = [line for line in ours.stdout.splitlines() if line.startswith(f"{key} {shmid} ")]
+    lsipc = [line for line in theirs.stdout.splitlines() if line.startswith(f"{key} {shmid} ")]
+    assert len(mine) == 1 and mine == lsipc
 
 
 def test_list_columns_and_output_help() -> None:
