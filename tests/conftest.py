@@ -118,6 +118,39 @@ def _read_all(fd: int) -> bytes:
     return b"".join(chunks)
 
 
+def on_terminal(argv: list[str], columns: int = 80, rows: int = 24) -> str:
+    """Run ``ipctop argv`` with a pseudo-terminal ``columns`` x ``rows`` as its stdin and
+    stdout, as a person at a terminal would; its output once it exits (CR LF made LF)."""
+    import fcntl
+    import pty
+    import struct
+    import sys
+    import termios
+
+    pid, fd = pty.fork()
+    if pid == 0:
+        try:
+            fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+            os.environ.pop("COLUMNS", None)
+            os.execv(sys.executable, [sys.executable, "-m", "ipctop", *argv])
+        finally:
+            os._exit(127)
+    out = b""
+    try:
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            out += chunk
+    finally:
+        os.close(fd)
+        os.waitpid(pid, 0)
+    return out.decode(errors="replace").replace("\r\n", "\n")
+
+
 def run_and_exit(body: Callable[[], bytes | None]) -> bytes:
     """Fork a child that runs ``body`` and exits; reap it; return what it reported."""
     r, w = os.pipe()

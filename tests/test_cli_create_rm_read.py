@@ -9,33 +9,16 @@ teardown.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 import sysv_ipc
 from conftest import Spawn, unique_key, unique_name
 from test_actions import Make, exists, force_remove, made  # noqa: F401 (made: fixture)
+from test_cli_actions import cleanup as mine  # noqa: F401 (a fixture: what a test made)
+from test_cli_actions import run
 
 from ipctop import actions
-from ipctop.cli import main
 from ipctop.model import Kind
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-@pytest.fixture
-def mine() -> Iterator[list[tuple[Kind, str]]]:
-    made_here: list[tuple[Kind, str]] = []
-    try:
-        yield made_here
-    finally:
-        for kind, ident in made_here:
-            force_remove(kind, ident)
-
 
 # ---------------------------------------------------------------- create, existing
 

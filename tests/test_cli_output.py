@@ -8,19 +8,14 @@ and names never), nothing cut when piped; `-o LIST` / `-o +LIST`, `--list-column
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-import pty
-import struct
 import subprocess
 import sys
-import termios
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Tag, run_and_exit, unique_key
+from conftest import Tag, on_terminal, run_and_exit, unique_key
 
 HOLDER = """
 import sys, sysv_ipc
@@ -36,32 +31,6 @@ LONG_ARG = "--a-long-option-to-make-the-command-line-of-this-creator-wide=" + "x
 def ipctop(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "ipctop", *args], capture_output=True,
                           text=True, stdin=subprocess.DEVNULL, timeout=120)
-
-
-def on_terminal(args: list[str], columns: int) -> str:
-    """ipctop's output on a pseudo-terminal ``columns`` wide (CR LF made LF)."""
-    pid, fd = pty.fork()
-    if pid == 0:
-        try:
-            fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
-            os.environ.pop("COLUMNS", None)
-            os.execv(sys.executable, [sys.executable, "-m", "ipctop", *args])
-        finally:
-            os._exit(127)
-    out = b""
-    try:
-        while True:
-            try:
-                chunk = os.read(fd, 65536)
-            except OSError:  # EIO: the child closed the terminal
-                break
-            if not chunk:
-                break
-            out += chunk
-    finally:
-        os.close(fd)
-        os.waitpid(pid, 0)
-    return out.decode().replace("\r\n", "\n")
 
 
 @pytest.fixture
@@ -84,7 +53,7 @@ def segment(tmp_path: Path) -> Iterator[tuple[str, str]]:
 
 def test_table_fits_the_terminal_and_is_whole_when_piped(segment: tuple[str, str]) -> None:
     shmid, key = segment
-    text = on_terminal(["snapshot", "--kind", "sysv-shm"], 120)
+    text = on_terminal(["snapshot", "--kind", "sysv-shm"], columns=120)
     lines = text.splitlines()
     ours = next(line for line in lines if line.split()[:2] == [shmid, key])
     assert all(len(line) <= 120 for line in lines if not line.startswith("note:"))
@@ -94,7 +63,8 @@ def test_table_fits_the_terminal_and_is_whole_when_piped(segment: tuple[str, str
     assert LONG_ARG in next(line for line in piped.stdout.splitlines()
                             if line.split()[:2] == [shmid, key])
     # --notruncate on a terminal, --width when piped.
-    assert LONG_ARG in on_terminal(["snapshot", "--kind", "sysv-shm", "--notruncate"], 120)
+    assert LONG_ARG in on_terminal(["snapshot", "--kind", "sysv-shm", "--notruncate"],
+                                 columns=120)
     cut = ipctop("snapshot", "--kind", "sysv-shm", "--width", "120").stdout.splitlines()
     assert LONG_ARG not in "\n".join(cut)
     assert all(len(line) <= 120 for line in cut if not line.startswith("note:"))

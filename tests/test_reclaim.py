@@ -16,7 +16,7 @@ from pathlib import Path
 import posix_ipc
 import pytest
 import sysv_ipc
-from conftest import Cleanup, Spawn, Tag, run_and_exit
+from conftest import Cleanup, Spawn, Tag, on_terminal, run_and_exit
 
 from ipctop.leaks import LEAK, find_leaks, judge
 from ipctop.model import IpcObject, Kind
@@ -301,40 +301,13 @@ def test_unknown_is_counted_not_listed_unless_all(tag: Tag) -> None:
     assert "1 unknown not listed" in text.stdout
 
 
-def _on_terminal(args: list[str], answer: bytes) -> str:
-    """Run the CLI with a pseudo-terminal as stdin and stdout; type ``answer`` at the prompt."""
-    import pty
-
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.execv(sys.executable, [sys.executable, "-m", "ipctop", *args])
-    out = b""
-    answered = False
-    try:
-        while True:
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:  # EIO: the child closed the terminal
-                break
-            if not chunk:
-                break
-            out += chunk
-            if not answered and b"[y/N]" in out:
-                os.write(fd, answer + b"\n")
-                answered = True
-    finally:
-        os.close(fd)
-        os.waitpid(pid, 0)
-    return out.decode(errors="replace")
-
-
 def test_clean_on_a_terminal_is_a_dry_run_that_never_asks(tag: Tag) -> None:
     name = leaked_posix_shm(tag)
     args = ["leaks", "--clean", "--filter", tag.text, "--ignore-unreadable"]
-    dry = _on_terminal(args, b"y")
+    dry = on_terminal(args)
     assert "[y/N]" not in dry and "?" not in dry.split("Would remove")[1]
     assert "Would remove 1 object" in dry and "Dry run: nothing removed" in dry
     assert exists(Kind.POSIX_SHM, name)
-    done = _on_terminal([*args, "--yes"], b"")
+    done = on_terminal([*args, "--yes"])
     assert f"removed: posix-shm {name}" in done
     assert not exists(Kind.POSIX_SHM, name)
