@@ -666,6 +666,7 @@ def run(interval: float = 2.0, filter_text: str = "") -> int:
     from ipctop.ui.signals import exit_on_signals
 
     app = IpcTopApp(interval=interval, filter_text=filter_text, freeze_gc=True)
-    exit_on_signals(app)
+    ended = exit_on_signals(app)
     result = app.run()
+    ended()
     return result if isinstance(result, int) else 0
