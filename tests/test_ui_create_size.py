@@ -1,0 +1,58 @@
+# ruff: noqa: F811  (the ``mine`` fixture is imported from test_ui_actions)
+"""The TUI's "new object" form reads sizes as the command line does (one parser,
+fmt.parse_size): 64K is 65536 bytes; and an existing object with another size is refused there
+too, with the reason in the form."""
+
+from __future__ import annotations
+
+import os
+
+from conftest import unique_name
+from test_ui_actions import (  # noqa: F401 (mine: fixture)
+    Mine,
+    click,
+    form_error,
+    mine,
+    notes,
+    press_for,
+    running,
+    settle,
+    sync,
+)
+from textual.widgets import Input, Select
+
+from ipctop.model import Kind
+from ipctop.ui.screens.create_form import CreateForm
+
+
+@sync
+async def test_new_form_takes_64k_and_refuses_another_size_for_an_existing_name(
+        mine: Mine) -> None:
+    name = "/" + unique_name()
+    async with running(mine.collect) as pilot:
+        form = await press_for(pilot, "n", CreateForm)
+        form.query_one("#kind", Select).value = Kind.POSIX_SHM
+        await pilot.pause()
+        form.query_one("#name", Input).value = name
+        form.query_one("#size", Input).value = "lots"
+        await click(pilot, "#ok")
+        await settle(pilot)
+        assert "size: not a size: 'lots' (like 4096, 64K, 1M)" in form_error(form)
+        form.query_one("#size", Input).value = "64K"
+        await click(pilot, "#ok")
+        await settle(pilot)
+        mine.objects.add((Kind.POSIX_SHM, name))
+        assert not isinstance(pilot.app.screen, CreateForm)
+        assert os.stat(f"/dev/shm/{name[1:]}").st_size == 65536
+        assert ("information", f"created posix-shm {name}") in notes(pilot)
+
+        again = await press_for(pilot, "n", CreateForm)
+        again.query_one("#kind", Select).value = Kind.POSIX_SHM
+        await pilot.pause()
+        again.query_one("#name", Input).value = name
+        again.query_one("#size", Input).value = "8K"
+        await click(pilot, "#ok")
+        await settle(pilot)
+        assert pilot.app.screen is again
+        assert "already exists with size 65536, not 8192: nothing created" in form_error(again)
+        assert os.stat(f"/dev/shm/{name[1:]}").st_size == 65536
