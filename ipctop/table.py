@@ -21,16 +21,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ipctop.columns import Column
 from ipctop.display import shown
 from ipctop.errors import UsageError
-from ipctop.model import IpcObject
+
+if TYPE_CHECKING:
+    from ipctop.columns import Column
+    from ipctop.model import IpcObject
 
 ELLIPSIS = "…"
 MIN_TRUNC_WIDTH = 8
@@ -193,6 +195,8 @@ def terminal_width() -> int | None:
             return None
     except (OSError, ValueError, AttributeError):  # closed, or replaced by a test's capture
         return None
+    import shutil  # only on a terminal: COLUMNS if set, else the terminal's size
+
     return shutil.get_terminal_size().columns
 
 
