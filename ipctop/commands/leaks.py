@@ -118,9 +118,9 @@ def run(args: argparse.Namespace) -> int:
     if args.yes and not args.clean:
         raise UsageError("--yes only goes with --clean")
     ignore = bool(args.ignore_unreadable) or ignore_unreadable_default()
-    return Leaks(args.filter or None, min_age, ignore, as_json=args.json,
-                 show_unknown=args.all, style=style, columns=columns,
-                 custom=args.output is not None).main(clean=args.clean, yes=args.yes)
+    leaks = Leaks(args.filter or None, min_age, ignore, as_json=args.json,
+                  show_unknown=args.all, style=style, columns=columns)
+    return leaks.main(clean=args.clean, yes=args.yes)
 
 
 class Leaks:
@@ -128,12 +128,12 @@ class Leaks:
 
     def __init__(self, filter_text: str | None, min_age: float | None, ignore_unreadable: bool,
                  *, as_json: bool, show_unknown: bool = False, style: Style | None = None,
-                 columns: list[Column] | None = None, custom: bool = False) -> None:
+                 columns: list[Column] | None = None) -> None:
         from ipctop.table import Style
 
         self.style = Style() if style is None else style
         self.columns = list(COLUMNS) if columns is None else columns
-        self.readable = self.style.headings and not self.style.raw and not custom
+        self.readable = self.style.headings and not self.style.raw
         """For people: the summary, the "Would remove" list; otherwise only the rows (notes,
         summaries and outcomes go to stderr) for a script."""
         self.filter_text = filter_text
