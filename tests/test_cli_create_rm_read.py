@@ -164,3 +164,31 @@ def test_read_with_no_attacher_attaches_and_says_so(capsys: pytest.CaptureFixtur
     assert err.startswith("ipctop: attached read-only, which changes its lpid and atime/dtime")
     lpid, atime, dtime, nattch = _shm_times(ident)
     assert lpid == os.getpid() and atime > 0 and dtime > 0 and nattch == 0
+
+
+# ---------------------------------------------------------------- per-command kinds in --help
+
+
+@pytest.mark.parametrize(("command", "kinds"), [
+    ("create", "sysv-shm, sysv-msg, sysv-sem, posix-shm, posix-mq, posix-sem or fifo"),
+    ("rm", "sysv-shm, sysv-msg, sysv-sem, posix-shm, posix-mq, posix-sem or fifo"),
+    ("send", "sysv-msg, posix-mq or fifo"),
+    ("recv", "sysv-msg, posix-mq or fifo"),
+    ("write", "sysv-shm or posix-shm"),
+    ("read", "sysv-shm or posix-shm"),
+    ("sem", "sysv-sem or posix-sem"),
+])
+def test_help_lists_exactly_the_kinds_a_command_takes(capsys: pytest.CaptureFixture[str],
+                                                      command: str, kinds: str) -> None:
+    from ipctop.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main([command, "--help"])
+    assert done.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    assert f"KIND {kinds} " in text
+    taken = set(kinds.replace(" or ", ", ").split(", "))
+    for kind in Kind:
+        if kind.word not in taken:
+            assert f" {kind.word}" not in text.split("positional arguments:")[1].split(
+                "options:")[0], (command, kind)
