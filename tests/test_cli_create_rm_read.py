@@ -9,6 +9,7 @@ teardown.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import sysv_ipc
@@ -192,3 +193,21 @@ def test_help_lists_exactly_the_kinds_a_command_takes(capsys: pytest.CaptureFixt
         if kind.word not in taken:
             assert f" {kind.word}" not in text.split("positional arguments:")[1].split(
                 "options:")[0], (command, kind)
+
+
+def test_a_mapping_that_is_not_the_segment_is_never_read(made: Make, tmp_path: Path) -> None:
+    """A fixture /proc whose process "maps" something named like the segment, with the shmid
+    in the inode column, but whose map_files entry is an ordinary file: its bytes are not taken
+    for the segment's; ipctop attaches and says so."""
+    from ipctop.actions import sysv
+
+    ident = made(Kind.SYSV_SHM, size=64)
+    proc = tmp_path / "proc"
+    (proc / "4242" / "map_files").mkdir(parents=True)
+    (proc / "4242" / "maps").write_text(
+        f"7f0000000000-7f0000001000 rw-s 00000000 00:01 {ident}   /SYSV0000abcd (deleted)\n"
+        f"7f0000002000-7f0000003000 rw-s 00000000 00:01 {ident}   /tmp/SYSVfake\n")
+    for name in ("7f0000000000-7f0000001000", "7f0000002000-7f0000003000"):
+        (proc / "4242" / "map_files" / name).write_bytes(b"FAKE" * 16)
+    read = sysv.read_shm(ident, 0, 16, proc=proc)
+    assert read.data == bytes(16) and read.how == sysv.ATTACH_NOTE

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -378,8 +379,10 @@ def _attachers(shmid: int, row: dict[str, int], proc: Path) -> Iterator[int]:
 
 def _open_mapping(shmid: int, row: dict[str, int], proc: Path) -> tuple[int, int] | None:
     """(fd, pid): a read-only fd on an existing attacher's mapping of the segment, through
-    /proc/PID/map_files/START-END (root or CAP_SYS_ADMIN), checked to be this segment (its inode
-    is the shmid); None when no attacher's mapping can be opened."""
+    /proc/PID/map_files/START-END (root or CAP_SYS_ADMIN); None when no attacher's mapping can be
+    opened. The mapping must be named /SYSV... (only the kernel names a file at / so), and the
+    opened file must be a regular file whose inode is the shmid on the device maps names: a
+    file someone else made cannot pass for the segment."""
     marker = f" {shmid} ".encode()
     for pid in _attachers(shmid, row, proc):
         try:
@@ -391,14 +394,18 @@ def _open_mapping(shmid: int, row: dict[str, int], proc: Path) -> tuple[int, int
             if b"/SYSV" not in line or marker not in line:
                 continue
             parts = line.split(None, 5)
-            if len(parts) < 6 or parts[4] != str(shmid).encode():
+            if (len(parts) < 6 or parts[4] != str(shmid).encode()
+                    or not parts[5].startswith(b"/SYSV")):
                 continue
             try:
+                major, minor = (int(n, 16) for n in parts[3].split(b":"))
                 fd = os.open(proc / str(pid) / "map_files" / parts[0].decode(),
                              os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
-            except OSError:
+            except (OSError, ValueError):
                 continue
-            if os.fstat(fd).st_ino == shmid:
+            st = os.fstat(fd)
+            if (stat.S_ISREG(st.st_mode) and st.st_ino == shmid
+                    and (os.major(st.st_dev), os.minor(st.st_dev)) == (major, minor)):
                 _last_attacher[shmid] = pid
                 return fd, pid
             os.close(fd)
