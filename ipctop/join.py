@@ -14,11 +14,13 @@ import stat
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ipctop.collect.procfs import DELETED
 from ipctop.collect.procs import FdUse, MapUse, ProcScan
 from ipctop.model import Process, User
+
+T = TypeVar("T")
 
 
 def merge_access(a: str | None, b: str | None) -> str | None:
@@ -47,6 +49,10 @@ class Join:
         self.fds_by_file: dict[tuple[int, int], list[FdUse]] = defaultdict(list)
         self.mq_fds: dict[str, list[FdUse]] = defaultdict(list)
         self.fifo_fds: dict[tuple[int, int], list[FdUse]] = defaultdict(list)
+        self.memfd_fds: dict[int, list[FdUse]] = defaultdict(list)
+        """Fds on memfds, by inode."""
+        self.eventfd_fds: dict[int, list[FdUse]] = defaultdict(list)
+        """Fds on eventfds, by fdinfo's eventfd-id."""
         for f in scanned.fds:
             target = f.target
             if target.startswith("pipe:["):
@@ -60,6 +66,12 @@ class Join:
             elif f.mqueue:
                 if not target.endswith(DELETED):
                     self.mq_fds[target].append(f)
+            elif target.startswith("/memfd:"):
+                if f.ino is not None:
+                    self.memfd_fds[f.ino].append(f)
+            elif f.eventfd is not None:
+                if f.eventfd.ident is not None:
+                    self.eventfd_fds[f.eventfd.ident].append(f)
             elif f.mode is not None and f.dev is not None and f.ino is not None:
                 if stat.S_ISFIFO(f.mode):
                     self.fifo_fds[(f.dev, f.ino)].append(f)
@@ -78,7 +90,7 @@ class Join:
     # ------------------------------------------------------------------ users
 
     def remembered(self, kind: str, items: Sequence[FdUse] | Sequence[MapUse],
-                   build: Callable[[Sequence[Any]], tuple[User, ...]]) -> tuple[User, ...]:
+                   build: Callable[[Sequence[Any]], T]) -> T:
         """``build(items)``, or what it returned in the previous scan for the very same items.
 
         In an incremental scan a process that has not run keeps its FdUse and MapUse
@@ -91,7 +103,8 @@ class Join:
         if hit is None:
             hit = (held, build(held))
         self.memo[key] = hit
-        return hit[1]
+        result: T = hit[1]
+        return result
 
     def fd_users(self, fds: Sequence[FdUse], *, access: bool = True) -> tuple[User, ...]:
         return self.remembered("fd" if access else "fd-", fds,

@@ -36,9 +36,13 @@ class Kind(StrEnum):
     POSIX_SHM = "posix_shm"
     POSIX_MQ = "posix_mq"
     POSIX_SEM = "posix_sem"
+    ANON_SHM = "anon_shm"
+    MEMFD = "memfd"
     PIPE = "pipe"
     FIFO = "fifo"
+    EVENTFD = "eventfd"
     UNIX_SOCKET = "unix_socket"
+    INET_SOCKET = "inet_socket"
     SHARED_MAPPING = "shared_mapping"
 
     @property
@@ -59,9 +63,13 @@ KIND_LABELS: dict[Kind, str] = {
     Kind.POSIX_SHM: "POSIX shm",
     Kind.POSIX_MQ: "POSIX mq",
     Kind.POSIX_SEM: "POSIX sem",
+    Kind.ANON_SHM: "Anon shm",
+    Kind.MEMFD: "memfd",
     Kind.PIPE: "Pipes",
     Kind.FIFO: "FIFOs",
+    Kind.EVENTFD: "eventfd",
     Kind.UNIX_SOCKET: "UNIX sockets",
+    Kind.INET_SOCKET: "TCP/UDP",
     Kind.SHARED_MAPPING: "Shared maps",
 }
 
@@ -325,6 +333,68 @@ class PosixSem(IpcObject):
 
 
 @dataclass(frozen=True, kw_only=True)
+class AnonShm(IpcObject):
+    """Shared anonymous memory (``mmap(MAP_SHARED|MAP_ANONYMOUS)``, or a MAP_SHARED map of
+    /dev/zero), which processes share by inheriting it across fork.
+
+    The kernel backs it with a shmem file that has no name in any filesystem: maps shows
+    "/dev/zero (deleted)", "[anon_shmem:NAME]" when named with PR_SET_VMA_ANON_NAME, or
+    "/anon_hugepage (deleted)" for huge pages. ``id`` is its inode (the maps inode column);
+    ``name`` is the anon_shmem name, else None; ``size`` is the shmem file's size (fstat through
+    /proc/PID/map_files as root, else the largest offset + length mapped)."""
+
+    kind: ClassVar[Kind] = Kind.ANON_SHM
+    dev: int | None = None
+    """The maps device column (os.makedev): the kernel's internal shmem mount, or hugetlbfs."""
+    inode: int
+    rss: int | None = None
+    """Bytes of it resident in the memory of ``rss_pid`` (smaps "Rss" of its mappings)."""
+    swap: int | None = None
+    """Bytes of it swapped out (smaps "Swap" of ``rss_pid``'s mappings: for shared memory the
+    kernel counts the object's swapped pages in the mapped range, whoever touched them)."""
+    rss_pid: int | None = None
+    """The one holder whose smaps gave ``rss`` and ``swap`` (reading every holder's would cost
+    too much on a machine with hundreds of them); None when not read."""
+    hugetlb: bool = False
+    """Backed by huge pages (hugetlbfs: "/anon_hugepage")."""
+
+
+MEMFD_SEALS = {1: "seal", 2: "shrink", 4: "grow", 8: "write", 16: "future_write", 32: "exec"}
+"""F_SEAL_* bits (linux/fcntl.h) and the names ``Memfd.seals`` uses for them."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Memfd(IpcObject):
+    """A memfd (``memfd_create``): a file in memory with no path, shared by passing its fd
+    (fork, SCM_RIGHTS) or by mapping it.
+
+    Fds link to "/memfd:NAME (deleted)" and maps name it the same way. ``id`` is its inode;
+    ``name`` is NAME (after "memfd:"); ``size``, owner and mode from fstat of the file."""
+
+    kind: ClassVar[Kind] = Kind.MEMFD
+    dev: int | None = None
+    inode: int
+    seals: tuple[str, ...] | None = None
+    """F_GET_SEALS as names ("seal", "shrink", "grow", "write", "future_write", "exec"); ()
+    when none is set; None when no fd of it could be opened to ask."""
+    deleted: bool = True
+    """The kernel names every memfd "(deleted)": it has no link in any directory."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Eventfd(IpcObject):
+    """An eventfd (``eventfd()``) that two or more processes hold: a counter one process adds
+    to and another waits on. ``id`` is fdinfo's ``eventfd-id`` (every anon inode fd links to the
+    same inode, so the link cannot tell one eventfd from another)."""
+
+    kind: ClassVar[Kind] = Kind.EVENTFD
+    count: int | None = None
+    """fdinfo ``eventfd-count``: the counter now (a read takes it, or 1 with ``semaphore``)."""
+    semaphore: bool | None = None
+    """Created with EFD_SEMAPHORE (fdinfo ``eventfd-semaphore``); None on kernels before 6.7."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class Pipe(IpcObject):
     kind: ClassVar[Kind] = Kind.PIPE
     bytes: int | None = None
@@ -357,20 +427,46 @@ class UnixSocket(IpcObject):
 
 
 @dataclass(frozen=True, kw_only=True)
+class InetSocket(IpcObject):
+    """A TCP or UDP socket (IPv4 or IPv6) whose other end is a process on this machine, or a
+    listener with a client on this machine. ``id`` is the socket's inode."""
+
+    kind: ClassVar[Kind] = Kind.INET_SOCKET
+    proto: str
+    """"tcp" or "udp"."""
+    family: str
+    """"ipv4" or "ipv6"."""
+    state: str
+    """TCP: "established", "listen", "syn-sent", "close-wait"... as ``ss`` names them;
+    UDP: "connected" or "unconnected"."""
+    local: str
+    """"127.0.0.1:5432", "[::1]:5432"."""
+    remote: str | None = None
+    """The address connected to; None for a listener or an unconnected UDP socket."""
+    peer: int | None = None
+    """Inode of the socket at the other end, when that end is on this machine; for a
+    connected socket whose other end has no fd yet (not accepted), None."""
+    bytes: int | None = None
+    """Receive queue (``ss`` Recv-Q): bytes not read yet; a listener: connections waiting."""
+    send_bytes: int | None = None
+    """Send queue (``ss`` Send-Q): bytes not acknowledged yet; a listener: its backlog."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class SharedMapping(IpcObject):
     kind: ClassVar[Kind] = Kind.SHARED_MAPPING
     path: str
     dev: int | None = None
     inode: int | None = None
     deleted: bool = False
-    """The file was unlinked (maps shows "(deleted)"); memfds always are."""
+    """The file was unlinked (maps shows "(deleted)")."""
 
 
 KIND_CLASSES: dict[Kind, type[IpcObject]] = {
     cls.kind: cls
     for cls in (
-        SysvShm, SysvMsg, SysvSem, PosixShm, PosixMq, PosixSem, Pipe, Fifo, UnixSocket,
-        SharedMapping,
+        SysvShm, SysvMsg, SysvSem, PosixShm, PosixMq, PosixSem, AnonShm, Memfd, Pipe, Fifo,
+        Eventfd, UnixSocket, InetSocket, SharedMapping,
     )
 }
 

@@ -12,7 +12,11 @@ kernel gives, never by a guessed name:
 - POSIX mq: fds on the mqueue filesystem, by name;
 - pipes, UNIX sockets: the inode in "pipe:[N]" / "socket:[N]";
 - FIFOs: fds whose target is S_IFIFO, by (dev, inode);
-- shared mappings: MAP_SHARED maps of files, by (dev, inode).
+- shared anonymous memory: maps of "/dev/zero (deleted)" or "[anon_shmem:NAME]", by inode;
+- memfds: fds and maps of "/memfd:NAME (deleted)", by inode;
+- eventfds: fds whose fdinfo has the same eventfd-id, when two or more processes hold one;
+- TCP/UDP sockets: the inode in "socket:[N]", when the other end is on this machine;
+- shared mappings: MAP_SHARED maps of files by two or more processes, by (dev, inode).
 
 A collector that fails (a ParseError, an OSError, /dev/mqueue not mounted) becomes a line in
 ``Snapshot.notices`` and everything else is still listed. Textual, psutil and posix_ipc are never
@@ -48,7 +52,8 @@ from ipctop.model import (
 
 _KIND_ORDER = {kind: i for i, kind in enumerate(Kind)}
 _NEEDS_SCAN = set(Kind) - {Kind.SYSV_MSG, Kind.SYSV_SEM}
-_NEEDS_MAPS = {Kind.SYSV_SHM, Kind.POSIX_SHM, Kind.POSIX_SEM, Kind.SHARED_MAPPING}
+_NEEDS_MAPS = {Kind.SYSV_SHM, Kind.POSIX_SHM, Kind.POSIX_SEM, Kind.ANON_SHM, Kind.MEMFD,
+               Kind.SHARED_MAPPING}
 
 T = TypeVar("T")
 
@@ -138,6 +143,13 @@ def take(
         mqs = posix.join_mq(join, queues, posix.mq_attrs if live else None)
         objects += posix.probe_unused(mqs, dev / "mqueue") if live and queues else mqs
 
+    if want & {Kind.ANON_SHM, Kind.MEMFD}:
+        from ipctop.collect import shmem
+
+        if Kind.ANON_SHM in want:
+            objects += shmem.join_anon_shm(join)
+        if Kind.MEMFD in want:
+            objects += shmem.join_memfd(join)
     if want & {Kind.PIPE, Kind.FIFO}:
         from ipctop.collect import pipes
 
@@ -151,6 +163,16 @@ def take(
         no_socks: list[UnixSocket] = []
         socks = collect("UNIX sockets", lambda: sockets.read_unix(proc, live=live), no_socks)
         objects += sockets.join_unix(join, socks)
+    if Kind.EVENTFD in want:
+        from ipctop.collect import eventfd
+
+        objects += eventfd.join_eventfd(join)
+    if Kind.INET_SOCKET in want:
+        from ipctop.collect import inet
+
+        no_entries: list[inet.InetEntry] = []
+        entries = collect("TCP/UDP sockets", lambda: inet.read_inet(proc, live=live), no_entries)
+        objects += inet.join_inet(join, entries)
     if Kind.SHARED_MAPPING in want:
         from ipctop.collect import mappings
 

@@ -1,8 +1,11 @@
-"""Files mapped MAP_SHARED: found by the /proc scan's shared maps lines.
+"""Files mapped MAP_SHARED by two or more processes: found by the /proc scan's shared maps lines.
 
-A shared mapping of a regular file is IPC when processes write through it for each other. The
-join groups the scanned maps by the file's (dev, inode) and leaves out what another kind lists:
-SysV segments, /dev/shm objects that are still listed, device files.
+A shared mapping of a regular file is IPC when processes read and write through it for each
+other, so a file is listed only when at least two processes map it shared (one process mapping a
+file, or every program mapping a read-only system cache, is not IPC; ``via``/``access`` of the
+users show who writes). The join groups the scanned maps by the file's (dev, inode) and leaves
+out what another kind lists: SysV segments, /dev/shm objects that are still listed, shared
+anonymous memory and memfds (collect/shmem.py), device files.
 """
 
 from __future__ import annotations
@@ -11,14 +14,20 @@ import stat
 from typing import TYPE_CHECKING
 
 from ipctop.collect.common import mode_str, user_name
+from ipctop.collect.shmem import MEMFD_PREFIX, anon_shm_name
 from ipctop.model import IpcObject, PosixSem, PosixShm, SharedMapping
 
 if TYPE_CHECKING:
     from ipctop.join import Join
 
 
+MIN_MAPPERS = 2
+"""A file is listed once this many processes map it shared."""
+
+
 def join_shared_mappings(join: Join, dev_shm: list[PosixShm | PosixSem]) -> list[IpcObject]:
-    """MAP_SHARED maps of files: not SysV, not device files, not listed /dev/shm objects.
+    """MAP_SHARED maps of files by two or more processes: not SysV, not device files, not
+    listed /dev/shm objects, not shared anonymous memory or memfds.
 
     A /dev/shm file that is mapped but no longer listed (shm_unlink while mapped) is kept
     here, deleted; the semaphore creator's temp name matches its sem.NAME and is not.
@@ -33,7 +42,11 @@ def join_shared_mappings(join: Join, dev_shm: list[PosixShm | PosixSem]) -> list
         first = maps[0]
         path = first.path
         if not path.startswith("/"):
-            continue  # anon_inode:..., [special]
+            continue  # anon_inode:..., [anon_shmem:NAME], [special]
+        if len({m.pid for m in maps}) < MIN_MAPPERS:
+            continue  # one process mapping a file is not IPC
+        if path.startswith(MEMFD_PREFIX) or anon_shm_name(first)[0]:
+            continue  # kinds of their own
         if path.startswith("/dev/") and not path.startswith("/dev/shm/"):
             continue  # /dev/zero (shared anonymous), /dev/dri/..., other devices
         if path.startswith("/dev/shm/") and not first.deleted:

@@ -26,21 +26,37 @@ SIGRTMIN = 34
 
 
 @dataclass(frozen=True, slots=True)
-class FdUse:
-    """One open fd that may be an IPC object (pipes, sockets, /dev/shm files, mq, FIFOs).
+class EventfdInfo:
+    """The eventfd lines of /proc/PID/fdinfo/N of an "anon_inode:[eventfd]" fd."""
 
-    Fds on anything else (regular files, ttys, anon inodes) are not recorded.
+    ident: int | None
+    """``eventfd-id``: tells one eventfd from another (every anon inode fd links to the same
+    inode). None on kernels without the line."""
+    count: int | None
+    """``eventfd-count``, printed in hex: the counter's value."""
+    semaphore: bool | None
+    """``eventfd-semaphore`` (EFD_SEMAPHORE: each read takes 1); None where not printed."""
+
+
+@dataclass(frozen=True, slots=True)
+class FdUse:
+    """One open fd that may be an IPC object (pipes, sockets, /dev/shm files, mq, FIFOs,
+    memfds, eventfds).
+
+    Fds on anything else (regular files, ttys, other anon inodes) are not recorded.
     """
 
     pid: int
     fd: int
     target: str
-    """The link text: "pipe:[123]", "socket:[456]", "/dev/shm/name", "/queue", "/tmp/fifo"."""
+    """The link text: "pipe:[123]", "socket:[456]", "/dev/shm/name", "/queue", "/tmp/fifo",
+    "/memfd:name (deleted)", "anon_inode:[eventfd]"."""
     access: str | None = None
     """"r", "w" or "rw" from fdinfo flags; None where not read (sockets) or unreadable."""
     dev: int | None = None
     """st_dev of the open file (stat through the fd), for paths only and only when live."""
     ino: int | None = None
+    """st_ino of the open file, as ``dev``; for a memfd also from fdinfo's ``ino:`` line."""
     mode: int | None = None
     """st_mode of the open file, as ``dev``."""
     uid: int | None = None
@@ -49,6 +65,10 @@ class FdUse:
     """st_ctime of the open file, as ``dev``."""
     mqueue: bool = False
     """The fd is a POSIX message queue (statfs of the fd is mqueue; live only)."""
+    size: int | None = None
+    """st_size of the open file, as ``dev`` (read for memfds)."""
+    eventfd: EventfdInfo | None = None
+    """For "anon_inode:[eventfd]": what its fdinfo says."""
 
     @property
     def path(self) -> str:
@@ -81,6 +101,17 @@ class MapUse:
     shmid: int | None = None
     """For /SYSV lines: the SysV shmid (the inode column), else None."""
     deleted: bool = False
+    start: int = 0
+    """First address of the mapping (the /proc/PID/map_files/START-END name, with ``end``)."""
+    end: int = 0
+    """First address after it: ``end - start`` bytes are mapped."""
+    offset: int = 0
+    """Offset in the file (or shared memory object) of the first byte mapped."""
+
+    @property
+    def range_name(self) -> str:
+        """The mapping's name under /proc/PID/map_files/: "7f53ddbee000-7f53ddbf1000"."""
+        return f"{self.start:x}-{self.end:x}"
 
     @property
     def access(self) -> str | None:
@@ -291,8 +322,37 @@ def parse_fdinfo_access(data: bytes, path: str | Path) -> str | None:
     return _ACCESS[flags & 3]
 
 
+def parse_fdinfo_eventfd(data: bytes, path: str | Path) -> EventfdInfo:
+    """The eventfd lines of an fdinfo file: ``eventfd-count: %16llx``, ``eventfd-id: %d``,
+    ``eventfd-semaphore: %d``; a line a kernel does not print gives None."""
+    values: dict[bytes, int] = {}
+    for key in (b"eventfd-count", b"eventfd-id", b"eventfd-semaphore"):
+        pos = data.find(b"\n" + key + b":")
+        if pos < 0:
+            continue
+        pos += len(key) + 2
+        eol = data.find(b"\n", pos)
+        text = data[pos : eol if eol >= 0 else None].strip()
+        try:
+            values[key] = int(text, 16 if key == b"eventfd-count" else 10)
+        except ValueError:
+            raise ParseError(path, _lineno(data, pos), f"bad {key.decode()}: {text!r}") from None
+    semaphore = values.get(b"eventfd-semaphore")
+    return EventfdInfo(values.get(b"eventfd-id"), values.get(b"eventfd-count"),
+                       None if semaphore is None else bool(semaphore))
+
+
+_INO_RE = re.compile(rb"^ino:[ \t]*(\d+)", re.M)
+
+
+def parse_fdinfo_ino(data: bytes) -> int | None:
+    """The ``ino:`` line of an fdinfo file (Linux 5.14+), None without one."""
+    m = _INO_RE.search(data)
+    return int(m.group(1)) if m else None
+
+
 _MAPS_LINE = re.compile(
-    rb"[0-9a-f]+-[0-9a-f]+ ([r-][w-][x-]s) [0-9a-f]+ ([0-9a-f]+):([0-9a-f]+) (\d+)(?: +(.*))?"
+    rb"([0-9a-f]+)-([0-9a-f]+) ([r-][w-][x-]s) ([0-9a-f]+) ([0-9a-f]+):([0-9a-f]+) (\d+)(?: +(.*))?"
 )
 DELETED = " (deleted)"
 
@@ -323,19 +383,20 @@ def parse_maps(data: bytes, path: str | Path, pid: int) -> list[MapUse]:
                 f"unexpected maps line {line[:80].decode(errors='replace')!r}",
             )
         pos = data.find(b"s ", end)
-        raw = m.group(5)
+        start_t, end_t, perms, offset_t, major, minor, inode_t, raw = m.groups()
         if not raw:
             continue
         name = os.fsdecode(raw)
         deleted = name.endswith(DELETED)
         if deleted:
             name = name[: -len(DELETED)]
-        inode = int(m.group(4))
+        inode = int(inode_t)
         shmid = inode if name.startswith("/SYSV") else None
         out.append(MapUse(
-            pid=pid, path=name, perms=m.group(1).decode(),
-            dev=os.makedev(int(m.group(2), 16), int(m.group(3), 16)), inode=inode,
+            pid=pid, path=name, perms=perms.decode(),
+            dev=os.makedev(int(major, 16), int(minor, 16)), inode=inode,
             shmid=shmid, deleted=deleted,
+            start=int(start_t, 16), end=int(end_t, 16), offset=int(offset_t, 16),
         ))
     return out
 
@@ -384,7 +445,7 @@ class MapsQuery:
                                      errno.E2BIG, errno.EOPNOTSUPP):
                         raise MapsQuery.Unsupported(str(err)) from None
                     raise
-                (_, _, _, _, end, flags, _, _, inode, major, minor, name_size, _, _, _
+                (_, _, _, start, end, flags, _, offset, inode, major, minor, name_size, _, _, _
                  ) = _QUERY.unpack(buf)
                 addr = end
                 if name_size <= 1:
@@ -398,6 +459,7 @@ class MapsQuery:
                 out.append(MapUse(
                     pid=pid, path=name, perms=perms, dev=os.makedev(major, minor), inode=inode,
                     shmid=inode if name.startswith("/SYSV") else None, deleted=deleted,
+                    start=start, end=end, offset=offset,
                 ))
         finally:
             os.close(fd)

@@ -2,11 +2,11 @@
 
 Everything ``snapshot.take`` needs to join users onto IPC objects comes from one pass over
 /proc/PID/*, and each file is read at most once: status, stat, cmdline, the ns/ipc link, the fd/
-links, fdinfo/N only for fds whose access matters (pipes, FIFOs, POSIX mq, /dev/shm files) and the
-shared lines of maps. The pass is the hot path of ``ipctop snapshot`` (it must beat ``lsof -n``), so
-it reads with os.open/os.read relative to a directory fd on each /proc/PID, parses with compiled
-regular expressions or bytes.find over whole files, and calls ``stat`` only on fd targets that
-might be an IPC object.
+links, fdinfo/N only for fds whose access matters (pipes, FIFOs, POSIX mq, /dev/shm files) or
+whose facts are only there (an eventfd's id and count), and the shared lines of maps. The pass is
+the hot path of ``ipctop snapshot`` (it must beat ``lsof -n``), so it reads with os.open/os.read
+relative to a directory fd on each /proc/PID, parses with compiled regular expressions or
+bytes.find over whole files, and calls ``stat`` only on fd targets that might be an IPC object.
 
 Processes come and go while we read: a vanished process or a /proc entry we may not read (root gets
 EACCES on some too) is skipped and counted in :class:`~ipctop.model.Unreadable`, never raised.
@@ -37,6 +37,8 @@ from ipctop.collect.procfs import (
     ns_inode,
     parse_btime,
     parse_fdinfo_access,
+    parse_fdinfo_eventfd,
+    parse_fdinfo_ino,
     parse_maps,
     parse_stat,
     parse_status,
@@ -315,7 +317,12 @@ class _Scanner(SplitScan):
                 fds.append(FdUse(pid, fd, target, self.access(pid, dir_fd, name)))
                 continue
             if not target.startswith("/"):
-                continue  # anon_inode:, memfd:, net:[...] ...
+                if target == "anon_inode:[eventfd]":
+                    fds.append(self.eventfd(pid, dir_fd, fd, target))
+                continue  # other anon_inode:, net:[...] ...
+            if target.startswith("/memfd:"):
+                fds.append(self.memfd(pid, dir_fd, fd, target))
+                continue
             if not live:
                 if target.startswith("/dev/shm/"):
                     fds.append(FdUse(pid, fd, target, self.access(pid, dir_fd, name)))
@@ -349,6 +356,42 @@ class _Scanner(SplitScan):
             if st is not None and stat_mod.S_ISFIFO(st.st_mode):
                 fds.append(FdUse(pid, fd, target, self.access(pid, dir_fd, name),
                                  st.st_dev, st.st_ino, st.st_mode, st.st_uid, st.st_ctime))
+
+    def eventfd(self, pid: int, dir_fd: int, fd: int, target: str) -> FdUse:
+        """An eventfd's FdUse: access, id and count from its fdinfo (the only place they are)."""
+        name = str(fd)
+        try:
+            data = read_whole("fdinfo/" + name, dir_fd)
+            where = f"{self.proc}/{pid}/fdinfo/{name}"
+            return FdUse(pid, fd, target, parse_fdinfo_access(data, where),
+                         eventfd=parse_fdinfo_eventfd(data, where))
+        except FileNotFoundError:
+            pass  # closed meanwhile
+        except (OSError, ParseError) as err:
+            self.fail(pid, f"{self.proc}/{pid}/fdinfo/{name}", err)
+        return FdUse(pid, fd, target)
+
+    def memfd(self, pid: int, dir_fd: int, fd: int, target: str) -> FdUse:
+        """A memfd's FdUse: its inode (the memfd's identity) and, live, the stat of the file
+        through the fd link; in a fixture tree, access and inode from fdinfo."""
+        name = str(fd)
+        if self.live:
+            st = _stat("fd/" + name, dir_fd)
+            access = self.access(pid, dir_fd, name)
+            if st is None:
+                return FdUse(pid, fd, target, access)
+            return FdUse(pid, fd, target, access, st.st_dev, st.st_ino, st.st_mode, st.st_uid,
+                         st.st_ctime, size=st.st_size)
+        try:
+            data = read_whole("fdinfo/" + name, dir_fd)
+            where = f"{self.proc}/{pid}/fdinfo/{name}"
+            return FdUse(pid, fd, target, parse_fdinfo_access(data, where),
+                         ino=parse_fdinfo_ino(data))
+        except FileNotFoundError:
+            pass
+        except (OSError, ParseError) as err:
+            self.fail(pid, f"{self.proc}/{pid}/fdinfo/{name}", err)
+        return FdUse(pid, fd, target)
 
     def access(self, pid: int, dir_fd: int, name: str) -> str | None:
         """"r", "w", "rw" for fd ``name``: from the fd link's mode, or fdinfo's flags.

@@ -13,8 +13,9 @@ import marshal
 import os
 import signal
 from collections.abc import Iterable
+from typing import Any
 
-from ipctop.collect.procfs import FdUse, MapUse, drain
+from ipctop.collect.procfs import EventfdInfo, FdUse, MapUse, drain
 from ipctop.model import Process, Signals
 
 SAMPLE_MAX = 10
@@ -115,7 +116,7 @@ class SplitScan:
         return marshal.dumps((
             [({name: getattr(p, name) for name in _PROCESS_FIELDS}, _fields(p.signals))
              for p in self.processes.values()],
-            [_fields(f) for f in self.fds],
+            [_fd_fields(f) for f in self.fds],
             [_fields(m) for m in self.maps],
             sorted(self.bad_pids),
             self.sample,
@@ -127,7 +128,7 @@ class SplitScan:
             processes, fds, maps, bad_pids, sample = marshal.loads(data)
             found = {fields["pid"]: Process(**fields, signals=Signals(*signals))
                      for fields, signals in processes}
-            fd_uses = [FdUse(*f) for f in fds]
+            fd_uses = [_fd_use(f) for f in fds]
             map_uses = [MapUse(*m) for m in maps]
         except (EOFError, ValueError, TypeError):
             return False
@@ -142,9 +143,24 @@ _PROCESS_FIELDS = tuple(name for name in Process.__slots__ if name != "signals")
 """Process fields but the nested Signals."""
 
 
-def _fields(obj: Signals | FdUse | MapUse) -> tuple[object, ...]:
+def _fields(obj: Signals | FdUse | MapUse | EventfdInfo) -> tuple[object, ...]:
     """The fields of a slotted dataclass, in constructor order."""
     return tuple(getattr(obj, name) for name in obj.__slots__)
+
+
+def _fd_fields(fd: FdUse) -> tuple[object, ...]:
+    """``_fields`` of an FdUse, its nested EventfdInfo as a tuple too (marshal takes no others)."""
+    fields = _fields(fd)
+    return fields if fd.eventfd is None else (*fields[:-1], _fields(fd.eventfd))
+
+
+def _fd_use(fields: tuple[Any, ...]) -> FdUse:
+    """The FdUse of ``_fd_fields``."""
+    if fields[-1] is None:
+        return FdUse(*fields)
+    named = dict(zip(FdUse.__slots__, fields, strict=True))
+    named["eventfd"] = EventfdInfo(*named["eventfd"])
+    return FdUse(**named)
 
 
 def _read_to_end(fd: int) -> bytes | None:
