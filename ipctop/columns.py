@@ -152,6 +152,21 @@ def _values(o: IpcObject) -> str | None:
     return shown + ("..." if len(o.values) > 8 else "")
 
 
+def _seals(o: IpcObject) -> str | None:
+    seals = getattr(o, "seals", None)
+    return None if seals is None else ",".join(seals) or "none"
+
+
+def _yes_no(v: Any, now: float) -> str:
+    return "-" if v is None else "yes" if v else "no"
+
+
+def _proto(o: IpcObject) -> str:
+    """"tcp", "udp6": the protocol, and the family as ``ss`` and /proc/net name files."""
+    proto = getattr(o, "proto", "?")
+    return proto + ("6" if getattr(o, "family", None) == "ipv6" else "")
+
+
 COLUMNS: dict[Kind | None, tuple[Column, ...]] = {
     None: (KIND, Column("ident", "ID/NAME", lambda o: o.name or o.id,
                         help="id, name or path"), OWNER, SIZE, NUSERS, USERS, LEAK),
@@ -191,7 +206,33 @@ COLUMNS: dict[Kind | None, tuple[Column, ...]] = {
                        Column("state", "STATE", _attr("state"),
                               help="listen, connected or unconnected"),
                        _number("peer", "PEER", "inode of the other end"), QBYTES, USERS),
-    Kind.SHARED_MAPPING: (PATH, SIZE, NUSERS, USERS),
+    Kind.SHARED_MAPPING: (PATH, SIZE, NUSERS, RW, USERS),
+    Kind.ANON_SHM: (INODE, NAME, SIZE,
+                    _bytes_column("rss", "RSS", _attr("rss"),
+                                  "bytes in memory (smaps of one holder: rss_pid)"),
+                    _bytes_column("swap", "SWAP", _attr("swap"), "bytes swapped out"),
+                    NUSERS, USERS),
+    Kind.MEMFD: (INODE, NAME, OWNER, SIZE,
+                 Column("seals", "SEALS", _seals,
+                        help="F_GET_SEALS: seal, shrink, grow, write, future_write, exec"),
+                 NUSERS, USERS),
+    Kind.EVENTFD: (Column("id", "EVENTFD", lambda o: o.id, right=True,
+                          help="eventfd-id from fdinfo"),
+                   _number("count", "COUNT", "the counter's value"),
+                   Column("semaphore", "SEM", _attr("semaphore"), _yes_no,
+                          help="created with EFD_SEMAPHORE"),
+                   NUSERS, USERS),
+    Kind.INET_SOCKET: (INODE, Column("proto", "PROTO", _proto, help="tcp, udp, tcp6 or udp6"),
+                       Column("state", "STATE", _attr("state"),
+                              help="TCP state (established, listen...), UDP connected or not"),
+                       Column("local", "LOCAL", _attr("local"), help="local address:port"),
+                       Column("remote", "REMOTE", _attr("remote"),
+                              help="address:port connected to"),
+                       _number("peer", "PEER", "inode of the other end, on this machine"),
+                       QBYTES,
+                       _bytes_column("send_bytes", "SENDQ", _attr("send_bytes"),
+                                     "send queue: bytes not acknowledged (listen: backlog)"),
+                       USERS),
 }
 """Columns per kind; the key None is the "All" overview."""
 

@@ -23,7 +23,7 @@ CHANGED = "changed"
 ObjectKey = tuple[Kind, str]
 """How an object is recognised across snapshots: its kind and its id."""
 
-_BYTE_FIELDS = frozenset({"size", "bytes", "rss", "swap", "capacity"})
+_BYTE_FIELDS = frozenset({"size", "bytes", "rss", "swap", "capacity", "send_bytes"})
 _TIME_FIELDS = frozenset({"ctime", "atime", "dtime", "stime", "rtime", "otime"})
 
 

@@ -217,13 +217,20 @@ def test_parse_fdinfo_access() -> None:
 
 def test_parse_maps_keeps_only_shared_file_lines() -> None:
     maps = procfs.parse_maps(MAPS.encode(), "/proc/7/maps", 7)
+    base = 0x7F0000000000
     assert maps == [
-        MapUse(7, "/SYSV0000abcd", "rw-s", os.makedev(0, 1), 32790, shmid=32790, deleted=True),
-        MapUse(7, "/dev/shm/thing", "r--s", os.makedev(0, 0x19), 777),
-        MapUse(7, "/srv/data.bin", "rw-s", os.makedev(0xfd, 1), 4242),
-        MapUse(7, "/memfd:buf", "rw-s", os.makedev(0, 1), 9, deleted=True),
-        MapUse(7, "/opt/its s/y.db", "r--s", os.makedev(0xfd, 1), 56),
+        MapUse(7, "/SYSV0000abcd", "rw-s", os.makedev(0, 1), 32790, shmid=32790, deleted=True,
+               start=base, end=base + 0x1000),
+        MapUse(7, "/dev/shm/thing", "r--s", os.makedev(0, 0x19), 777,
+               start=base + 0x1000, end=base + 0x2000),
+        MapUse(7, "/srv/data.bin", "rw-s", os.makedev(0xfd, 1), 4242,
+               start=base + 0x2000, end=base + 0x3000, offset=0x1000),
+        MapUse(7, "/memfd:buf", "rw-s", os.makedev(0, 1), 9, deleted=True,
+               start=base + 0x3000, end=base + 0x4000),
+        MapUse(7, "/opt/its s/y.db", "r--s", os.makedev(0xfd, 1), 56,
+               start=0x7FFC00002000, end=0x7FFC00003000),
     ]
+    assert maps[2].range_name == "7f0000002000-7f0000003000"
     assert [m.access for m in maps] == ["rw", "r", "rw", "rw", "r"]
 
 

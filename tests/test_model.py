@@ -9,7 +9,8 @@ import pytest
 from ipctop.model import KIND_CLASSES, Leak, User, evolve
 
 REQUIRED = {"id": "7", "nattch": 1, "cpid": 2, "lpid": 3, "messages": 0, "bytes": 0, "lspid": 0,
-            "lrpid": 0, "nsems": 1, "path": "/dev/shm/x", "type": "stream", "state": "listen"}
+            "lrpid": 0, "nsems": 1, "path": "/dev/shm/x", "type": "stream", "state": "listen",
+            "inode": 9, "proto": "tcp", "family": "ipv4", "local": "127.0.0.1:80"}
 
 
 @pytest.mark.parametrize("cls", list(KIND_CLASSES.values()), ids=lambda c: c.__name__)

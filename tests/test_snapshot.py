@@ -203,18 +203,16 @@ def test_shared_file_mapped_in_two_processes(tmp_path: Path, spawn: Spawn) -> No
         mine.close()
 
 
-def test_memfd_mapping_is_listed_deleted(spawn: Spawn) -> None:
+def test_memfd_mapping_is_a_memfd_not_a_shared_mapping(spawn: Spawn) -> None:
     name = unique_name()
     fd = os.memfd_create(name)
     os.ftruncate(fd, 4096)
     m = mmap.mmap(fd, 4096, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
     try:
-        st = os.fstat(fd)
-        snap = take(kinds={Kind.SHARED_MAPPING})
-        obj = find(snap, Kind.SHARED_MAPPING, f"/memfd:{name}")
-        assert isinstance(obj, SharedMapping)
-        assert obj.deleted and (obj.dev, obj.inode) == (st.st_dev, st.st_ino)
-        assert users_of(obj) == {(ME, None, "rw", "map")}
+        snap = take(kinds={Kind.SHARED_MAPPING, Kind.MEMFD})
+        assert not [o for o in snap.of_kind(Kind.SHARED_MAPPING) if name in o.id]
+        obj = find(snap, Kind.MEMFD, str(os.fstat(fd).st_ino))
+        assert obj.name == name
     finally:
         m.close()
         os.close(fd)

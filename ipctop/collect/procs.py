@@ -318,7 +318,9 @@ class _Scanner(SplitScan):
                 continue
             if not target.startswith("/"):
                 if target == "anon_inode:[eventfd]":
-                    fds.append(self.eventfd(pid, dir_fd, fd, target))
+                    use = self.eventfd(pid, dir_fd, fd, target)
+                    if use is not None:
+                        fds.append(use)
                 continue  # other anon_inode:, net:[...] ...
             if target.startswith("/memfd:"):
                 fds.append(self.memfd(pid, dir_fd, fd, target))
@@ -357,19 +359,23 @@ class _Scanner(SplitScan):
                 fds.append(FdUse(pid, fd, target, self.access(pid, dir_fd, name),
                                  st.st_dev, st.st_ino, st.st_mode, st.st_uid, st.st_ctime))
 
-    def eventfd(self, pid: int, dir_fd: int, fd: int, target: str) -> FdUse:
-        """An eventfd's FdUse: access, id and count from its fdinfo (the only place they are)."""
+    def eventfd(self, pid: int, dir_fd: int, fd: int, target: str) -> FdUse | None:
+        """An eventfd's FdUse: access, id and count from its fdinfo (the only place they are);
+        None when fdinfo gives no id (closed meanwhile, or a kernel without eventfd-id): one
+        eventfd cannot then be told from another."""
         name = str(fd)
         try:
             data = read_whole("fdinfo/" + name, dir_fd)
             where = f"{self.proc}/{pid}/fdinfo/{name}"
-            return FdUse(pid, fd, target, parse_fdinfo_access(data, where),
-                         eventfd=parse_fdinfo_eventfd(data, where))
+            info = parse_fdinfo_eventfd(data, where)
+            if info.ident is None:
+                return None
+            return FdUse(pid, fd, target, parse_fdinfo_access(data, where), eventfd=info)
         except FileNotFoundError:
             pass  # closed meanwhile
         except (OSError, ParseError) as err:
             self.fail(pid, f"{self.proc}/{pid}/fdinfo/{name}", err)
-        return FdUse(pid, fd, target)
+        return None
 
     def memfd(self, pid: int, dir_fd: int, fd: int, target: str) -> FdUse:
         """A memfd's FdUse: its inode (the memfd's identity) and, live, the stat of the file

@@ -26,7 +26,7 @@ from ipctop.model import IpcObject, Snapshot, SysvSem
 from ipctop.preview import Preview, hexdump
 from ipctop.ui.widgets.unchanged import changed, update_static
 
-_BYTE_FIELDS = frozenset({"size", "bytes", "rss", "swap", "capacity", "msgsize"})
+_BYTE_FIELDS = frozenset({"size", "bytes", "rss", "swap", "capacity", "msgsize", "send_bytes"})
 _TIME_FIELDS = frozenset({"ctime", "atime", "dtime", "stime", "rtime", "otime"})
 MAX_USERS = 500
 """Uses listed in the users table (a shared library map can have thousands)."""
