@@ -36,14 +36,15 @@ class Kind(StrEnum):
     POSIX_SHM = "posix_shm"
     POSIX_MQ = "posix_mq"
     POSIX_SEM = "posix_sem"
-    ANON_SHM = "anon_shm"
-    MEMFD = "memfd"
     PIPE = "pipe"
     FIFO = "fifo"
-    EVENTFD = "eventfd"
     UNIX_SOCKET = "unix_socket"
-    INET_SOCKET = "inet_socket"
     SHARED_MAPPING = "shared_mapping"
+    # Later additions go last, so the kinds before keep their place (and tab number).
+    ANON_SHM = "anon_shm"
+    MEMFD = "memfd"
+    EVENTFD = "eventfd"
+    INET_SOCKET = "inet_socket"
 
     @property
     def label(self) -> str:
@@ -63,14 +64,14 @@ KIND_LABELS: dict[Kind, str] = {
     Kind.POSIX_SHM: "POSIX shm",
     Kind.POSIX_MQ: "POSIX mq",
     Kind.POSIX_SEM: "POSIX sem",
-    Kind.ANON_SHM: "Anon shm",
-    Kind.MEMFD: "memfd",
     Kind.PIPE: "Pipes",
     Kind.FIFO: "FIFOs",
-    Kind.EVENTFD: "eventfd",
     Kind.UNIX_SOCKET: "UNIX sockets",
-    Kind.INET_SOCKET: "TCP/UDP",
     Kind.SHARED_MAPPING: "Shared maps",
+    Kind.ANON_SHM: "Anon shm",
+    Kind.MEMFD: "memfd",
+    Kind.EVENTFD: "eventfd",
+    Kind.INET_SOCKET: "TCP/UDP",
 }
 
 _BY_SPELLING: dict[str, Kind] = {
@@ -465,8 +466,8 @@ class SharedMapping(IpcObject):
 KIND_CLASSES: dict[Kind, type[IpcObject]] = {
     cls.kind: cls
     for cls in (
-        SysvShm, SysvMsg, SysvSem, PosixShm, PosixMq, PosixSem, AnonShm, Memfd, Pipe, Fifo,
-        Eventfd, UnixSocket, InetSocket, SharedMapping,
+        SysvShm, SysvMsg, SysvSem, PosixShm, PosixMq, PosixSem, Pipe, Fifo, UnixSocket,
+        SharedMapping, AnonShm, Memfd, Eventfd, InetSocket,
     )
 }
 
