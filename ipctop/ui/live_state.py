@@ -19,11 +19,16 @@ NOISE: dict[Kind, frozenset[str]] = {
     Kind.UNIX_SOCKET: frozenset({"users"}),
     Kind.SHARED_MAPPING: frozenset({"users"}),
     Kind.POSIX_MQ: frozenset({"ctime"}),
+    Kind.ANON_SHM: frozenset({"users", "rss", "swap", "rss_pid"}),
+    Kind.MEMFD: frozenset({"users"}),
+    Kind.EVENTFD: frozenset({"users", "count"}),
+    Kind.INET_SOCKET: frozenset({"users", "bytes", "send_bytes"}),
 }
 """Per kind, changes not worth a line in the log on their own: who holds a pipe, socket or
 mapped file changes with every fork; reading /dev/mqueue/NAME (as each poll does) moves its
-ctime."""
-DEPTH_KINDS = (Kind.SYSV_MSG, Kind.POSIX_MQ, Kind.PIPE, Kind.FIFO, Kind.UNIX_SOCKET)
+ctime; memory in use, an eventfd's counter and a TCP connection's queues move all the time."""
+DEPTH_KINDS = (Kind.SYSV_MSG, Kind.POSIX_MQ, Kind.PIPE, Kind.FIFO, Kind.UNIX_SOCKET,
+               Kind.INET_SOCKET)
 
 
 def row_key(kind: Kind, ident: str) -> str:

@@ -18,6 +18,11 @@ EXTRA_KEYS = (
 )
 
 ABOUT = """\
+Kinds beyond SysV and POSIX: Anon shm is shared anonymous memory (mmap MAP_SHARED inherited
+across fork, as PostgreSQL and nginx use it); memfd is memfd_create memory, held by fd or mapped;
+eventfd is listed when two or more processes hold one; TCP/UDP shows connections whose two ends
+are processes on this machine, and listeners with a local client. Shared maps lists files that
+two or more processes map shared.
 Rows: "+" marks an object that appeared in the last poll, "-" (dimmed) one that is gone and
 will leave at the next poll. Enter opens the details; in the details, Enter on a user opens that
 process with all the IPC it holds and its signals. Click a column header to sort by it, click
