@@ -8,11 +8,13 @@ CAP_SYS_ADMIN); otherwise the preview says how to look (attach explicitly with `
 
 from __future__ import annotations
 
+import os
 import string
 from dataclasses import dataclass
 from pathlib import Path
 
 from ipctop.model import IpcObject, PosixShm, SysvShm
+from ipctop.shm_mapping import open_attached
 
 PREVIEW_BYTES = 256
 _PRINTABLE = frozenset(string.printable.encode()) - frozenset(b"\t\n\r\x0b\x0c")
@@ -28,21 +30,15 @@ class Preview:
 
 def _sysv_via_map_files(obj: SysvShm, proc: Path, length: int) -> Preview | None:
     tried: list[str] = []
-    for pid in sorted(obj.pids):
+    found = open_attached(int(obj.id), sorted(obj.pids), proc, tried)
+    if found is not None:
+        fd, pid = found
         try:
-            maps = (proc / str(pid) / "maps").read_text()
+            return Preview(os.pread(fd, length, 0), f"via {pid}'s mapping (not attached)")
         except OSError as err:
             tried.append(f"{pid}: {err.strerror}")
-            continue
-        for line in maps.splitlines():
-            parts = line.split(None, 5)
-            if len(parts) < 6 or not parts[5].startswith("/SYSV") or parts[4] != obj.id:
-                continue
-            try:
-                with open(proc / str(pid) / "map_files" / parts[0], "rb") as f:
-                    return Preview(f.read(length), f"via {pid}'s mapping (not attached)")
-            except OSError as err:
-                tried.append(f"{pid}: {err.strerror}")
+        finally:
+            os.close(fd)
     if tried:
         return Preview(None, "cannot read an existing mapping (" + "; ".join(tried[:2])
                        + "): attach with `a` to view")

@@ -211,3 +211,33 @@ def test_a_mapping_that_is_not_the_segment_is_never_read(made: Make, tmp_path: P
         (proc / "4242" / "map_files" / name).write_bytes(b"FAKE" * 16)
     read = sysv.read_shm(ident, 0, 16, proc=proc)
     assert read.data == bytes(16) and read.how == sysv.ATTACH_NOTE
+
+
+def test_preview_reads_through_the_same_mapping(spawn: Spawn) -> None:
+    """The detail pane's preview uses the same way in (ipctop.shm_mapping) as `read`."""
+    from ipctop.model import SysvShm, User
+    from ipctop.preview import preview
+
+    key = unique_key()
+
+    def hold() -> bytes:
+        seg = sysv_ipc.SharedMemory(key, sysv_ipc.IPC_CREX, size=4096, init_character=b"\0")
+        seg.write(b"preview me", 0)
+        globals()["_held_preview"] = seg
+        return str(seg.id).encode()
+
+    child = spawn(hold)
+    ident = child.report.decode()
+    try:
+        before = _shm_times(ident)
+        obj = SysvShm(id=ident, nattch=1, cpid=child.pid, lpid=child.pid,
+                      users=(User(child.pid, "python", None, "rw", "map"),))
+        shown = preview(obj, length=16)
+        assert shown.data == b"preview me" + bytes(6)
+        assert shown.note == f"via {child.pid}'s mapping (not attached)"
+        assert _shm_times(ident) == before
+        nobody = preview(SysvShm(id=ident, nattch=1, cpid=child.pid, lpid=child.pid))
+        assert nobody.data is None and "attach with `a`" in nobody.note
+    finally:
+        child.stop()
+        force_remove(Kind.SYSV_SHM, ident)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -43,6 +42,7 @@ from ipctop.collect.common import load_libc
 from ipctop.errors import IpcError, NotFound, UsageError
 from ipctop.fmt import human_bytes
 from ipctop.model import Kind
+from ipctop.shm_mapping import open_attached
 
 # <sys/ipc.h>, <sys/shm.h>, <sys/msg.h>, <sys/sem.h> on Linux
 IPC_CREAT = 0o1000
@@ -377,41 +377,6 @@ def _attachers(shmid: int, row: dict[str, int], proc: Path) -> Iterator[int]:
             yield int(entry)
 
 
-def _open_mapping(shmid: int, row: dict[str, int], proc: Path) -> tuple[int, int] | None:
-    """(fd, pid): a read-only fd on an existing attacher's mapping of the segment, through
-    /proc/PID/map_files/START-END (root or CAP_SYS_ADMIN); None when no attacher's mapping can be
-    opened. The mapping must be named /SYSV... (only the kernel names a file at / so), and the
-    opened file must be a regular file whose inode is the shmid on the device maps names: a
-    file someone else made cannot pass for the segment."""
-    marker = f" {shmid} ".encode()
-    for pid in _attachers(shmid, row, proc):
-        try:
-            with open(proc / str(pid) / "maps", "rb") as f:
-                maps = f.read()
-        except OSError:
-            continue  # gone, or not ours to read
-        for line in maps.splitlines():
-            if b"/SYSV" not in line or marker not in line:
-                continue
-            parts = line.split(None, 5)
-            if (len(parts) < 6 or parts[4] != str(shmid).encode()
-                    or not parts[5].startswith(b"/SYSV")):
-                continue
-            try:
-                major, minor = (int(n, 16) for n in parts[3].split(b":"))
-                fd = os.open(proc / str(pid) / "map_files" / parts[0].decode(),
-                             os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
-            except (OSError, ValueError):
-                continue
-            st = os.fstat(fd)
-            if (stat.S_ISREG(st.st_mode) and st.st_ino == shmid
-                    and (os.major(st.st_dev), os.minor(st.st_dev)) == (major, minor)):
-                _last_attacher[shmid] = pid
-                return fd, pid
-            os.close(fd)
-    return None
-
-
 def read_shm(ident: str, offset: int, length: int | None,
              proc: Path = Path("/proc")) -> ShmBytes:
     """Read through an existing attacher's mapping, which leaves the segment as it is; only when
@@ -425,9 +390,11 @@ def read_shm(ident: str, offset: int, length: int | None,
     check_span(name, size, offset, n, "read")
     if n == 0:
         return ShmBytes(b"", "")
-    found = _open_mapping(shmid, row, proc) if row.get("nattch", 0) > 0 else None
+    found = (open_attached(shmid, _attachers(shmid, row, proc), proc)
+             if row.get("nattch", 0) > 0 else None)
     if found is not None:
         fd, pid = found
+        _last_attacher[shmid] = pid
         try:
             return ShmBytes(os.pread(fd, n, offset),
                             f"read through process {pid}'s mapping (not attached)")
