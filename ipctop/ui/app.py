@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import gc
 import os
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -48,7 +47,6 @@ from textual.widgets import ContentSwitcher, DataTable, Footer, Input, Tab, Tabs
 from textual.worker import Worker, WorkerState
 
 from ipctop.display import shown
-from ipctop.events import CREATED, REMOVED, Event
 from ipctop.model import IpcObject, PosixShm, Snapshot, SysvShm
 from ipctop.preview import Preview, preview
 from ipctop.ui.leak_actions import LeakActions
@@ -59,6 +57,7 @@ from ipctop.ui.screens.detail import DetailScreen
 from ipctop.ui.screens.help import HelpScreen
 from ipctop.ui.screens.process import ProcessScreen
 from ipctop.ui.views import View, all_views
+from ipctop.ui.watch_feed import WatchFeed
 from ipctop.ui.widgets.detail_pane import DetailPane
 from ipctop.ui.widgets.event_log import EventLog
 from ipctop.ui.widgets.filter_box import FilterBox
@@ -69,6 +68,12 @@ from ipctop.watch import DEFAULT_DIRS, Watcher, WatchEvent
 
 INTERVALS = (0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0)
 EVENTS_TAB = "view-events"
+WATCH_POLL_GAP = 1.0
+"""inotify news triggers a poll at once, but not sooner than this after the last poll it
+triggered started: under churn, about one such poll a second instead of polls back to back."""
+WATCH_BURST = 20
+"""inotify events logged one by one per burst (a few bursts a second at most); the rest of a
+burst is one line with their count: nobody reads hundreds of lines a second."""
 NARROW = 110
 """Below this width the side detail pane is hidden (Enter still opens the detail screen)."""
 
@@ -157,8 +162,10 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
         self._watch = watch
         self._watch_dirs = tuple(watch_dirs)
         self.watcher: Watcher | None = None
-        self._watch_buffer: list[WatchEvent] = []
-        self._watch_lock = threading.Lock()
+        self.watch_feed = WatchFeed()
+        self._watch_poll = False
+        """inotify asked for a poll that WATCH_POLL_GAP holds back."""
+        self._watch_polled_at = -WATCH_POLL_GAP
         self._seen_notices: set[str] = set()
         self._last_error: str | None = None
         self._polling = False
@@ -204,7 +211,8 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
         self._layout_for(self.size.width)
         self.set_interval(1.0, self._tick)
         if self._watch:
-            self.watcher = Watcher(self._on_watch_thread, self._watch_dirs, clock=self.clock)
+            self.watcher = Watcher(self._on_watch_thread, self._watch_dirs, clock=self.clock,
+                                   max_burst=WATCH_BURST)
             for notice in self.watcher.start():
                 self._notice_once(notice, severity="warning")
         self._refresh_status()
@@ -261,6 +269,9 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
             self._timer.stop()
             self._timer = None
         self._polling = True
+        if self._watch_poll:
+            self._watch_polled_at = time.monotonic()
+        self._watch_poll = False
         self._refresh_status()
         self._poll()
 
@@ -297,15 +308,21 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
             self._poll_again = False
             self.request_poll()
             return
-        self._schedule()
+        self._schedule(self._watch_poll_delay() if self._watch_poll else None)
         self._refresh_status()
 
-    def _schedule(self) -> None:
+    def _schedule(self, delay: float | None = None) -> None:
+        """The next poll in ``delay`` seconds (default: the interval)."""
         if self._timer is not None:
             self._timer.stop()
             self._timer = None
         if not self.paused and not self._polling:
-            self._timer = self.set_timer(self.interval, self._timer_fired)
+            self._timer = self.set_timer(self.interval if delay is None else delay,
+                                         self._timer_fired)
+
+    def _watch_poll_delay(self) -> float:
+        return max(0.0, min(self.interval,
+                            self._watch_polled_at + WATCH_POLL_GAP - time.monotonic()))
 
     def _live(self) -> bool:
         """False while the app shuts down (timers and workers may still report then)."""
@@ -354,28 +371,31 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
     # -- inotify ------------------------------------------------------------------------------
 
     def _on_watch_thread(self, event: WatchEvent) -> None:
-        with self._watch_lock:
-            self._watch_buffer.append(event)
-        self.post_message(WatchBurst())
+        if self.watch_feed.push(event):  # one message per burst, not one per event
+            self.post_message(WatchBurst())
 
     def on_watch_burst(self, _message: WatchBurst) -> None:
         if not self._live():
             return
-        with self._watch_lock:
-            batch, self._watch_buffer = self._watch_buffer, []
-        logged = []
-        for w in batch:
-            if w.kind is None or w.id is None:
-                continue
-            action = CREATED if w.action == "created" else REMOVED
-            self.live.announce(action, (w.kind, w.id))
-            logged.append(Event(w.at, action, w.kind, w.id, w.id, source="inotify",
-                                detail=w.path))
+        logged = self.watch_feed.drain(self.live)
         if logged:
             self.event_log.add_events(logged)
             self._refresh_tabs()
             if not self.paused:
-                self.request_poll()
+                self._poll_for_watch()
+
+    def _poll_for_watch(self) -> None:
+        """Poll for inotify news: now, or when WATCH_POLL_GAP allows (after the running poll,
+        or by the timer), so a burst every moment does not keep the scanner running."""
+        if self._polling or self._watch_poll:
+            self._watch_poll = True
+            return
+        self._watch_poll = True
+        delay = self._watch_poll_delay()
+        if delay <= 0:
+            self.request_poll()
+        else:
+            self._schedule(delay)
 
     # -- refreshing the widgets ---------------------------------------------------------------
 

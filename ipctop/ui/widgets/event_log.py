@@ -20,6 +20,11 @@ _MARK = {CREATED: "+", REMOVED: "-", CHANGED: "~"}
 
 
 class EventLog(RowTable):
+    """The log keeps between ``limit`` and ``limit + limit // 2`` events: once it holds more, the
+    oldest are dropped all at once and the rows rebuilt. DataTable.remove_row re-indexes every
+    row, so trimming one row per new event cost O(rows) each and froze the TUI under churn;
+    this way each event costs O(1) rows, amortized."""
+
     DEFAULT_CSS = """
     EventLog { height: 1fr; }
     """
@@ -27,8 +32,10 @@ class EventLog(RowTable):
     def __init__(self, *, limit: int = 2000, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row")
         self.limit = limit
+        self.slack = max(1, limit // 2)
         self.events: list[Event] = []
         self._seq = 0
+        """The number of the next event; row keys are "ev<number>"."""
 
     def on_mount(self) -> None:
         self.add_column("TIME", key="time")
@@ -38,28 +45,42 @@ class EventLog(RowTable):
         self.add_column("OBJECT", key="object")
         self.add_column("DETAIL", key="detail")
 
+    def _add_row(self, ev: Event, seq: int) -> None:
+        style = _STYLE.get(ev.action, "")
+        source = " (inotify)" if ev.source == "inotify" else ""
+        self.add_row(
+            Text(time.strftime("%H:%M:%S", time.localtime(ev.at))),
+            Text(_MARK.get(ev.action, "?"), style=style),
+            Text(ev.action + source, style=style),
+            Text(ev.kind.label),
+            Text(shown(ev.label), no_wrap=True, overflow="ellipsis"),
+            Text(shown(ev.detail), no_wrap=True, overflow="ellipsis"),
+            key=f"ev{seq}",
+        )
+
     def add_events(self, events: Iterable[Event]) -> int:
         """Append ``events``; return how many were added."""
         follow = self.row_count == 0 or self.cursor_row >= self.row_count - 1
         added = 0
         for ev in events:
-            style = _STYLE.get(ev.action, "")
-            source = " (inotify)" if ev.source == "inotify" else ""
-            self.add_row(
-                Text(time.strftime("%H:%M:%S", time.localtime(ev.at))),
-                Text(_MARK.get(ev.action, "?"), style=style),
-                Text(ev.action + source, style=style),
-                Text(ev.kind.label),
-                Text(shown(ev.label), no_wrap=True, overflow="ellipsis"),
-                Text(shown(ev.detail), no_wrap=True, overflow="ellipsis"),
-                key=f"ev{self._seq}",
-            )
+            self._add_row(ev, self._seq)
             self.events.append(ev)
             self._seq += 1
             added += 1
-        while len(self.events) > self.limit:
-            self.events.pop(0)
-            self.remove_row(f"ev{self._seq - len(self.events) - 1}")
+        if len(self.events) > self.limit + self.slack:
+            self._trim(follow)
         if added and follow:
             self.move_cursor(row=self.row_count - 1)
         return added
+
+    def _trim(self, follow: bool) -> None:
+        """Keep the newest ``limit`` events: drop the rest and rebuild the rows in one go."""
+        drop = len(self.events) - self.limit
+        cursor = self.cursor_row
+        del self.events[:drop]
+        self.clear()
+        first = self._seq - len(self.events)
+        for i, ev in enumerate(self.events):
+            self._add_row(ev, first + i)
+        if not follow:
+            self.move_cursor(row=max(0, cursor - drop))

@@ -16,7 +16,7 @@ from typing import Any
 
 from rich.text import Text
 from textual.coordinate import Coordinate
-from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
+from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist
 
 from ipctop.columns import Column
 from ipctop.display import shown as escaped
@@ -240,7 +240,12 @@ class ObjectTable(RowTable):
                 restyle = old[0] != texts[0]
                 for i, (a, b) in enumerate(zip(old, texts, strict=True)):
                     if a != b or restyle:
-                        self.update_cell(key, col_keys[i], cells[i], update_width=True)
+                        # Only ever widen: a narrower cell makes DataTable re-measure the
+                        # whole column, O(rows) per changed cell, which froze the TUI under
+                        # churn (a column shrinks back when the view is rebuilt).
+                        column = self.columns[ColumnKey(col_keys[i])]
+                        wider = cells[i].cell_len > column.content_width
+                        self.update_cell(key, col_keys[i], cells[i], update_width=wider)
                 if sort_index >= 0 and old[sort_index] != texts[sort_index]:
                     resort = True
             self._shown[key] = texts
