@@ -13,7 +13,7 @@ from typing import Any
 
 from ipctop.commands.snapshot import parse_kinds
 from ipctop.errors import EXIT_OK
-from ipctop.model import Kind
+from ipctop.model import Kind, kind_words
 
 DEFAULT_TOP = 20
 """Per-object series for this many of the largest objects, unless --top says otherwise."""
@@ -32,8 +32,7 @@ def _top(text: str) -> int:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--kind", action="append", default=[], metavar="KIND",
-        help="only these kinds (repeat, or comma-separated): "
-        + ", ".join(k.value.replace("_", "-") for k in Kind),
+        help="only these kinds (repeat, or comma-separated): " + kind_words(Kind),
     )
     p.add_argument("--top", type=_top, default=DEFAULT_TOP, metavar="N",
                    help=f"per-object series for the N largest objects only (default "
@@ -53,7 +52,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 
 def run_metrics(args: argparse.Namespace) -> int:
-    from ipctop.collect.procs import scan_workers
+    from ipctop.collect.scan_split import scan_workers
     from ipctop.metrics import render
     from ipctop.snapshot import take
 
