@@ -10,7 +10,7 @@ from fakes import T0, base_objects
 from prometheus_client.parser import text_string_to_metric_families
 
 from ipctop.meters import meters
-from ipctop.metrics import families, label_text, largest, render
+from ipctop.metrics import QUEUED_BYTES_KINDS, families, label_text, largest, render
 from ipctop.model import (
     Kind,
     Leak,
@@ -70,8 +70,11 @@ def test_per_kind_series_count_sum_and_cover_every_kind() -> None:
     sizes = by_kind(m, "ipctop_object_bytes")
     assert sizes["sysv_shm"] == 12288 and sizes["sysv_msg"] == 16384 and sizes["pipe"] == 0
     assert by_kind(m, "ipctop_queue_messages") == {"sysv_msg": 4, "posix_mq": 2}
-    assert by_kind(m, "ipctop_queue_bytes") == {
-        "sysv_msg": 40, "posix_mq": 10, "pipe": 5, "fifo": 0, "unix_socket": 0}
+    queued = by_kind(m, "ipctop_queue_bytes")
+    assert queued == {k.value: {"sysv_msg": 40, "posix_mq": 10, "pipe": 5}.get(k.value, 0)
+                      for k in QUEUED_BYTES_KINDS}
+    assert {"sysv_msg", "posix_mq", "pipe", "fifo", "unix_socket"} <= queued.keys()
+    assert "sysv_shm" not in queued
     leaks = {(dict(k)["kind"], dict(k)["status"]): v for k, v in m["ipctop_leaks"].items()}
     assert len(leaks) == len(Kind) * 3  # zeros too: an alert never meets a missing series
     assert leaks[("sysv_shm", "leak")] == 1 and leaks[("pipe", "unknown")] == 1
