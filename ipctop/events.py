@@ -20,15 +20,16 @@ CREATED = "created"
 REMOVED = "removed"
 CHANGED = "changed"
 
-ObjectKey = tuple[Kind, str]
-"""How an object is recognised across snapshots: its kind and its id."""
+ObjectKey = tuple[Kind, str, int | None]
+"""How an object is recognised across snapshots: its kind, its id and, outside ipctop's own
+namespaces, its namespace (``IpcObject.identity``)."""
 
 _BYTE_FIELDS = frozenset({"size", "bytes", "rss", "swap", "capacity", "send_bytes"})
 _TIME_FIELDS = frozenset({"ctime", "atime", "dtime", "stime", "rtime", "otime"})
 
 
 def object_key(obj: IpcObject) -> ObjectKey:
-    return (obj.kind, obj.id)
+    return obj.identity
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,10 +49,12 @@ class Event:
     """A short human summary, e.g. "messages 3→5, users 1→2"."""
     source: str = "poll"
     """"poll" or "inotify"."""
+    where: int | None = None
+    """The object's namespace when it is not ipctop's own (``IpcObject.where``)."""
 
     @property
     def key(self) -> ObjectKey:
-        return (self.kind, self.id)
+        return (self.kind, self.id, self.where)
 
     @property
     def label(self) -> str:
@@ -114,10 +117,10 @@ def diff(old: Snapshot | None, new: Snapshot) -> list[Event]:
     events: list[Event] = []
     for key, obj in before.items():
         if key not in after:
-            events.append(Event(at, REMOVED, obj.kind, obj.id, obj.name))
+            events.append(Event(at, REMOVED, obj.kind, obj.id, obj.name, where=obj.where))
     for key, obj in after.items():
         if key not in before:
-            events.append(Event(at, CREATED, obj.kind, obj.id, obj.name))
+            events.append(Event(at, CREATED, obj.kind, obj.id, obj.name, where=obj.where))
     for key, obj in after.items():
         prev = before.get(key)
         if prev is None or prev is obj or prev == obj:
@@ -126,5 +129,5 @@ def diff(old: Snapshot | None, new: Snapshot) -> list[Event]:
         if changes:
             events.append(Event(at, CHANGED, obj.kind, obj.id, obj.name,
                                 fields=tuple(c[0] for c in changes),
-                                detail=describe_changes(changes)))
+                                detail=describe_changes(changes), where=obj.where))
     return events

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from ipctop.collect.procfs import DELETED
 from ipctop.collect.procs import FdUse, MapUse, ProcScan
-from ipctop.model import Process, User
+from ipctop.model import User
 
 T = TypeVar("T")
 
@@ -78,14 +78,20 @@ class Join:
                 else:
                     self.fds_by_file[(f.dev, f.ino)].append(f)
         self.maps_by_file: dict[tuple[int, int], list[MapUse]] = defaultdict(list)
-        self.maps_by_shmid: dict[int, list[MapUse]] = defaultdict(list)
-        own_ns = scanned.self_ipc_ns
+        self.maps_by_shmid: dict[tuple[int | None, int], list[MapUse]] = defaultdict(list)
+        """SysV attachments by (IPC namespace, shmid): shmids repeat across namespaces."""
+        self.own_ipc_ns = scanned.self_ipc_ns
         for m in scanned.maps:
             if m.shmid is not None:
-                if m.path.startswith("/SYSV") and same_ns(own_ns, scanned.processes, m.pid):
-                    self.maps_by_shmid[m.shmid].append(m)
+                if m.path.startswith("/SYSV"):
+                    self.maps_by_shmid[(self.ipc_ns_of(m.pid), m.shmid)].append(m)
             else:
                 self.maps_by_file[(m.dev, m.inode)].append(m)
+
+    def ipc_ns_of(self, pid: int) -> int | None:
+        """The IPC namespace of ``pid``; ours when it could not be read."""
+        p = self.scan.processes.get(pid)
+        return p.ipc_ns if p is not None and p.ipc_ns is not None else self.own_ipc_ns
 
     # ------------------------------------------------------------------ users
 
@@ -137,14 +143,6 @@ class Join:
 def user_order(u: User) -> tuple[int, int, int]:
     """Users of an object that has both: by pid, a process's fds before its maps."""
     return (u.pid, 0 if u.via == "fd" else 1, -1 if u.fd is None else u.fd)
-
-
-def same_ns(own: int | None, processes: dict[int, Process], pid: int) -> bool:
-    """True when ``pid`` is in our IPC namespace, or when either namespace is unknown."""
-    p = processes.get(pid)
-    if own is None or p is None or p.ipc_ns is None:
-        return True
-    return p.ipc_ns == own
 
 
 def stat_or_none(path: str) -> os.stat_result | None:

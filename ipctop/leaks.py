@@ -221,8 +221,10 @@ def reclaimable_bytes(objects: Iterable[IpcObject]) -> int:
 
 
 def is_removable(obj: IpcObject) -> bool:
-    """A leak `--clean` may remove (its kind can be removed by name or id)."""
-    return obj.leak is not None and obj.leak.status == LEAK and obj.kind in REMOVABLE
+    """A leak `--clean` may remove (its kind can be removed by name or id, and it is in
+    ipctop's own namespaces: by id, one in a container would reach ours)."""
+    return obj.leak is not None and obj.leak.status == LEAK and obj.kind in REMOVABLE \
+        and obj.where is None
 
 
 def _old_enough(obj: IpcObject, min_age: float | None, now: float) -> bool:

@@ -152,6 +152,31 @@ class IpcObject:
     """Last status change, epoch seconds: SysV ctime, the file's ctime; the best age we know."""
     users: tuple[User, ...] = ()
     leak: Leak | None = None
+    ipc_ns: int | None = None
+    """The IPC namespace (inode) a SysV object or POSIX queue lives in; None for other kinds."""
+    mnt_ns: int | None = None
+    """For a file under /dev/shm: the mount namespace (inode) of a process it was found through.
+    Files are told apart by (dev, inode), so one tmpfs shared by several namespaces lists each
+    file once, with the first namespace it was found in (ipctop's own first)."""
+    container: str | None = None
+    """The container of that namespace, e.g. "docker 3f1a9c2b7d4e", when its processes' cgroup
+    or process tree names one; None on the host or when nothing says."""
+    ns_pid: int | None = None
+    """For an object in a namespace other than ipctop's own: the member process it was read
+    through (what `--ns PID` takes to act on it). None for ipctop's own namespaces."""
+
+    @property
+    def where(self) -> int | None:
+        """None for an object of ipctop's own namespaces, else its namespace inode: with the
+        kind and id, what tells it apart from one with the same id elsewhere."""
+        if self.ns_pid is None:
+            return None
+        return self.ipc_ns if self.ipc_ns is not None else self.mnt_ns
+
+    @property
+    def identity(self) -> tuple[Kind, str, int | None]:
+        """How the object is recognised across snapshots: kind, id and :attr:`where`."""
+        return (self.kind, self.id, self.where)
 
     @property
     def pids(self) -> frozenset[int]:
@@ -493,6 +518,11 @@ class Process:
     uid: int
     ipc_ns: int | None = None
     """Inode of /proc/PID/ns/ipc; None when unreadable."""
+    mnt_ns: int | None = None
+    """Inode of /proc/PID/ns/mnt; None when unreadable."""
+    container: str | None = None
+    """The container the process runs in (see IpcObject.container); set for processes outside
+    ipctop's own IPC and mount namespaces."""
     start_time: float | None = None
     """Epoch seconds the process started (guards against PID reuse)."""
     state: str = ""
@@ -542,6 +572,28 @@ class Unreadable:
 
 
 @dataclass(frozen=True, slots=True)
+class Namespace:
+    """One IPC or mount namespace some process is in (see collect/namespaces.py)."""
+
+    type: str
+    """"ipc" or "mnt"."""
+    inode: int
+    own: bool
+    """ipctop's own namespace (the host's, unless ipctop itself runs in a container)."""
+    pid: int
+    """A member process: how ipctop enters the namespace (and how `--ns PID` can name it)."""
+    processes: int
+    """How many processes are in it."""
+    container: str | None = None
+    read: bool = True
+    """False when ipctop could not look into it; ``error`` says why."""
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in _field_names(Namespace)}
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     taken_at: float
     hostname: str
@@ -551,6 +603,8 @@ class Snapshot:
     notices: tuple[str, ...] = ()
     """Things the user should know, e.g. "/dev/mqueue is not mounted: ..."."""
     limits: Limits = field(default_factory=Limits)
+    namespaces: tuple[Namespace, ...] = ()
+    """Every IPC and mount namespace a process was seen in (empty when not looked at)."""
 
     def of_kind(self, *kinds: Kind) -> tuple[IpcObject, ...]:
         return tuple(o for o in self.objects if o.kind in kinds)
@@ -571,4 +625,5 @@ class Snapshot:
             "unreadable": {"count": self.unreadable.count, "sample": list(self.unreadable.sample)},
             "notices": list(self.notices),
             "limits": dataclasses.asdict(self.limits),
+            "namespaces": [n.to_dict() for n in self.namespaces],
         }

@@ -109,7 +109,7 @@ def recheck(
 ) -> str | None:
     """Why ``old`` must not be removed now, judged on ``fresh`` (a judged snapshot); None if it
     may be removed."""
-    new = next((o for o in fresh.objects if o.kind is old.kind and o.id == old.id), None)
+    new = next((o for o in fresh.objects if o.identity == old.identity), None)
     if new is None:
         return "gone already"
     if not _same_object(old, new):
@@ -157,7 +157,7 @@ def reclaim_one(
     why = recheck(obj, fresh, filter_text=filter_text, min_age=min_age)
     if why is not None:
         return Outcome(obj.kind, obj.id, label, SKIPPED, why)
-    new = next(o for o in fresh.objects if o.kind is obj.kind and o.id == obj.id)
+    new = next(o for o in fresh.objects if o.identity == obj.identity)
     freed = new.leak.reclaim_bytes if new.leak is not None else 0
     try:
         message = remove_fn(obj.kind, obj.id)

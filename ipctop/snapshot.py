@@ -41,6 +41,7 @@ from ipctop.model import (
     IpcObject,
     Kind,
     Limits,
+    Namespace,
     PosixMq,
     PosixSem,
     PosixShm,
@@ -48,10 +49,13 @@ from ipctop.model import (
     SysvShm,
     UnixSocket,
     Unreadable,
+    evolve,
 )
 
 _KIND_ORDER = {kind: i for i, kind in enumerate(Kind)}
 _NEEDS_SCAN = set(Kind) - {Kind.SYSV_MSG, Kind.SYSV_SEM}
+_NEEDS_NAMESPACES = {Kind.SYSV_SHM, Kind.SYSV_MSG, Kind.SYSV_SEM, Kind.POSIX_MQ, Kind.POSIX_SHM,
+                     Kind.POSIX_SEM, Kind.SHARED_MAPPING}
 _NEEDS_MAPS = {Kind.SYSV_SHM, Kind.POSIX_SHM, Kind.POSIX_SEM, Kind.ANON_SHM, Kind.MEMFD,
                Kind.SHARED_MAPPING}
 
@@ -127,12 +131,24 @@ def take(
             frozenset((o.dev, o.inode) for o in dev_shm),
             frozenset(q.id for q in queues or ()),
         ))
+    # Live, the namespaces in use come from the scan too (SysV msg and sem need no users).
     scanned = scan(proc, live=live, maps=bool(want & _NEEDS_MAPS), workers=workers,
-                   cache=cache) if want & _NEEDS_SCAN else \
+                   cache=cache) if want & _NEEDS_SCAN or (live and want & _NEEDS_NAMESPACES) else \
         ProcScan(processes={}, fds=(), maps=(), unreadable=Unreadable())
     if hide:
         scanned = _hide(scanned, frozenset(hide))
     join = Join(scanned, proc, live, cache.join_memo if cache is not None else None)
+
+    spaces = None
+    if live and want & _NEEDS_NAMESPACES and scanned.processes:
+        from ipctop.collect import namespaces
+
+        spaces = namespaces.survey(proc, scanned.processes)
+        own_ipc, own_mnt = spaces.own_ipc, spaces.own_mnt
+        shms = [evolve(o, ipc_ns=own_ipc) for o in shms]
+        dev_shm = [evolve(o, mnt_ns=own_mnt) for o in dev_shm]
+        queues = None if queues is None else [evolve(o, ipc_ns=own_ipc) for o in queues]
+        objects = [evolve(o, ipc_ns=own_ipc) for o in objects]  # SysV msg and sem
 
     if shms:
         objects += sysv.join_shm(join, shms)
@@ -140,8 +156,14 @@ def take(
         files = posix.join_dev_shm(join, [o for o in dev_shm if o.kind in want])
         objects += posix.probe_unused(files, dev / "shm") if live else files
     if Kind.POSIX_MQ in want:
-        mqs = posix.join_mq(join, queues, posix.mq_attrs if live else None)
+        mqs = posix.join_mq(join, queues, posix.mq_attrs if live else None,
+                            spaces.own_ipc if spaces else None)
         objects += posix.probe_unused(mqs, dev / "mqueue") if live and queues else mqs
+    unread: dict[tuple[str, int], str] = {}
+    if spaces is not None:
+        more, more_shm = namespaces.read_foreign(spaces, join, proc, want, dev_shm, unread)
+        objects += more
+        dev_shm += more_shm
 
     if want & {Kind.ANON_SHM, Kind.MEMFD}:
         from ipctop.collect import shmem
@@ -194,6 +216,17 @@ def take(
         p for pid, p in sorted(scanned.processes.items())
         if pid in used or p.signals.pending
     )
+    records: tuple[Namespace, ...] = ()
+    if spaces is not None:
+        from ipctop.collect import namespaces
+
+        processes = tuple(
+            dataclasses.replace(p, container=name)
+            if (name := namespaces.container_for(spaces, p)) else p for p in processes)
+        records = namespaces.records(spaces, unread)
+        notice = namespaces.blind_notice(spaces, unread)
+        if notice:
+            notices.append(notice)
     snap = Snapshot(
         taken_at=taken_at,
         hostname=os.uname().nodename,
@@ -202,6 +235,7 @@ def take(
         unreadable=scanned.unreadable,
         notices=tuple(notices),
         limits=limits,
+        namespaces=records,
     )
     # Leak hunting (issue 5): every object's ``leak`` is set here, so `snapshot --json`, the TUI
     # and `leaks` all carry the same verdicts. Liveness of pids is read from the same ``proc``.
@@ -224,16 +258,16 @@ class LiveTake:
         self.proc = proc
         self.dev = dev
         self.cache = ScanCache(full_every, clock)
-        self._previous: dict[tuple[Kind, str], IpcObject] = {}
+        self._previous: dict[tuple[Kind, str, int | None], IpcObject] = {}
 
     def __call__(self) -> Snapshot:
         snap = take(self.proc, self.dev, cache=self.cache)
         previous = self._previous
         objects = []
         for obj in snap.objects:
-            old = previous.get((obj.kind, obj.id))
+            old = previous.get(obj.identity)
             objects.append(old if old is not None and old == obj else obj)
-        self._previous = {(o.kind, o.id): o for o in objects}
+        self._previous = {o.identity: o for o in objects}
         return dataclasses.replace(snap, objects=tuple(objects))
 
 

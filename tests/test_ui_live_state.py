@@ -14,7 +14,7 @@ def test_new_ghost_history_and_announced() -> None:
     assert live.update(fake()) == []  # nothing to compare at start
     assert live.fresh == set() and live.ghosts == {}
     live.update(fake())
-    live.announce("created", (Kind.POSIX_SHM, "/fresh"))  # inotify saw it first
+    live.announce("created", (Kind.POSIX_SHM, "/fresh", None))  # inotify saw it first
     events = live.update(fake())
     assert live.fresh == {"posix_shm:/fresh"}
     assert not any(e.id == "/fresh" for e in events)  # not logged twice

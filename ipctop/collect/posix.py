@@ -49,14 +49,15 @@ class MqueueNotMounted(IpcError):
     """The mqueue filesystem is not mounted where we look, so queues cannot be listed."""
 
 
-def sem_value(path: str | os.PathLike[str]) -> int | None:
+def sem_value(path: str | os.PathLike[str], dir_fd: int | None = None) -> int | None:
     """The value of the named semaphore backed by ``path``, read from its file; None if unreadable.
 
     Reads the file rather than mapping it, so the semaphore gains no user. Assumes glibc's 64-bit
     layout (x86_64, aarch64): ``data & 0xffffffff`` is the value.
     """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+                     dir_fd=dir_fd)
     except OSError:
         return None
     try:
@@ -70,8 +71,10 @@ def sem_value(path: str | os.PathLike[str]) -> int | None:
     return int(_SEM_WORD.unpack(head)[0] & 0xFFFFFFFF)
 
 
-def _regular_files(directory: str | os.PathLike[str]) -> Iterator[tuple[str, str, os.stat_result]]:
-    """(name, path, stat) of each regular file in ``directory``, not following links.
+def _regular_files(directory: str | os.PathLike[str] | int, shown: str | None = None,
+                   ) -> Iterator[tuple[str, str, os.stat_result]]:
+    """(name, path, stat) of each regular file in ``directory`` (a path, or a directory fd
+    whose files are named ``shown``/NAME), not following links.
 
     An unreadable or missing directory yields nothing; files that vanish mid-listing are skipped.
     """
@@ -85,23 +88,29 @@ def _regular_files(directory: str | os.PathLike[str]) -> Iterator[tuple[str, str
         except RACES:
             continue
         if stat.S_ISREG(st.st_mode):
-            yield entry.name, os.path.join(directory, entry.name), st
+            path = f"{shown}/{entry.name}" if shown is not None or isinstance(directory, int) \
+                else os.path.join(directory, entry.name)
+            yield entry.name, path, st
 
 
-def read_dev_shm(dev: Path = DEV) -> list[PosixShm | PosixSem]:
+def read_dev_shm(dev: Path = DEV, *, dir_fd: int | None = None) -> list[PosixShm | PosixSem]:
     """Every regular file in ``dev``/shm: sem.NAME as a PosixSem "/NAME", others as PosixShm.
 
+    With ``dir_fd`` (a /dev/shm reached through another mount namespace), the files of that
+    directory, their paths as seen inside ("/dev/shm/NAME").
     Subdirectories and non-regular files are ignored; files that vanish mid-listing are skipped.
     """
     out: list[PosixShm | PosixSem] = []
-    for file_name, path, st in _regular_files(dev / "shm"):
+    listing = _regular_files(dev / "shm") if dir_fd is None else \
+        _regular_files(dir_fd, "/dev/shm")
+    for file_name, path, st in listing:
         uid, owner, mode = st.st_uid, user_name(st.st_uid), mode_str(st.st_mode)
         if file_name.startswith(SEM_PREFIX) and len(file_name) > len(SEM_PREFIX):
             name = "/" + file_name[len(SEM_PREFIX):]
             out.append(PosixSem(
                 id=name, name=name, uid=uid, owner=owner, mode=mode, size=st.st_size,
                 ctime=st.st_ctime, path=path, dev=st.st_dev, inode=st.st_ino,
-                value=sem_value(path),
+                value=sem_value(path if dir_fd is None else file_name, dir_fd),
             ))
         else:
             name = "/" + file_name
@@ -267,17 +276,22 @@ def join_mq(
     join: Join,
     queues: list[PosixMq] | None,
     attrs: Callable[[str], tuple[int, int, int] | None] | None,
+    ns: int | None = None,
 ) -> list[PosixMq]:
-    """Users of each queue: fds on the mqueue filesystem, by name. A queue that processes hold
-    but the listing lacks (/dev/mqueue not mounted) is listed from its fds, with ``attrs``."""
+    """Users of each queue: fds on the mqueue filesystem, by name, of processes in IPC namespace
+    ``ns`` (any, when None). A queue that processes hold but the listing lacks (/dev/mqueue not
+    mounted) is listed from its fds, with ``attrs``."""
     from ipctop.join import stat_or_none
 
     out: list[PosixMq] = []
     listed = set()
+    by_name = join.mq_fds if ns is None else {
+        name: held for name, fds in join.mq_fds.items()
+        if (held := [f for f in fds if join.ipc_ns_of(f.pid) == ns])}
     for q in queues or ():
         listed.add(q.id)
-        out.append(evolve(q, users=join.fd_users(join.mq_fds.get(q.id, ()))))
-    for name, fds in join.mq_fds.items():
+        out.append(evolve(q, users=join.fd_users(by_name.get(q.id, ()))))
+    for name, fds in by_name.items():
         if name in listed:
             continue
         # Not in the listing: /dev/mqueue is not mounted (or the queue was created meanwhile).
@@ -302,9 +316,11 @@ def join_mq(
 PosixFile = TypeVar("PosixFile", bound=PosixShm | PosixSem | PosixMq)
 
 
-def probe_unused(objs: list[PosixFile], directory: str | os.PathLike[str]) -> list[PosixFile]:
-    """``objs`` (files of ``directory``) with ``in_use`` set by the kernel's write-lease probe
-    (:func:`ipctop.safepath.probe`) for each one /proc showed no user of; others unchanged.
+def probe_unused(objs: list[PosixFile], directory: str | os.PathLike[str] | int,
+                 ) -> list[PosixFile]:
+    """``objs`` (files of ``directory``, a path or a directory fd) with ``in_use`` set by the
+    kernel's write-lease probe (:func:`ipctop.safepath.probe`) for each one /proc showed no user
+    of; others unchanged.
 
     This is what keeps a leak verdict from going blind when some processes cannot be read: the
     kernel counts every open file description and mapping, whoever holds it.
@@ -313,8 +329,10 @@ def probe_unused(objs: list[PosixFile], directory: str | os.PathLike[str]) -> li
     if not todo:
         return objs
     out = list(objs)
+    own = not isinstance(directory, int)
     try:
-        dir_fd: int | None = safepath.open_dir(os.fspath(directory))
+        dir_fd: int | None = directory if isinstance(directory, int) else \
+            safepath.open_dir(os.fspath(directory))
         cannot = ""
     except (OSError, IpcError) as err:
         dir_fd, cannot = None, f"cannot open {directory}: {err}"
@@ -330,6 +348,6 @@ def probe_unused(objs: list[PosixFile], directory: str | os.PathLike[str]) -> li
                 answer = safepath.probe(dir_fd, os.path.basename(o.path), expect, o.inode)
             out[i] = evolve(o, in_use=answer.in_use, in_use_why=answer.why)
     finally:
-        if dir_fd is not None:
+        if dir_fd is not None and own:
             os.close(dir_fd)
     return out

@@ -247,17 +247,20 @@ class _Scanner(SplitScan):
                 errors="replace")
         except OSError as err:
             self.fail(pid, f"{self.proc}/{pid}/cmdline", err)
-        ipc_ns = None
+        ipc_ns = mnt_ns = None
         dead = state in ("Z", "X")  # a zombie has no namespaces, fds or maps left: not an error
         if not dead:
             try:
                 ipc_ns = ns_inode(os.readlink("ns/ipc", dir_fd=dir_fd))
             except OSError as err:
                 self.fail(pid, f"{self.proc}/{pid}/ns/ipc", err)
+            else:  # readable like ns/ipc (fixture trees may lack it)
+                with contextlib.suppress(OSError):
+                    mnt_ns = ns_inode(os.readlink("ns/mnt", dir_fd=dir_fd))
         self.processes[pid] = Process(
             pid=pid, ppid=status.ppid, comm=status.name, cmdline=cmdline,
-            user=user_name(status.uid), uid=status.uid, ipc_ns=ipc_ns, start_time=start_time,
-            state=state,
+            user=user_name(status.uid), uid=status.uid, ipc_ns=ipc_ns, mnt_ns=mnt_ns,
+            start_time=start_time, state=state,
             signals=Signals(
                 pending=mask_names(status.pending), blocked=mask_names(status.blocked),
                 ignored=mask_names(status.ignored), caught=mask_names(status.caught),
@@ -265,7 +268,7 @@ class _Scanner(SplitScan):
         )
         if status.kthread or dead:
             return  # kernel threads and zombies hold no fds and map nothing
-        self.scan_fds(pid, dir_fd)
+        self.scan_fds(pid, dir_fd, mnt_ns)
         if not self.with_maps:
             return
         try:
@@ -284,7 +287,7 @@ class _Scanner(SplitScan):
         """Record a failed read; a missing file of a process that has exited is counted too."""
         self.note(pid, str(err) if isinstance(err, ParseError) else f"{path}: {_reason(err)}")
 
-    def scan_fds(self, pid: int, dir_fd: int) -> None:
+    def scan_fds(self, pid: int, dir_fd: int, mnt_ns: int | None = None) -> None:
         """The fds of ``pid`` that may be IPC objects; ``dir_fd`` is a directory fd on /proc/PID.
 
         The directory is listed by path: os.listdir of a directory fd costs four more system
@@ -296,7 +299,6 @@ class _Scanner(SplitScan):
         except OSError as err:
             self.fail(pid, fd_dir, err)
             return
-        mnt_ns: list[int | None] = []  # read lazily, once: keys the stat cache
         live = self.live
         fds = self.fds
         readlink = os.readlink
@@ -345,12 +347,7 @@ class _Scanner(SplitScan):
             if target.endswith(DELETED):
                 st = _stat(link, dir_fd)
             else:
-                if not mnt_ns:
-                    try:
-                        mnt_ns.append(ns_inode(readlink("ns/mnt", dir_fd=dir_fd)))
-                    except OSError:
-                        mnt_ns.append(None)
-                key = (mnt_ns[0], target)
+                key = (mnt_ns, target)  # a path means one file per mount namespace
                 if key in self.stat_cache:
                     st = self.stat_cache[key]
                 else:

@@ -237,9 +237,12 @@ def read_sem(proc: Path = PROC, *, live: bool = True) -> list[SysvSem]:
 
 def join_shm(join: Join, shms: list[SysvShm]) -> list[IpcObject]:
     """Attachers of each segment: maps lines whose inode column is the shmid, from processes in
-    our IPC namespace only (shmids repeat across namespaces); and the creator's command."""
+    the segment's IPC namespace only (shmids repeat across namespaces); and the creator's
+    command."""
+    own = join.own_ipc_ns
     return [
-        evolve(s, users=join.map_users(join.maps_by_shmid.get(int(s.id), ())),
+        evolve(s, users=join.map_users(join.maps_by_shmid.get(
+                   (own if s.ipc_ns is None else s.ipc_ns, int(s.id)), ())),
                creator=_creator(join, s.cpid, s.ctime))
         for s in shms
     ]

@@ -50,7 +50,7 @@ from ipctop.display import shown
 from ipctop.model import IpcObject, PosixShm, Snapshot, SysvShm
 from ipctop.preview import Preview, preview
 from ipctop.ui.leak_actions import LeakActions
-from ipctop.ui.live_state import LiveState
+from ipctop.ui.live_state import LiveState, row_key
 from ipctop.ui.object_actions import ObjectActions
 from ipctop.ui.palette import palette_commands
 from ipctop.ui.screens.detail import DetailScreen
@@ -254,7 +254,7 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
             if not log.row_count or log.cursor_row >= len(log.events):
                 return None
             ev = log.events[log.cursor_row]
-            return self.live.objects.get(f"{ev.kind.value}:{ev.id}")
+            return self.live.objects.get(row_key(ev.kind, ev.id, ev.where))
         key = self.table.current_key
         if key is None or self.table.states.get(key) == GONE:
             return None

@@ -31,9 +31,10 @@ DEPTH_KINDS = (Kind.SYSV_MSG, Kind.POSIX_MQ, Kind.PIPE, Kind.FIFO, Kind.UNIX_SOC
                Kind.INET_SOCKET)
 
 
-def row_key(kind: Kind, ident: str) -> str:
-    """The table's row key for an object: "kind:id"."""
-    return f"{kind.value}:{ident}"
+def row_key(kind: Kind, ident: str, where: int | None = None) -> str:
+    """The table's row key for an object: "kind:id", and "@namespace" for an object outside
+    ipctop's own namespaces (ids repeat across namespaces)."""
+    return f"{kind.value}:{ident}" if where is None else f"{kind.value}:{ident}@{where}"
 
 
 def depth(obj: IpcObject) -> float | None:
@@ -73,11 +74,11 @@ class LiveState:
         found = diff(self.snapshot, snap)
         self.snapshot = snap
         self.polls += 1
-        self.objects = {row_key(o.kind, o.id): o for o in snap.objects}
+        self.objects = {row_key(o.kind, o.id, o.where): o for o in snap.objects}
         self.ghosts = {}
         self.fresh = set()
         for ev in found:
-            key = row_key(ev.kind, ev.id)
+            key = row_key(ev.kind, ev.id, ev.where)
             if ev.action == REMOVED and key in old_objects:
                 self.ghosts[key] = old_objects[key]
             elif ev.action == CREATED:

@@ -58,7 +58,7 @@ class WatchFeed:
             if w.kind is None or w.id is None:
                 continue
             action = CREATED if w.action == CREATED else REMOVED
-            live.announce(action, (w.kind, w.id))
+            live.announce(action, (w.kind, w.id, None))  # inotify: our own /dev/shm
             logged.append(Event(w.at, action, w.kind, w.id, w.id, source="inotify",
                                 detail=w.path))
         if missed or unknown:

@@ -21,6 +21,7 @@ from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotEx
 from ipctop.columns import Column
 from ipctop.display import shown as escaped
 from ipctop.model import IpcObject
+from ipctop.ui.live_state import row_key
 from ipctop.ui.widgets.row_table import RowTable
 
 NEW = "new"
@@ -30,8 +31,9 @@ MARK_COLUMN = "mark"
 
 
 def row_key_of(obj: IpcObject) -> str:
-    """The row key of an object: "kind:id" (stable across refreshes)."""
-    return f"{obj.kind.value}:{obj.id}"
+    """The row key of an object: "kind:id", "kind:id@namespace" outside ipctop's own
+    namespaces (stable across refreshes)."""
+    return row_key(obj.kind, obj.id, obj.where)
 
 
 @dataclass(frozen=True, slots=True)

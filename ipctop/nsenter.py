@@ -1,0 +1,170 @@
+"""Run a function inside the IPC (and mount) namespace of another process, in a forked helper.
+
+/proc/sysvipc, semctl, msgctl, shmget and mq_open all act on the IPC namespace of the calling
+process, and the mount namespace decides what /dev/shm and /dev/mqueue are. Entering another
+namespace (``setns``, CAP_SYS_ADMIN) cannot be undone for a whole program, and a mount namespace
+cannot be entered by a process with threads at all, so ipctop forks a short-lived child, which
+enters the namespaces, runs the function and sends the result back through a pipe (marshal:
+plain data only), then exits. Python 3.11 has no ``os.setns``, so it is called through ctypes.
+
+A mount of the mqueue filesystem lists the queues of the IPC namespace of whoever mounts it, so a
+helper that needs a namespace's queues can make its own: ``private_mqueue`` unshares the mount
+namespace (the mount is seen by the helper alone and disappears with it) and mounts one.
+
+No Textual, no printing. Failures are :class:`IpcError` with one line fit for a user.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import marshal
+import os
+import signal
+from collections.abc import Callable
+from typing import Any
+
+from ipctop.collect.common import load_libc
+from ipctop.collect.procfs import drain
+from ipctop.errors import IpcError
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWIPC = 0x08000000
+MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x2, 0x4, 0x8
+MS_REC = 0x4000
+MS_PRIVATE = 1 << 18
+
+_libc = load_libc()
+_libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
+_libc.unshare.argtypes = [ctypes.c_int]
+_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
+                        ctypes.c_void_p]
+
+
+class NsError(IpcError):
+    """A namespace could not be entered, or the helper inside it failed."""
+
+
+def _check(ret: int, what: str) -> None:
+    if ret != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def setns(fd: int, nstype: int) -> None:
+    _check(_libc.setns(fd, nstype), "setns")
+
+
+def unshare(flags: int) -> None:
+    _check(_libc.unshare(flags), "unshare")
+
+
+def mount(source: str | None, target: str, fstype: str | None, flags: int) -> None:
+    _check(_libc.mount(source.encode() if source else None, target.encode(),
+                       fstype.encode() if fstype else None, flags, None), f"mount {target}")
+
+
+def private_mqueue_mount() -> str:
+    """In a helper: a mount namespace of its own with the current IPC namespace's mqueue
+    filesystem mounted on /dev/mqueue (or /tmp when that does not exist); its path."""
+    unshare(CLONE_NEWNS)
+    mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing we mount propagates anywhere
+    target = "/dev/mqueue" if os.path.isdir("/dev/mqueue") else "/tmp"
+    mount("mqueue", target, "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    return target
+
+
+def open_ns(proc: str, pid: int, kind: str, expect: int | None = None) -> int:
+    """An fd on /proc/PID/ns/KIND ("ipc", "mnt"); NsError when it cannot be opened or (with
+    ``expect``) is no longer that namespace (the pid exited and was reused)."""
+    try:
+        fd = os.open(f"{proc}/{pid}/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise NsError(f"no process {pid}") from None
+    except OSError as err:
+        raise NsError(f"cannot open the {kind} namespace of process {pid}: "
+                      f"{err.strerror}") from None
+    if expect is not None and os.fstat(fd).st_ino != expect:
+        os.close(fd)
+        raise NsError(f"process {pid} is no longer in {kind} namespace {expect}")
+    return fd
+
+
+def run_inside(
+    pid: int,
+    body: Callable[[], Any],
+    *,
+    ipc: bool = True,
+    mnt: bool = False,
+    private_mqueue: bool = False,
+    proc: str = "/proc",
+    expect_ipc: int | None = None,
+) -> Any:
+    """``body()`` run in a forked child inside the IPC (``ipc``) and mount (``mnt``) namespaces
+    of process ``pid``; its result (marshal-able data) returned here.
+
+    ``private_mqueue``: the child first gets a mount namespace of its own with its IPC
+    namespace's mqueue filesystem mounted (see :func:`private_mqueue_mount`); ``body`` finds it
+    at /dev/mqueue. An IpcError raised by ``body`` comes back as an NsError with its message.
+    """
+    fds: list[tuple[int, int]] = []
+    try:
+        if ipc:
+            fds.append((open_ns(proc, pid, "ipc", expect_ipc), CLONE_NEWIPC))
+        if mnt:
+            fds.append((open_ns(proc, pid, "mnt"), CLONE_NEWNS))
+        rfd, wfd = os.pipe()
+        try:
+            child = os.fork()
+        except OSError as err:
+            os.close(rfd)
+            os.close(wfd)
+            raise NsError(f"cannot fork a helper: {err.strerror}") from None
+        if child == 0:  # pragma: no cover - runs in the child; the parent checks what it sends
+            _child(wfd, rfd, fds, private_mqueue, body)
+    finally:
+        for fd, _ in fds:
+            os.close(fd)
+    os.close(wfd)
+    try:
+        data = drain(rfd)
+    finally:
+        os.close(rfd)
+        _, status = os.waitpid(child, 0)
+    if data.startswith(b"+"):
+        try:
+            return marshal.loads(data[1:])
+        except (EOFError, ValueError, TypeError):
+            pass
+    message = data[1:].decode(errors="replace") if data.startswith(b"!") else \
+        f"the helper in the namespaces of process {pid} failed (status {status})"
+    raise NsError(message)
+
+
+def _child(wfd: int, rfd: int, fds: list[tuple[int, int]], private_mqueue: bool,
+           body: Callable[[], Any]) -> None:  # pragma: no cover - runs in the child
+    code = 1
+    try:
+        os.close(rfd)
+        with contextlib.suppress(ValueError):  # Ctrl-C in the parent ends us too
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+        out = b"!"
+        try:
+            for fd, nstype in fds:
+                setns(fd, nstype)
+            if private_mqueue:
+                private_mqueue_mount()
+            out = b"+" + marshal.dumps(body())
+            code = 0
+        except IpcError as err:
+            out = b"!" + str(err).encode(errors="replace")
+        except OSError as err:
+            out = b"!" + (err.strerror or str(err)).encode(errors="replace")
+        except BaseException as err:
+            out = b"!" + f"{type(err).__name__}: {err}".encode(errors="replace")
+        view = memoryview(out)
+        with contextlib.suppress(OSError):
+            while view:
+                view = view[os.write(wfd, view):]
+    finally:
+        os._exit(code)  # never unwind into the parent's code (atexit, stdio buffers, pytest)
