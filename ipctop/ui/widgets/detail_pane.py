@@ -33,8 +33,8 @@ MAX_USERS = 500
 _USERS_MAX_HEIGHT = 12
 """Lines of the users table, header included; it scrolls beyond."""
 _SKIP = frozenset({"users", "leak", "values", "sempids", "ncnt", "zcnt"})
-_ONLY_WHEN_SET = frozenset({"in_use", "in_use_why"})
-"""Fields shown only when they say something (the kernel's lease probe ran)."""
+_ONLY_WHEN_SET = frozenset({"in_use", "in_use_why", "ipc_ns", "mnt_ns", "container", "ns_pid"})
+"""Fields shown only when they say something (the lease probe ran; namespaces were read)."""
 
 
 def field_text(name: str, value: Any, now: float) -> str:
