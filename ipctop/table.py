@@ -23,9 +23,9 @@ import argparse
 import os
 import sys
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from ipctop.display import shown
 from ipctop.errors import UsageError
@@ -33,6 +33,8 @@ from ipctop.errors import UsageError
 if TYPE_CHECKING:
     from ipctop.columns import Column
     from ipctop.model import IpcObject
+
+T = TypeVar("T")
 
 ELLIPSIS = "…"
 MIN_TRUNC_WIDTH = 8
@@ -234,6 +236,21 @@ def select_columns(spec: str | None, available: Sequence[Column],
                    defaults: Sequence[Column]) -> tuple[list[Column], list[str]]:
     """The columns ``-o spec`` asks for among ``available`` (``+LIST`` adds to ``defaults``;
     no spec: the defaults), and the names asked for that are not available."""
+    return _select(spec, available, defaults, find_column)
+
+
+def select_names(spec: str | None, available: Sequence[str],
+                 defaults: Sequence[str]) -> tuple[list[str], list[str]]:
+    """:func:`select_columns` for a table whose columns are plain names."""
+
+    def find(name: str, names: Sequence[str]) -> str | None:
+        return next((n for n in names if _norm(n) == _norm(name)), None)
+
+    return _select(spec, available, defaults, find)
+
+
+def _select(spec: str | None, available: Sequence[T], defaults: Sequence[T],
+            find: Callable[[str, Sequence[T]], T | None]) -> tuple[list[T], list[str]]:
     if spec is None:
         return list(defaults), []
     text = spec.strip()
@@ -242,7 +259,7 @@ def select_columns(spec: str | None, available: Sequence[Column],
     for name in text.lstrip("+").split(","):
         if not name.strip():
             continue
-        column = find_column(name, available)
+        column = find(name, available)
         if column is None:
             unknown.append(name.strip())
         elif column not in chosen:

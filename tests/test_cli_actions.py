@@ -150,7 +150,7 @@ def test_send_recv_sysv_round_trip(capsys: pytest.CaptureFixture[str], made: Mak
     assert run(capsys, "send", "sysv-msg", q, "00 ff 0a", "--hex") == (0, "", "")
     assert msg_count(q) == 2
     code, out, _ = run(capsys, "recv", "sysv-msg", q, "--peek", "--count", "5")
-    assert code == 0 and out == "type 7: hello world\ntype 1: \\x00\\xff\\n\n"
+    assert code == 0 and out == "type 7: hello world\ntype 1: \\x00\\xff\\x0a\n"
     assert msg_count(q) == 2
     code, out, _ = run(capsys, "recv", "sysv-msg", q, "--hex", "--count", "5")
     assert code == 0 and out == "type 7: 68 65 6c 6c 6f 20 77 6f 72 6c 64\ntype 1: 00 ff 0a\n"

@@ -241,3 +241,48 @@ def test_preview_reads_through_the_same_mapping(spawn: Spawn) -> None:
     finally:
         child.stop()
         force_remove(Kind.SYSV_SHM, ident)
+
+
+# ---------------------------------------------------------------- recv: escaping, a table
+
+
+HOSTILE = "\x1b]2;owned\x07 \u009b31m \u202eexe.txt".encode() + b"\xff"
+
+
+def test_recv_spells_out_what_a_terminal_would_interpret(capsys: pytest.CaptureFixture[str],
+                                                         made: Make) -> None:
+    q = made(Kind.SYSV_MSG)
+    actions.send(Kind.SYSV_MSG, q, HOSTILE)
+    code, out, _ = run(capsys, "recv", "sysv-msg", q, "--peek")
+    assert code == 0
+    assert out == "type 1: \\x1b]2;owned\\x07 \\u009b31m \\u202eexe.txt\\xff\n"
+
+
+def test_recv_as_a_table(capsys: pytest.CaptureFixture[str], made: Make) -> None:
+    q = made(Kind.POSIX_MQ)
+    actions.send(Kind.POSIX_MQ, q, b"hello world", priority=3)
+    actions.send(Kind.POSIX_MQ, q, HOSTILE, priority=1)
+    code, out, _ = run(capsys, "recv", "posix-mq", q, "--count", "5", "-r", "-n",
+                       "-o", "PRIORITY,SIZE,DATA,HEX")
+    assert code == 0
+    assert out.splitlines() == [
+        "3 11 hello\\x20world 68\\x2065\\x206c\\x206c\\x206f\\x2020\\x2077\\x206f\\x2072\\x206c"
+        "\\x2064",
+        # display.shown first (ESC as the text \x1b), then raw's own escapes (its backslash
+        # as \x5c): nothing a terminal would act on, and the line still splits on spaces.
+        "1 28 \\x5cx1b]2;owned\\x5cx07\\x20\\x5cu009b31m\\x20\\x5cu202eexe.txt\\x5cxff "
+        + HOSTILE.hex("\x00").replace("\x00", "\\x20"),
+    ]
+    code, out, _ = run(capsys, "recv", "posix-mq", q, "-H")
+    assert code == 0 and out.splitlines()[1].startswith("PRIORITY*")
+
+
+def test_recv_bad_table_options_take_nothing(capsys: pytest.CaptureFixture[str],
+                                            made: Make) -> None:
+    q = made(Kind.SYSV_MSG)
+    actions.send(Kind.SYSV_MSG, q, b"keep me")
+    for argv in (["-o", "PRIORITY"], ["--json", "--raw"], ["-o", ""]):
+        code, out, err = run(capsys, "recv", "sysv-msg", q, *argv)
+        assert code == 2 and out == "" and err.count("\n") == 1, argv
+    code, out, _ = run(capsys, "recv", "sysv-msg", q, "-o", "DATA")
+    assert code == 0 and out == "DATA\nkeep me\n"  # still there for the last one

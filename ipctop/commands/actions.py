@@ -19,6 +19,7 @@ from typing import Any
 from ipctop.actions.common import ACTION_KINDS, QUEUE_KINDS, SEM_KINDS, SHM_KINDS
 from ipctop.errors import EXIT_NOTHING, EXIT_OK, UsageError
 from ipctop.model import Kind, kind_words, parse_kind
+from ipctop.table import add_output_options
 
 _SYSV = (Kind.SYSV_SHM, Kind.SYSV_MSG, Kind.SYSV_SEM)
 _POSIX = (Kind.POSIX_SHM, Kind.POSIX_MQ, Kind.POSIX_SEM)
@@ -149,8 +150,11 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
     p = sub.add_parser(
         "recv", help="receive (or peek at) messages from a queue or FIFO",
-        description="Take messages from a sysv-msg, posix-mq or fifo and print each with its "
-        "type or priority. Exit 1 when nothing arrived before the timeout.")
+        description="Take messages from a sysv-msg, posix-mq or fifo and print each on one line "
+        "with its type or priority (control characters, bidi controls and bytes that are not "
+        "UTF-8 spelled out, as \\x0a, \\u202e, \\xff). With -o, --raw or --noheadings "
+        "they are a table instead (columns TYPE or PRIORITY, SIZE, DATA, HEX). Exit 1 when "
+        "nothing arrived before the timeout.")
     _add_target(p, QUEUE_KINDS, "recv")
     p.add_argument("--type", type=_int, metavar="N",
                    help="sysv-msg: 0 any (default), N only type N, -N the lowest type <= N")
@@ -161,7 +165,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--hex", action="store_true", help="print the data as hex")
     p.add_argument("--count", type=_int, default=1, metavar="N",
                    help="take up to N messages (default 1)")
-    p.add_argument("--json", action="store_true", help="print the messages as JSON")
+    add_output_options(p, "print the messages as JSON")
     p.set_defaults(func=run_recv)
 
     p = sub.add_parser(
@@ -221,23 +225,6 @@ def _data(args: argparse.Namespace) -> bytes:
     return parse_hex(text) if args.hex else text.encode("utf-8", "surrogateescape")
 
 
-def printable(data: bytes) -> str:
-    """Message bytes as one line of text: UTF-8, with control characters and bad bytes escaped."""
-    out: list[str] = []
-    for ch in data.decode("utf-8", "backslashreplace"):
-        if ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\x{ord(ch):02x}")
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
 def run_create(args: argparse.Namespace) -> int:
     from ipctop import actions
 
@@ -266,19 +253,83 @@ def run_send(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+_MESSAGE_COLUMNS = {
+    "TYPE": "the message type (sysv-msg)",
+    "PRIORITY": "the message priority (posix-mq)",
+    "SIZE": "bytes in the message",
+    "DATA": "the message as text, anything unprintable spelled out",
+    "HEX": "the message as hex bytes",
+}
+_MESSAGE_CELLS: dict[str, Callable[[Any], object]] = {
+    "TYPE": lambda m: m.type, "PRIORITY": lambda m: m.type, "SIZE": lambda m: len(m.data),
+    # The table escapes every cell (display.shown); DATA goes in as the text it is.
+    "DATA": lambda m: m.data.decode("utf-8", "surrogateescape"),
+    "HEX": lambda m: m.data.hex(" "),
+}
+
+
+def _shown(data: bytes) -> str:
+    from ipctop.display import shown
+
+    return shown(data)
+
+
+def _message_names(kind: Kind) -> tuple[list[str], list[str]]:
+    """recv's table columns for ``kind`` and the default ones."""
+    first = {Kind.SYSV_MSG: ["TYPE"], Kind.POSIX_MQ: ["PRIORITY"]}.get(kind, [])
+    return [*first, "SIZE", "DATA", "HEX"], [*first, "SIZE", "DATA"]
+
+
+def _message_table(args: argparse.Namespace) -> Callable[[Sequence[Any]], str] | None:
+    """How to print the messages as a table when a table option asks (-o, --raw,
+    --noheadings), else None (one line per message, the default). Bad options fail here,
+    before anything is taken off the queue."""
+    from ipctop.table import Header, check_spec, render_cells, select_names, style_from_args
+
+    style = style_from_args(args)
+    if args.json or (args.output is None and style.headings and not style.raw):
+        return None
+    check_spec(args.output)
+    names, defaults = _message_names(args.kind)
+    chosen, unknown = select_names(args.output, names, defaults)
+    if unknown:
+        raise UsageError(f"-o/--output: unknown column {unknown[0]!r} for recv from a "
+                         f"{args.kind.word} (one of: {', '.join(names)})")
+    headers = [Header(n, right=n in ("TYPE", "PRIORITY", "SIZE"), trunc=n in ("DATA", "HEX"))
+               for n in chosen]
+    return lambda messages: render_cells(
+        headers, [[_MESSAGE_CELLS[n](m) for n in chosen] for m in messages], style)
+
+
+def _message_column_list(kind: Kind) -> str:
+    from ipctop.table import Header, render_cells
+
+    names, defaults = _message_names(kind)
+    rows = [[n + ("*" if n in defaults else ""), _MESSAGE_COLUMNS[n]] for n in names]
+    return render_cells([Header("COLUMN"), Header("DESCRIPTION")], rows) + \
+        "\n* shown by default; -o LIST picks columns, -o +LIST adds them.\n"
+
+
 def run_recv(args: argparse.Namespace) -> int:
     from ipctop import actions
+    from ipctop.table import wants_column_list
 
+    if wants_column_list(args):
+        sys.stdout.write(_message_column_list(args.kind))
+        return EXIT_OK
     ident = _target(args)
+    table = _message_table(args)
     messages = actions.receive(args.kind, ident, mtype=args.type, timeout=args.timeout,
                                peek=args.peek, count=args.count)
     label = {Kind.SYSV_MSG: "type", Kind.POSIX_MQ: "priority"}.get(args.kind)
     if args.json:
         print(json.dumps([{"type": m.type, "size": len(m.data), "hex": m.data.hex(),
                            "text": m.data.decode("utf-8", "replace")} for m in messages]))
+    elif table is not None:
+        sys.stdout.write(table(messages) if messages else "")
     else:
         for m in messages:
-            body = m.data.hex(" ") if args.hex else printable(m.data)
+            body = m.data.hex(" ") if args.hex else _shown(m.data)
             print(f"{label} {m.type}: {body}" if label else body)
     if not messages:
         waited = f" within {args.timeout:g}s" if args.timeout else ""
