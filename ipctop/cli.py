@@ -50,6 +50,46 @@ def positive_float(text: str) -> float:
     return value
 
 
+COMPLETION_SHELLS = ("bash", "zsh")
+
+
+class _PrintCompletion(argparse.Action):
+    """``--print-completion SHELL``: print the shell's completion script and exit.
+
+    shtab writes a static script from the parser, so completing costs the shell nothing at
+    each tab and ipctop's start-up nothing at all: shtab is imported here only. The parser has
+    every command when this runs (``command_modules`` registers all of them for it)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: str | Sequence[Any] | None, option_string: str | None = None) -> None:
+        import shtab
+
+        from ipctop.model import Kind
+
+        # KIND arguments complete to the kinds' names (the parser only knows a type function).
+        kinds = " ".join(k.value.replace("_", "-") for k in Kind)
+        for action in _every_action(parser):
+            if action.dest in ("kind", "kinds") or "--kind" in action.option_strings:
+                action.complete = {"bash": "_shtab_ipctop_kinds",  # type: ignore[attr-defined]
+                                   "zsh": f"({kinds})"}
+        shell = str(values)
+        preamble = (f'_shtab_ipctop_kinds() {{ compgen -W "{kinds}" -- "$1"; }}\n'
+                    if shell == "bash" else "")
+        sys.stdout.write(shtab.complete(parser, shell=shell, preamble=preamble))
+        parser.exit(0)
+
+
+def _every_action(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    """The parser's actions and, recursively, those of its subcommands."""
+    found = []
+    for action in parser._actions:
+        found.append(action)
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                found += _every_action(sub)
+    return found
+
+
 def _all_modules() -> list[str]:
     return list(dict.fromkeys(COMMAND_MODULES.values()))
 
@@ -63,7 +103,7 @@ def command_modules(argv: Sequence[str] | None) -> list[str]:
     everything = _all_modules()
     words = iter(argv or ())
     for word in words:
-        if word in ("-h", "--help", "--version", "--"):
+        if word in ("-h", "--help", "--version", "--print-completion", "--"):
             break
         if word in _VALUE_OPTIONS:
             next(words, None)
@@ -81,6 +121,9 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         "live, with the processes that use it. With no command it opens the terminal UI.",
     )
     parser.add_argument("--version", action="version", version=f"ipctop {__version__}")
+    parser.add_argument("--print-completion", action=_PrintCompletion, choices=COMPLETION_SHELLS,
+                        metavar="SHELL",
+                        help="print the completion script for SHELL (bash or zsh) and exit")
     parser.add_argument("--interval", type=positive_float, default=2.0, metavar="SECONDS",
                         help="TUI refresh interval (default 2)")
     parser.add_argument("--filter", default="", metavar="TEXT",
