@@ -19,11 +19,13 @@ uses and cleans up only what it made, also when the test fails.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import itertools
 import os
 import random
 import signal
+import sys
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -225,3 +227,52 @@ def spawn() -> Iterator[Spawn]:
     finally:
         for child in children:
             child.stop()
+
+
+# --------------------------------------------------------------- the CLI as another user
+
+_CLI_RUNTIME = ("ipctop", "psutil", "sysv_ipc", "posix_ipc", "pyinotify", "asyncore", "shtab")
+"""What ``python -m ipctop`` imports outside the standard library (asyncore: pyasyncore)."""
+_readable_copy: list[str] = []
+
+
+def _setpriv(uid: int) -> list[str]:
+    return ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
+
+
+def ipctop_argv(uid: int | None = None) -> list[str]:
+    """The argv prefix that runs ``python -m ipctop``, as ``uid`` if given.
+
+    Another user cannot import from a checkout it cannot reach: a clone under root's home
+    (0700 on Debian) is the usual case. Then the modules the CLI needs are copied once into a
+    directory everyone can read, and the base interpreter runs them from there."""
+    if uid is None:
+        return [sys.executable, "-m", "ipctop"]
+    import importlib.util
+    import shutil
+    import subprocess
+    import tempfile
+
+    direct = [*_setpriv(uid), sys.executable]
+    probe = subprocess.run([*direct, "-c", "import ipctop.cli, psutil"], capture_output=True,
+                           timeout=60, check=False)
+    if probe.returncode == 0:
+        return [*direct, "-m", "ipctop"]
+    if not _readable_copy:
+        where = tempfile.mkdtemp(prefix="ipctop-cli-copy-")
+        os.chmod(where, 0o755)
+        atexit.register(shutil.rmtree, where, True)
+        for name in _CLI_RUNTIME:
+            spec = importlib.util.find_spec(name)
+            if spec is None or spec.origin is None:
+                continue
+            if spec.submodule_search_locations:
+                shutil.copytree(os.path.dirname(spec.origin), os.path.join(where, name),
+                                ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                shutil.copy2(spec.origin, where)
+        _readable_copy.append(where)
+    runner = (f"import sys; sys.path.insert(0, {_readable_copy[0]!r}); import runpy; "
+              "runpy.run_module('ipctop', run_name='__main__', alter_sys=True)")
+    return [*_setpriv(uid), getattr(sys, "_base_executable", sys.executable), "-s", "-c",
+            runner]

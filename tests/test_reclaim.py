@@ -10,13 +10,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import posix_ipc
 import pytest
 import sysv_ipc
-from conftest import Cleanup, Spawn, Tag, on_terminal, run_and_exit
+from conftest import Cleanup, Spawn, Tag, ipctop_argv, on_terminal, run_and_exit
 
 from ipctop.leaks import LEAK, find_leaks, judge
 from ipctop.model import IpcObject, Kind
@@ -110,9 +109,7 @@ NOBODY = 65534
 
 def ipctop(*args: str, user: int | None = None) -> subprocess.CompletedProcess[str]:
     """Run the CLI as a script would: no terminal on stdin; as ``user`` (a uid) if given."""
-    as_user = [] if user is None else ["setpriv", f"--reuid={user}", f"--regid={user}",
-                                       "--clear-groups"]
-    return subprocess.run([*as_user, sys.executable, "-m", "ipctop", *args], capture_output=True,
+    return subprocess.run([*ipctop_argv(user), *args], capture_output=True,
                           text=True, stdin=subprocess.DEVNULL, timeout=300)
 
 
