@@ -83,9 +83,16 @@ def test_forked_scan_finds_what_one_process_finds(holders: list[int], forks: lis
     assert sorted(m.pid for m in maps if m.path.endswith("/data.bin")) == sorted(holders)
     others = set(single.processes) & set(forked.processes) - {os.getpid()}
     assert len(others) >= len(single.processes) - 5  # a few may come and go between scans
-    order = [pid for pid in (f.pid for f in forked.fds) if pid in others]
-    assert order == [pid for pid in (f.pid for f in single.fds) if pid in set(order)]
-    assert forked.unreadable.count == single.unreadable.count
+    # The processes come in the same order. Compared per process, not per fd: a busy machine's
+    # processes open and close fds between the two scans.
+    in_both = others & {f.pid for f in forked.fds} & {f.pid for f in single.fds}
+    order = list(dict.fromkeys(f.pid for f in forked.fds if f.pid in in_both))
+    assert order == list(dict.fromkeys(f.pid for f in single.fds if f.pid in in_both))
+    # The same refusals; processes that vanish between the two scans differ from run to run.
+    def refused(scan_: ProcScan) -> set[str]:
+        return {line for line in scan_.unreadable.sample if "vanished" not in line}
+
+    assert refused(forked) == refused(single)
 
 
 def test_forked_scan_without_fork_scans_here(holders: list[int],
