@@ -30,7 +30,7 @@ class Preview:
 
 def _sysv_via_map_files(obj: SysvShm, proc: Path, length: int) -> Preview | None:
     tried: list[str] = []
-    found = open_attached(int(obj.id), sorted(obj.pids), proc, tried)
+    found = open_attached(int(obj.id), sorted(obj.pids), proc, tried, ipc_ns=obj.ipc_ns)
     if found is not None:
         fd, pid = found
         try:

@@ -14,18 +14,33 @@ from collections.abc import Iterable
 from pathlib import Path
 
 
+def ipc_namespace(pid: int | str = "self", proc: Path = Path("/proc")) -> int | None:
+    """The inode of a process's IPC namespace, or None when it cannot be read."""
+    try:
+        return os.stat(proc / str(pid) / "ns" / "ipc").st_ino
+    except OSError:
+        return None
+
+
 def open_attached(shmid: int, pids: Iterable[int], proc: Path = Path("/proc"),
-                  tried: list[str] | None = None) -> tuple[int, int] | None:
+                  tried: list[str] | None = None,
+                  ipc_ns: int | None = None) -> tuple[int, int] | None:
     """(fd, pid): a read-only fd on the first of ``pids`` whose mapping of segment ``shmid`` can
     be opened; None when none can. The caller closes the fd. Reasons a pid failed ("1234:
     Permission denied") are appended to ``tried`` when given.
 
-    The mapping must be named /SYSV... (only the kernel names a file at / so) with the shmid in
-    the inode column, and the opened file must be a regular file whose inode is the shmid on the
-    device the maps line names: a file someone else made cannot pass for the segment."""
+    Only processes in the IPC namespace ``ipc_ns`` (default: ours) count: shmids repeat across
+    namespaces, and every namespace's segments live on the same internal filesystem, so a
+    container's segment 5 looks like ours. The mapping must be named /SYSV... (only the kernel
+    names a file at / so) with the shmid in the inode column, and the opened file must be a
+    regular file whose inode is the shmid on the device the maps line names: a file someone else
+    made cannot pass for the segment."""
     wanted = str(shmid).encode()
     marker = b" " + wanted + b" "
+    namespace = ipc_namespace("self", proc) if ipc_ns is None else ipc_ns
     for pid in pids:
+        if namespace is None or ipc_namespace(pid, proc) != namespace:
+            continue
         try:
             with open(proc / str(pid) / "maps", "rb") as f:
                 maps = f.read()

@@ -9,6 +9,7 @@ teardown.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -157,8 +158,6 @@ def test_read_through_an_attachers_mapping_changes_nothing(
 
 def test_read_with_no_attacher_attaches_and_says_so(capsys: pytest.CaptureFixture[str],
                                                     made: Make) -> None:
-    import os
-
     ident = made(Kind.SYSV_SHM, size=64)
     code, out, err = run(capsys, "read", "sysv-shm", ident, "--length", "16")
     assert code == 0 and out.startswith("00000000  00 00")
@@ -286,3 +285,24 @@ def test_recv_bad_table_options_take_nothing(capsys: pytest.CaptureFixture[str],
         assert code == 2 and out == "" and err.count("\n") == 1, argv
     code, out, _ = run(capsys, "recv", "sysv-msg", q, "-o", "DATA")
     assert code == 0 and out == "DATA\nkeep me\n"  # still there for the last one
+
+
+def test_only_processes_of_the_segments_ipc_namespace_are_looked_at(tmp_path: Path) -> None:
+    """shmids repeat across IPC namespaces and all live on one internal filesystem, so a
+    container's segment 5 would pass every other check for ours: a process in another IPC
+    namespace is never looked at (fixture /proc: namespaces are files told apart by inode)."""
+    from ipctop.shm_mapping import open_attached
+
+    proc = tmp_path / "proc"
+    for pid in ("self", "4242", "4343"):
+        (proc / pid / "ns").mkdir(parents=True)
+    (proc / "self" / "ns" / "ipc").write_text("")
+    os.link(proc / "self" / "ns" / "ipc", proc / "4242" / "ns" / "ipc")  # same namespace
+    (proc / "4343" / "ns" / "ipc").write_text("")  # another one
+    tried: list[str] = []
+    assert open_attached(5, [4343, 4242], proc, tried) is None
+    assert [t.split(":")[0] for t in tried] == ["4242"]  # 4242's maps were tried, 4343's not
+    other = os.stat(proc / "4343" / "ns" / "ipc").st_ino
+    tried = []
+    assert open_attached(5, [4343, 4242], proc, tried, ipc_ns=other) is None
+    assert [t.split(":")[0] for t in tried] == ["4343"]
