@@ -306,3 +306,13 @@ def test_only_processes_of_the_segments_ipc_namespace_are_looked_at(tmp_path: Pa
     tried = []
     assert open_attached(5, [4343, 4242], proc, tried, ipc_ns=other) is None
     assert [t.split(":")[0] for t in tried] == ["4343"]
+
+
+def test_names_other_users_chose_are_spelled_out(capsys: pytest.CaptureFixture[str],
+                                                 tmp_path: Path) -> None:
+    fifo = tmp_path / "ctl\x1b[2J\u202e"
+    os.mkfifo(fifo)
+    code, out, err = run(capsys, "rm", "fifo", str(fifo), "--yes")
+    assert code == 0 and not fifo.exists()
+    assert "\x1b" not in out + err and "\u202e" not in out + err
+    assert out.startswith(f"removed fifo {tmp_path}/ctl\\x1b[2J\\u202e: ")

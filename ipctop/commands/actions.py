@@ -237,11 +237,11 @@ def run_create(args: argparse.Namespace) -> int:
         key = f" (key {result.key})" if result.key else ""
         how = (f", taken as it is: {', '.join(result.differs)}" if result.differs
                else ": taken as it is")
-        print(f"ipctop: {name}{key} already existed{how}", file=sys.stderr)
+        print(f"ipctop: {_shown(name)}{key} already existed{how}", file=sys.stderr)
     if args.json:
         print(json.dumps(result.to_dict()))
     else:
-        print(result.id)
+        print(_shown(result.id))
     return EXIT_OK
 
 
@@ -268,10 +268,12 @@ _MESSAGE_CELLS: dict[str, Callable[[Any], object]] = {
 }
 
 
-def _shown(data: bytes) -> str:
+def _shown(text: str | bytes) -> str:
+    """Names and messages go to the terminal through display.shown, as every string a user
+    other than the caller may have chosen (a FIFO path, a message's bytes)."""
     from ipctop.display import shown
 
-    return shown(data)
+    return shown(text)
 
 
 def _message_names(kind: Kind) -> tuple[list[str], list[str]]:
@@ -333,7 +335,7 @@ def run_recv(args: argparse.Namespace) -> int:
             print(f"{label} {m.type}: {body}" if label else body)
     if not messages:
         waited = f" within {args.timeout:g}s" if args.timeout else ""
-        print(f"ipctop: nothing to receive from {actions.object_name(args.kind, ident)}"
+        print(f"ipctop: nothing to receive from {_shown(actions.object_name(args.kind, ident))}"
               f"{waited}", file=sys.stderr)
         return EXIT_NOTHING
     return EXIT_OK
@@ -395,8 +397,9 @@ def run_rm(args: argparse.Namespace) -> int:
     if not args.yes:
         if not sys.stdin.isatty():
             raise UsageError(f"refusing to remove {name} without confirmation: pass --yes")
-        if not _confirm(f"{name}: {consequence}\nRemove {name}? [y/N] "):
-            print(f"kept {name}", file=sys.stderr)
+        shown_name = _shown(name)
+        if not _confirm(f"{shown_name}: {_shown(consequence)}\nRemove {shown_name}? [y/N] "):
+            print(f"kept {shown_name}", file=sys.stderr)
             return EXIT_OK
-    print(actions.remove(args.kind, ident))
+    print(_shown(actions.remove(args.kind, ident)))
     return EXIT_OK
