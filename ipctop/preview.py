@@ -3,7 +3,8 @@
 Attaching a SysV segment changes what ipctop reports (nattch, lpid, atime), so a preview never
 attaches. POSIX shm is a file in /dev/shm: read it read-only. A SysV segment that some process
 already has attached is reachable as /proc/PID/map_files/START-END of that mapping (root, or
-CAP_SYS_ADMIN); otherwise the preview says how to look (attach explicitly with `a`).
+CAP_SYS_ADMIN); otherwise the preview says how to look (attach explicitly with `a`). Shared
+anonymous memory and memfds are read through a holder's fd or mapping (actions/memory.py).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import string
 from dataclasses import dataclass
 from pathlib import Path
 
-from ipctop.model import IpcObject, PosixShm, SysvShm
+from ipctop.model import AnonShm, IpcObject, Memfd, PosixShm, SysvShm
 from ipctop.shm_mapping import open_attached
 
 PREVIEW_BYTES = 256
@@ -58,6 +59,15 @@ def preview(obj: IpcObject, proc: Path = Path("/proc"), length: int = PREVIEW_BY
         if found is not None:
             return found
         return Preview(None, "no process has it attached: attach with `a` to view")
+    if isinstance(obj, AnonShm | Memfd):
+        from ipctop.actions import memory
+        from ipctop.errors import IpcError
+
+        try:
+            got = memory.read_shm(obj.kind, obj.id, 0, min(length, obj.size or 0) or None, proc)
+        except IpcError as err:
+            return Preview(None, str(err))
+        return Preview(got.data[:length], got.how)
     return Preview(None, "")
 
 

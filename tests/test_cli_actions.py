@@ -129,7 +129,8 @@ def test_bad_input_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str], ar
          "posix-mq, posix-sem or fifo, not pipe"),
         (["send", "sysv-shm", "1", "data"], "send takes sysv-msg, posix-mq or fifo, not sysv-shm"),
         (["recv", "SysV shm", "1"], "recv takes sysv-msg, posix-mq or fifo, not sysv-shm"),
-        (["read", "posix-mq", "/x"], "read takes sysv-shm or posix-shm, not posix-mq"),
+        (["read", "posix-mq", "/x"],
+         "read takes sysv-shm, posix-shm, anon-shm or memfd, not posix-mq"),
         (["write", "fifo", "/x", "d", "--offset", "0"], "write takes sysv-shm or posix-shm"),
         (["sem", "posix_shm", "/x", "--op", "1"], "sem takes sysv-sem or posix-sem, not posix-shm"),
         (["rm", "unix-socket", "1", "--yes"], "rm takes sysv-shm, sysv-msg, sysv-sem, "

@@ -175,7 +175,7 @@ def test_read_with_no_attacher_attaches_and_says_so(capsys: pytest.CaptureFixtur
     ("send", "sysv-msg, posix-mq or fifo"),
     ("recv", "sysv-msg, posix-mq or fifo"),
     ("write", "sysv-shm or posix-shm"),
-    ("read", "sysv-shm or posix-shm"),
+    ("read", "sysv-shm, posix-shm, anon-shm or memfd"),
     ("sem", "sysv-sem or posix-sem"),
 ])
 def test_help_lists_exactly_the_kinds_a_command_takes(capsys: pytest.CaptureFixture[str],

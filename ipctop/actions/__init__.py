@@ -6,7 +6,8 @@ subclass with one line fit for a user; nothing here prints or imports Textual.
 
 Layout: :mod:`.verbs` holds the public verbs and picks the family module for a kind;
 :mod:`.sysv` (by id, through libc), :mod:`.posix` (by "/name", through ``posix_ipc``) and
-:mod:`.fifo` (by path) do the work; :mod:`.common` has the results, input parsing and limits
+:mod:`.fifo` (by path) and :mod:`.memory` (anon-shm and memfd, read only, by inode) do the
+work; :mod:`.common` has the results, input parsing and limits
 they share. A new verb gets its dispatcher in verbs.py and one function per family.
 
 Nothing here ever blocks without a deadline: queues and semaphores are used with IPC_NOWAIT and a
@@ -23,6 +24,7 @@ from ipctop.actions.common import (
     POSIX_SEM_VALUE_MAX,
     PROC_SYS,
     QUEUE_KINDS,
+    READ_KINDS,
     SEM_KINDS,
     SEMVMX,
     SHM_KINDS,
@@ -60,9 +62,9 @@ from ipctop.actions.verbs import (
 
 __all__ = [
     "ACTION_KINDS", "DEV_SHM", "LONG_MAX", "MQ_PRIO_MAX", "NAME_MAX", "POSIX_SEM_VALUE_MAX",
-    "PROC_SYS", "QUEUE_KINDS", "SEMVMX", "SEM_KINDS", "SHM_KINDS", "SYSVIPC", "Created", "Message",
-    "ShmBytes", "as_kind", "create", "describe_removal", "devshm_capacity", "kernel_limit",
-    "kind_name", "object_name", "parse_hex", "parse_key", "parse_mode", "parse_sysv_id",
-    "read_shm", "read_shm_report", "receive", "remove", "sem_op", "sem_set", "sem_values", "send",
-    "shm_size", "sysv_id", "sysv_row", "validate_posix_name", "write_shm",
+    "PROC_SYS", "QUEUE_KINDS", "READ_KINDS", "SEMVMX", "SEM_KINDS", "SHM_KINDS", "SYSVIPC",
+    "Created", "Message", "ShmBytes", "as_kind", "create", "describe_removal", "devshm_capacity",
+    "kernel_limit", "kind_name", "object_name", "parse_hex", "parse_key", "parse_mode",
+    "parse_sysv_id", "read_shm", "read_shm_report", "receive", "remove", "sem_op", "sem_set",
+    "sem_values", "send", "shm_size", "sysv_id", "sysv_row", "validate_posix_name", "write_shm",
 ]

@@ -28,6 +28,8 @@ ACTION_KINDS = (
 """The kinds ipctop can act on (pipes, sockets and mappings belong to their processes)."""
 
 SHM_KINDS = (Kind.SYSV_SHM, Kind.POSIX_SHM)
+READ_KINDS = (*SHM_KINDS, Kind.ANON_SHM, Kind.MEMFD)
+"""What ``read`` works on: shared memory with a name, and (read only) memory without one."""
 QUEUE_KINDS = (Kind.SYSV_MSG, Kind.POSIX_MQ, Kind.FIFO)
 SEM_KINDS = (Kind.SYSV_SEM, Kind.POSIX_SEM)
 

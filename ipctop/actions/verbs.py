@@ -3,10 +3,11 @@ family and hands the object to its family module (:mod:`sysv`, :mod:`posix`, :mo
 
 from __future__ import annotations
 
-from ipctop.actions import fifo, posix, sysv
+from ipctop.actions import fifo, memory, posix, sysv
 from ipctop.actions.common import (
     ACTION_KINDS,
     QUEUE_KINDS,
+    READ_KINDS,
     SEM_KINDS,
     SHM_KINDS,
     Created,
@@ -146,7 +147,9 @@ def receive(
 
 def shm_size(kind: Kind | str, ident: str) -> int:
     """Bytes in a shared memory object (without attaching to it)."""
-    k = require_kind(kind, SHM_KINDS, "read")
+    k = require_kind(kind, READ_KINDS, "read")
+    if k in memory.MEMORY_KINDS:
+        return memory.shm_size(k, ident)
     return sysv.shm_size(ident) if k is Kind.SYSV_SHM else posix.shm_size(ident)
 
 
@@ -163,9 +166,12 @@ def read_shm_report(kind: Kind | str, ident: str, offset: int = 0,
     SysV is read through an existing attacher's mapping where there is one (nothing about the
     segment changes); otherwise it is attached read-only (SHM_RDONLY) and detached at once, which
     changes its lpid, atime and dtime, and ``how`` says so. POSIX is read with pread, which
-    cannot fault the way a mapping does if someone shrinks the object meanwhile.
+    cannot fault the way a mapping does if someone shrinks the object meanwhile. Shared
+    anonymous memory and memfds are read with pread through a holder (see actions/memory.py).
     """
-    k = require_kind(kind, SHM_KINDS, "read")
+    k = require_kind(kind, READ_KINDS, "read")
+    if k in memory.MEMORY_KINDS:
+        return memory.read_shm(k, ident, offset, length)
     if k is Kind.SYSV_SHM:
         return sysv.read_shm(ident, offset, length)
     return ShmBytes(posix.read_shm(ident, offset, length), "")

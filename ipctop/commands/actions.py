@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ipctop.actions.common import ACTION_KINDS, QUEUE_KINDS, SEM_KINDS, SHM_KINDS
+from ipctop.actions.common import ACTION_KINDS, QUEUE_KINDS, READ_KINDS, SEM_KINDS, SHM_KINDS
 from ipctop.errors import EXIT_NOTHING, EXIT_OK, UsageError
 from ipctop.model import Kind, kind_words, parse_kind
 from ipctop.table import add_output_options
@@ -76,7 +76,8 @@ def _add_target(p: argparse.ArgumentParser, kinds: Sequence[Kind], command: str)
     ids = [text for text, wanted in (
         ("the SysV id (or --key KEY)", sysv),
         ("the POSIX /name", any(k in _POSIX for k in kinds)),
-        ("the FIFO path", Kind.FIFO in kinds)) if wanted]
+        ("the FIFO path", Kind.FIFO in kinds),
+        ("the inode (anon-shm, memfd)", Kind.MEMFD in kinds)) if wanted]
     p.add_argument("ident", metavar="ID", nargs="?" if sysv else None, help=" or ".join(ids))
     if sysv:
         p.add_argument("--key", metavar="KEY",
@@ -180,12 +181,14 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
     p = sub.add_parser(
         "read", help="show shared memory as a hex + ASCII dump",
-        description="Show the bytes of a sysv-shm or posix-shm as a hex + ASCII dump (like "
-        "hexdump -C). A SysV segment is read through the mapping of a process that has it "
-        "attached, which changes nothing; only when there is none is it attached read-only and "
-        "detached at once, which changes its lpid and attach/detach times (the leak rules' "
-        "evidence): a note on stderr says which.")
-    _add_target(p, SHM_KINDS, "read")
+        description="Show the bytes of a sysv-shm, posix-shm, anon-shm or memfd as a hex + "
+        "ASCII dump (like hexdump -C). A SysV segment is read through the mapping of a process "
+        "that has it attached, which changes nothing; only when there is none is it attached "
+        "read-only and detached at once, which changes its lpid and attach/detach times (the "
+        "leak rules' evidence): a note on stderr says which. anon-shm and memfd (ID: the inode "
+        "`ipctop snapshot` shows) are read through a holder's fd or /proc/PID/map_files entry "
+        "(root), read-only.")
+    _add_target(p, READ_KINDS, "read")
     p.add_argument("--offset", type=_size, default=0, metavar="N",
                    help="first byte (default 0)")
     p.add_argument("--length", type=_size, metavar="N", help="bytes to show (default: to the end)")
