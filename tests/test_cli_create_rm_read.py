@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import sysv_ipc
-from conftest import Spawn, unique_key, unique_name
+from conftest import Child, Spawn, unique_key, unique_name
 from test_actions import Make, exists, force_remove, made  # noqa: F401 (made: fixture)
 from test_cli_actions import cleanup as mine  # noqa: F401 (a fixture: what a test made)
 from test_cli_actions import run
@@ -128,18 +128,27 @@ def _shm_times(ident: str) -> tuple[int, int, int, int]:
     return row["lpid"], row["atime"], row["dtime"], row["nattch"]
 
 
-def test_read_through_an_attachers_mapping_changes_nothing(
-        capsys: pytest.CaptureFixture[str], spawn: Spawn) -> None:
+_held: list[object] = []
+
+
+def held_segment(spawn: Spawn, data: bytes, offset: int) -> tuple[Child, str, int]:
+    """A child that made a 4 KiB segment, wrote ``data`` at ``offset`` and stays attached:
+    (the child, the shmid, the key). The caller removes the segment."""
     key = unique_key()
 
     def hold() -> bytes:
         seg = sysv_ipc.SharedMemory(key, sysv_ipc.IPC_CREX, size=4096, init_character=b"\0")
-        seg.write(b"held by the child", 100)
-        globals()["_held"] = seg
+        seg.write(data, offset)
+        _held.append(seg)
         return str(seg.id).encode()
 
     child = spawn(hold)
-    ident = child.report.decode()
+    return child, child.report.decode(), key
+
+
+def test_read_through_an_attachers_mapping_changes_nothing(
+        capsys: pytest.CaptureFixture[str], spawn: Spawn) -> None:
+    child, ident, key = held_segment(spawn, b"held by the child", 100)
     try:
         before = _shm_times(ident)
         code, out, err = run(capsys, "read", "sysv-shm", ident, "--offset", "96",
@@ -217,16 +226,7 @@ def test_preview_reads_through_the_same_mapping(spawn: Spawn) -> None:
     from ipctop.model import SysvShm, User
     from ipctop.preview import preview
 
-    key = unique_key()
-
-    def hold() -> bytes:
-        seg = sysv_ipc.SharedMemory(key, sysv_ipc.IPC_CREX, size=4096, init_character=b"\0")
-        seg.write(b"preview me", 0)
-        globals()["_held_preview"] = seg
-        return str(seg.id).encode()
-
-    child = spawn(hold)
-    ident = child.report.decode()
+    child, ident, _key = held_segment(spawn, b"preview me", 0)
     try:
         before = _shm_times(ident)
         obj = SysvShm(id=ident, nattch=1, cpid=child.pid, lpid=child.pid,

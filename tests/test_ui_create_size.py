@@ -19,10 +19,23 @@ from test_ui_actions import (  # noqa: F401 (mine: fixture)
     settle,
     sync,
 )
+from textual.pilot import Pilot
 from textual.widgets import Input, Select
 
 from ipctop.model import Kind
 from ipctop.ui.screens.create_form import CreateForm
+
+
+async def new_posix_shm(pilot: Pilot[int], name: str, size: str) -> CreateForm:
+    """Open the form (n), fill in a POSIX shm ``name`` of ``size``, press Create."""
+    form = await press_for(pilot, "n", CreateForm)
+    form.query_one("#kind", Select).value = Kind.POSIX_SHM
+    await pilot.pause()
+    form.query_one("#name", Input).value = name
+    form.query_one("#size", Input).value = size
+    await click(pilot, "#ok")
+    await settle(pilot)
+    return form
 
 
 @sync
@@ -30,13 +43,7 @@ async def test_new_form_takes_64k_and_refuses_another_size_for_an_existing_name(
         mine: Mine) -> None:
     name = "/" + unique_name()
     async with running(mine.collect) as pilot:
-        form = await press_for(pilot, "n", CreateForm)
-        form.query_one("#kind", Select).value = Kind.POSIX_SHM
-        await pilot.pause()
-        form.query_one("#name", Input).value = name
-        form.query_one("#size", Input).value = "lots"
-        await click(pilot, "#ok")
-        await settle(pilot)
+        form = await new_posix_shm(pilot, name, "lots")
         assert "size: not a size: 'lots' (like 4096, 64K, 1M)" in form_error(form)
         form.query_one("#size", Input).value = "64K"
         await click(pilot, "#ok")
@@ -46,13 +53,7 @@ async def test_new_form_takes_64k_and_refuses_another_size_for_an_existing_name(
         assert os.stat(f"/dev/shm/{name[1:]}").st_size == 65536
         assert ("information", f"created posix-shm {name}") in notes(pilot)
 
-        again = await press_for(pilot, "n", CreateForm)
-        again.query_one("#kind", Select).value = Kind.POSIX_SHM
-        await pilot.pause()
-        again.query_one("#name", Input).value = name
-        again.query_one("#size", Input).value = "8K"
-        await click(pilot, "#ok")
-        await settle(pilot)
+        again = await new_posix_shm(pilot, name, "8K")
         assert pilot.app.screen is again
         assert "already exists with size 65536, not 8192: nothing created" in form_error(again)
         assert os.stat(f"/dev/shm/{name[1:]}").st_size == 65536
