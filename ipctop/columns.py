@@ -35,7 +35,8 @@ class Column:
     help: str = ""
     """What the column shows, for ``--list-columns``."""
     unit: str = ""
-    """"bytes" for sizes (printed as whole numbers with ``--bytes``), else ""."""
+    """"bytes" for sizes (printed as whole numbers with ``--bytes``), "time" for a point in time
+    (epoch seconds; ``--time-format`` picks how), else ""."""
     trunc: bool = False
     """Free text (a command line, a list of users) that a table may cut to fit the terminal;
     identifiers are never cut."""
@@ -118,7 +119,8 @@ USERS = Column("users", "USED BY", users_text, trunc=True,
                help="the first processes using it, as pid/command")
 AGE = _age_column("age", "CHANGED", lambda o: o.ctime, "time since its last status change")
 CTIME = Column("ctime", "CTIME", lambda o: o.ctime, _when, right=True, timed=True,
-               help="time of the last status change (SysV: creation or IPC_SET; files: ctime)")
+               help="time of the last status change (SysV: creation or IPC_SET; files: ctime)",
+               unit="time")
 LEAK = Column("leak", "LEAK", _leak_text,
               help="leak verdict: LEAK, rmid (pending removal) or ? (unknown)")
 _KIND_ORDER = list(Kind)

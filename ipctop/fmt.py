@@ -68,11 +68,21 @@ def short_time(then: float | None, now: float | None = None) -> str:
     return time.strftime("%Y-%b", t)
 
 
-def iso_time(then: float | None) -> str:
-    """A point in time as "2026-11-28T10:22:38+0000" (lsipc --time-format=iso); None -> "-"."""
+TIME_FORMATS = ("short", "full", "iso")
+"""lsipc's --time-format choices."""
+
+
+def format_time(then: float | None, how: str = "short", now: float | None = None) -> str:
+    """A point in time as lsipc prints it: "short" (:func:`short_time`), "full" ("Sat Nov 28
+    10:22:38 2026") or "iso" ("2026-11-28T10:22:38+00:00"); None or 0 -> "-"."""
     if not then:
         return "-"
-    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(then))
+    if how == "iso":
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(then))
+        return f"{stamp[:-2]}:{stamp[-2:]}"  # +0000 -> +00:00, as lsipc writes it
+    if how == "full":
+        return time.strftime("%a %b %e %H:%M:%S %Y", time.localtime(then))
+    return short_time(then, now)
 
 
 def parse_duration(text: str) -> float:

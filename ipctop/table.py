@@ -51,6 +51,8 @@ class Style:
     """Sizes as whole numbers of bytes instead of "4.0K"."""
     width: int | None = None
     """Fit the table in this many columns by truncating ``trunc`` columns; None: never cut."""
+    time_format: str = "short"
+    """How points in time (CTIME) show: "short", "full" or "iso", as lsipc's --time-format."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,10 +143,15 @@ def render_cells(headers: Sequence[Header], rows: Iterable[Sequence[object]],
 
 
 def cell(column: Column, obj: IpcObject, now: float, style: Style) -> str:
-    """One object's text in one column: sizes as bytes with ``--bytes``."""
+    """One object's text in one column: sizes as bytes with ``--bytes``, times in the
+    ``--time-format`` asked for."""
     value = column.get(obj)
     if style.bytes and column.unit == "bytes" and value is not None:
         return str(value)
+    if column.unit == "time" and style.time_format != "short":
+        from ipctop.fmt import format_time
+
+        return format_time(value, style.time_format)
     return column.show(value, now)
 
 
@@ -175,6 +182,11 @@ def add_output_options(p: argparse.ArgumentParser, json_help: str) -> None:
                    help="print sizes in bytes rather than in a human-readable form")
     p.add_argument("-u", "--notruncate", action="store_true",
                    help="never cut columns to fit the terminal")
+    p.add_argument("--time-format", choices=("short", "full", "iso"), default="short",
+                   metavar="FORMAT",
+                   help="how CTIME shows: short (10:22 today, Nov28 this year, 2025-Nov "
+                   "before; the default), full (Sat Nov 28 10:22:38 2026) or iso "
+                   "(2026-11-28T10:22:38+00:00), as lsipc's")
     p.add_argument("-w", "--width", type=_width, metavar="N",
                    help="fit the table in N columns (default: the terminal's width when "
                    "output is a terminal; piped, nothing is cut)")
@@ -211,7 +223,7 @@ def style_from_args(args: argparse.Namespace) -> Style:
     if width is None and not (args.notruncate or args.raw):
         width = terminal_width()
     return Style(raw=args.raw, headings=not args.noheadings, bytes=args.bytes,
-                 width=None if args.notruncate else width)
+                 width=None if args.notruncate else width, time_format=args.time_format)
 
 
 def wants_column_list(args: argparse.Namespace) -> bool:

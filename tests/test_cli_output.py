@@ -109,6 +109,33 @@ def test_raw_rows_read_as_lsipc_raw_rows(segment: tuple[str, str]) -> None:
     mine = [line for line in ours.stdout.splitlines() if line.startswith(f"{key} {shmid} ")]
     lsipc = [line for line in theirs.stdout.splitlines() if line.startswith(f"{key} {shmid} ")]
     assert len(mine) == 1 and mine == lsipc
+    for how in ("short", "full", "iso"):  # --time-format, as lsipc's
+        ours = ipctop("snapshot", "--kind", "sysv-shm", "-r", "-n", "-o", "KEY,ID,CTIME",
+                      "--time-format", how)
+        theirs = subprocess.run(["lsipc", "-m", "-r", "--noheadings", "-o", "KEY,ID,CTIME",
+                                 "--time-format", how], capture_output=True, text=True,
+                                timeout=60, check=True)
+        mine = [line for line in ours.stdout.splitlines() if line.startswith(f"{key} {shmid} ")]
+        assert mine == [line for line in theirs.stdout.splitlines()
+                        if line.startswith(f"{key} {shmid} ")], how
+
+
+def test_kind_narrows_the_objects_of_other_namespaces_too() -> None:
+    """A process in its own IPC namespace holding a POSIX queue: `--kind sysv-shm` lists no
+    queue (the namespace reader listed queues it saw only as fds whatever was asked)."""
+    holder = subprocess.Popen(
+        ["unshare", "--ipc", sys.executable, "-c",
+         "import posix_ipc, sys; q = posix_ipc.MessageQueue('/ipctop-i15-ns', posix_ipc.O_CREX);"
+         " print('ready', flush=True); sys.stdin.read(); q.close(); q.unlink()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        everything = json.loads(ipctop("snapshot", "--json").stdout)["objects"]
+        assert any(o["kind"] == "posix_mq" and o["id"] == "/ipctop-i15-ns" for o in everything)
+        narrowed = json.loads(ipctop("snapshot", "--json", "--kind", "sysv-shm").stdout)
+        assert {o["kind"] for o in narrowed["objects"]} <= {"sysv_shm"}
+    finally:
+        holder.communicate("", timeout=30)
 
 
 def test_list_columns_and_output_help() -> None:

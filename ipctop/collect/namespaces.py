@@ -344,7 +344,8 @@ def read_foreign(
                 join, [o for o in objs if isinstance(o, SysvShm)])]
             out += [evolve(o, **mark) for o in objs if isinstance(o, SysvMsg | SysvSem)]
             queues = [o for o in objs if isinstance(o, PosixMq)]
-            for q in posix.join_mq(join, queues, None, ns):
+            # join_mq also lists queues only seen as fds: not when queues were not asked for.
+            for q in posix.join_mq(join, queues, None, ns) if Kind.POSIX_MQ in want else ():
                 if q.users:  # the probe was taken inside for every queue: /proc answers here
                     q = evolve(q, in_use=None, in_use_why=None)
                 out.append(evolve(q, **mark))
