@@ -18,6 +18,8 @@ from ipctop.model import AnonShm, IpcObject, Memfd, PosixShm, SysvShm
 from ipctop.shm_mapping import open_attached
 
 PREVIEW_BYTES = 256
+PREVIEWED = (PosixShm, SysvShm, AnonShm, Memfd)
+"""The kinds whose contents :func:`preview` reads."""
 _PRINTABLE = frozenset(string.printable.encode()) - frozenset(b"\t\n\r\x0b\x0c")
 
 

@@ -446,8 +446,8 @@ async def _attach(mine: Mine, kind: Kind) -> None:
         assert title.startswith(f"{actions.kind_name(kind)} {shm} · read-only · 100 bytes")
 
         actions.write_shm(kind, shm, b"hello", 20)  # another process writes
-        view.refresh_view()
-        await pilot.pause()
+        view.refresh_view()  # reads in a thread worker
+        await settle(pilot)
         assert view.highlighted == frozenset(range(20, 25))
         dump = view.dump_text()
         assert "00000010  00 00 00 00 68 65 6c 6c  6f 00" in dump.plain

@@ -47,7 +47,7 @@ from textual.widgets import ContentSwitcher, DataTable, Footer, Input, Tab, Tabs
 from textual.worker import Worker, WorkerState
 
 from ipctop.display import shown
-from ipctop.model import AnonShm, IpcObject, Memfd, PosixShm, Snapshot, SysvShm
+from ipctop.model import IpcObject, Snapshot
 from ipctop.preview import Preview, preview
 from ipctop.ui.leak_actions import LeakActions
 from ipctop.ui.live_state import LiveState, row_key
@@ -76,10 +76,6 @@ WATCH_BURST = 20
 burst is one line with their count: nobody reads hundreds of lines a second."""
 NARROW = 110
 """Below this width the side detail pane is hidden (Enter still opens the detail screen)."""
-
-PREVIEWED = (PosixShm, SysvShm, AnonShm, Memfd)
-"""Kinds whose detail pane shows a hex preview (read without attaching: ipctop/preview.py)."""
-
 
 
 def default_collector() -> Callable[[], Snapshot]:
@@ -443,9 +439,7 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
         gone = False
         if obj is None and key is not None and key in self.live.ghosts:
             obj, gone = self.live.ghosts[key], True
-        prev = None
-        if obj is not None and isinstance(obj, PREVIEWED) and not gone:
-            prev = self.previewer(obj)
+        prev = None  # the pane reads it off the UI thread, with self.previewer
         history = list(self.live.history.get(key, ())) if key else []
         return {"obj": obj, "history": history, "preview": prev, "gone": gone}
 

@@ -2,8 +2,9 @@
 
 Every ``interval`` seconds the visible window is read again with ``ipctop.actions.read_shm_report``
 (SysV segments through an attacher's mapping, or else attached read-only and detached at once,
-which the title says as it changes the segment's lpid and atime; POSIX objects read with pread;
-neither can block, so the read runs on the UI thread and a refresh is never stale). Bytes that
+which the title says as it changes the segment's lpid and atime; POSIX objects read with pread).
+The reads and writes open files other users may have planted and read /proc, so they run in a
+thread worker, one at a time; a refresh asked for while one is out follows it. Bytes that
 differ from the previous read stay highlighted for a few refreshes.
 
 The view is read-only. ``w`` asks for confirmation and then opens a line to write
@@ -12,6 +13,7 @@ The view is read-only. ``w`` asks for confirmation and then opens a line to writ
 
 from __future__ import annotations
 
+import functools
 from typing import ClassVar
 
 from rich.text import Text
@@ -21,6 +23,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
+from textual.worker import Worker, WorkerState
 
 from ipctop import actions, display
 from ipctop.errors import IpcError, NotFound
@@ -103,6 +106,9 @@ class AttachScreen(Screen[None]):
         self._changed_at: dict[int, int] = {}
         """Absolute offset -> the refresh that saw it change."""
         self._timer: Timer | None = None
+        self._reading = False
+        self._read_again = False
+        self._asked_start = 0
 
     @property
     def name_text(self) -> str:
@@ -138,25 +144,67 @@ class AttachScreen(Screen[None]):
     # -- reading -------------------------------------------------------------------------------
 
     def refresh_view(self) -> None:
-        """Read the visible window again and redraw, marking bytes that changed."""
-        previous, previous_start = self.data, self.start
+        """Read the visible window again (in a thread) and redraw, marking bytes that changed."""
+        if self._reading:
+            self._read_again = True
+            return
+        self._reading = True
+        self._asked_start = self.start
+        self.run_worker(functools.partial(self._read_window, self.start, self.rows),
+                        thread=True, exit_on_error=False, group="attach-read")
+
+    def _read_window(self, start: int, rows: int) -> tuple[int, int, bytes, str] | str | None:
+        """In the worker: (size, start, data, how), or an error line; None when it is gone."""
         try:
             size = actions.shm_size(self.kind, self.ident)
-            self.size_bytes = size
-            self.start = max(0, min(self.start, self._last_line_start(size)))
-            length = max(0, min(self.rows * WIDTH, size - self.start))
-            read = actions.read_shm_report(self.kind, self.ident, self.start, length)
-            data, self.how = read.data, read.how
+            start = max(0, min(start, self._last_line_start(size)))
+            length = max(0, min(rows * WIDTH, size - start))
+            read = actions.read_shm_report(self.kind, self.ident, start, length)
         except NotFound:
+            return None
+        except IpcError as err:
+            return str(err)
+        return size, start, read.data, read.how
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        group = event.worker.group
+        if group not in ("attach-read", "attach-write") or not event.worker.is_finished:
+            return
+        event.stop()
+        result = event.worker.result if event.state == WorkerState.SUCCESS else (
+            f"{type(event.worker.error).__name__}: {event.worker.error}")
+        if group == "attach-write":
+            if isinstance(result, tuple):
+                n, offset = result
+                self.notify(f"wrote {n} bytes at offset {offset} of {self.name_text}",
+                            title="Write")
+                self.query_one("#attach-input", Input).value = ""
+            else:
+                self.notify(str(result), title="Write", severity="error", timeout=8)
+            self.refresh_view()
+            return
+        self._reading = False
+        if self._asked_start == self.start:  # else the view moved meanwhile: read again
+            self._show_window(result)  # type: ignore[arg-type]
+        else:
+            self._read_again = True
+        if self._read_again:
+            self._read_again = False
+            self.refresh_view()
+
+    def _show_window(self, result: tuple[int, int, bytes, str] | str | None) -> None:
+        previous, previous_start = self.data, self.start
+        if result is None:
             self.error = f"{self.name_text} is gone"
             if self._timer is not None:
                 self._timer.stop()
             self._draw()
             return
-        except IpcError as err:
-            self.error = str(err)
+        if isinstance(result, str):
+            self.error = result
             self._draw()
             return
+        self.size_bytes, self.start, data, self.how = result
         self.error = None
         self.refreshes += 1
         if previous_start == self.start and previous:
@@ -247,10 +295,14 @@ class AttachScreen(Screen[None]):
             return
         try:
             offset, data = parse_write(event.value)
-            n = actions.write_shm(self.kind, self.ident, data, offset)
         except IpcError as err:
             self.notify(str(err), title="Write", severity="error", timeout=8)
             return
-        event.input.value = ""
-        self.notify(f"wrote {n} bytes at offset {offset} of {self.name_text}", title="Write")
-        self.refresh_view()
+
+        def write() -> tuple[int, int] | str:
+            try:
+                return actions.write_shm(self.kind, self.ident, data, offset), offset
+            except IpcError as err:
+                return str(err)
+
+        self.run_worker(write, thread=True, exit_on_error=False, group="attach-write")

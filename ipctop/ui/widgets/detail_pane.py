@@ -1,6 +1,10 @@
 """Everything about one object: every field, its users, queue depth over time, semaphore values,
 and a hex preview of shared memory (read without attaching; see ipctop/preview.py).
 
+The preview is read off the UI thread (ipctop/ui/preview_loader.py) with the app's
+``previewer``: the pane shows "reading…" until it arrives, says so when the read does not
+answer at once, and keeps the last contents of the same object while a fresh read is out.
+
 Selecting a user row (Enter or click) posts :class:`DetailPane.ProcessRequested`, which the app
 answers with the process pivot screen.
 """
@@ -9,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +27,9 @@ from textual.widgets import DataTable, Label, Sparkline, Static
 from ipctop.display import shown
 from ipctop.fmt import human_age, human_bytes
 from ipctop.model import IpcObject, Snapshot, SysvSem
-from ipctop.preview import Preview, hexdump
+from ipctop.preview import PREVIEWED, Preview, hexdump
+from ipctop.preview import preview as preview_of
+from ipctop.ui.preview_loader import PreviewLoader
 from ipctop.ui.widgets.unchanged import changed, update_static
 
 _BYTE_FIELDS = frozenset({"size", "bytes", "rss", "swap", "capacity", "msgsize", "send_bytes"})
@@ -77,10 +83,19 @@ class DetailPane(VerticalScroll):
 
         pid: int
 
+    @dataclass
+    class PreviewRead(Message):
+        """A preview read in the loader's thread, for the object with ``key``."""
+
+        key: Hashable
+        preview: Preview
+
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.object: IpcObject | None = None
         self._preview: Preview | None = None
+        self._preview_key: Hashable | None = None
+        self._loader: PreviewLoader | None = None
         self._users_shown: tuple[Any, ...] | None = None
 
     def compose(self) -> ComposeResult:
@@ -112,6 +127,7 @@ class DetailPane(VerticalScroll):
         self.object = obj
         title = self.query_one("#detail-title", Static)
         if obj is None:
+            self._preview_key = None
             update_static(title, "No object selected")
             for part in ("fields", "leak"):
                 update_static(self.query_one(f"#detail-{part}", Static), "")
@@ -129,7 +145,42 @@ class DetailPane(VerticalScroll):
             update_static(heading, f"Depth over {len(history)} polls: now {history[-1]:g}, "
                                    f"max {max(history):g}")
         self._show_users(obj, snapshot)
-        self._show_preview(preview)
+        if preview is not None or gone or not isinstance(obj, PREVIEWED):
+            self._preview_key = None
+            self._show_preview(preview)
+        else:
+            self._want_preview(obj)
+
+    def _want_preview(self, obj: IpcObject) -> None:
+        """Ask for a fresh preview of ``obj``; meanwhile show the last one of the same object,
+        or "reading…"."""
+        key = (obj.kind, obj.id)
+        if self._loader is None:
+            previewer = getattr(self.app, "previewer", preview_of)
+            self._loader = PreviewLoader(previewer, lambda k, p: self.post_message(
+                self.PreviewRead(k, p)))
+        quick = self._loader.want(key, obj)
+        if quick is not None:
+            self._preview_key = key
+            self._show_preview(quick)
+            return
+        if key != self._preview_key:
+            self._preview_key = key
+            self._show_preview(Preview(None, "reading…"))
+        self.set_timer(self._loader.slow + 0.05, self._check_stuck)
+
+    def _check_stuck(self) -> None:
+        key = self._preview_key
+        waited = None if self._loader is None or key is None else self._loader.stuck(key)
+        if waited is not None:
+            self._show_preview(Preview(None, f"cannot read at once: no answer after "
+                                             f"{waited:.1f} s (a FIFO planted in /dev/shm, or "
+                                             "a file that blocks); nothing is waiting on it"))
+
+    def on_detail_pane_preview_read(self, message: PreviewRead) -> None:
+        message.stop()
+        if message.key == self._preview_key:
+            self._show_preview(message.preview)
 
     def _show_leak(self, obj: IpcObject) -> None:
         leak = self.query_one("#detail-leak", Static)
