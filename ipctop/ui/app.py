@@ -316,7 +316,8 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
             self._timer.stop()
             self._timer = None
         if not self.paused and not self._polling:
-            self._timer = self.set_timer(self.interval if delay is None else delay,
+            # never 0: Textual's timer divides by its delay when it runs late
+            self._timer = self.set_timer(self.interval if delay is None else max(0.01, delay),
                                          self._timer_fired)
 
     def _watch_poll_delay(self) -> float:
