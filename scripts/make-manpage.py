@@ -42,10 +42,12 @@ success
 .TP
 .B 1
 the answer is "nothing": nothing to receive before the timeout, object not found, or
-(\fBleaks\fR) leaks were found
+(\fBleaks\fR) leaks were found; with \fBleaks \-\-clean \-\-yes\fR, some remain (0 once
+every leak found was removed)
 .TP
 .B 2
-bad usage, or the action failed (permission denied, queue full, ...)
+bad usage, the action failed (permission denied, queue full, ...), or the output could not be
+written
 """,
     "shell completion": r"""
 \fBipctop \-\-print\-completion bash\fR and \fBipctop \-\-print\-completion zsh\fR print a
@@ -83,6 +85,8 @@ which process uses which object; other users' processes are readable by root onl
     "examples": r"""
 .nf
 ipctop snapshot \-\-kind sysv\-shm
+ipctop snapshot \-\-kind sysv\-shm \-o ID,KEY,SIZE,CTIME \-\-raw \-\-noheadings \-\-bytes
+ipctop rm sysv\-shm \-\-key 0x1234 \-\-yes
 ipctop snapshot \-\-json | jq '.objects[] | select(.leak)'
 ipctop leaks \-\-min\-age 10m
 ipctop leaks \-\-clean \-\-yes \-\-filter psm_
