@@ -8,27 +8,19 @@ from pathlib import Path
 
 import pytest
 from test_collect_procs import fdinfo, make_pid, make_proc
+from test_snapshot import find
+from test_snapshot import users_of as users
 
 from ipctop.collect import inet, procfs, shmem
 from ipctop.collect.procs import scan
 from ipctop.errors import ParseError
-from ipctop.model import AnonShm, Eventfd, InetSocket, IpcObject, Kind, Memfd, Snapshot
+from ipctop.model import AnonShm, Eventfd, InetSocket, Kind, Memfd
 from ipctop.snapshot import take
 
 EVENTFD_INFO = (
     "pos:\t0\nflags:\t02000002\nmnt_id:\t17\nino:\t1038\n"
     "eventfd-count:               ff\neventfd-id: 12\neventfd-semaphore: 1\n"
 )
-
-
-def find(snap: Snapshot, kind: Kind, ident: str) -> IpcObject:
-    found = [o for o in snap.objects if o.kind is kind and o.id == ident]
-    assert len(found) == 1, f"{kind} {ident}: {len(found)} objects"
-    return found[0]
-
-
-def users(obj: IpcObject) -> set[tuple[int, int | None, str | None, str]]:
-    return {(u.pid, u.fd, u.access, u.via) for u in obj.users}
 
 
 # --------------------------------------------------------------------------- parsers

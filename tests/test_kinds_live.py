@@ -16,8 +16,10 @@ from pathlib import Path
 
 import pytest
 from conftest import Spawn, unique_name
+from test_snapshot import find
+from test_snapshot import users_of as users
 
-from ipctop.model import AnonShm, Eventfd, InetSocket, IpcObject, Kind, Memfd, Snapshot
+from ipctop.model import AnonShm, Eventfd, InetSocket, Kind, Memfd, Snapshot
 from ipctop.snapshot import LiveTake, take
 
 ME = os.getpid()
@@ -30,16 +32,6 @@ libc.mmap.restype = ctypes.c_void_p
 libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int,
                       ctypes.c_long]
 libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
-
-
-def find(snap: Snapshot, kind: Kind, ident: str) -> IpcObject:
-    found = [o for o in snap.objects if o.kind is kind and o.id == ident]
-    assert len(found) == 1, f"{kind} {ident}: {len(found)} objects"
-    return found[0]
-
-
-def users(obj: IpcObject) -> set[tuple[int, int | None, str | None, str]]:
-    return {(u.pid, u.fd, u.access, u.via) for u in obj.users}
 
 
 def shmem_inode(address: int) -> int:

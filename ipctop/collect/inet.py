@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ipctop.collect import sockets
 from ipctop.collect.common import PROC
 from ipctop.collect.sockets import (
-    NETLINK_SOCK_DIAG,
     NLM_F_DUMP,
     NLM_F_REQUEST,
     NLMSG_DONE,
@@ -64,8 +64,6 @@ _MSG = struct.Struct("=BBBB2s2s16s16s12sIIIII")
 """inet_diag_msg: family, state, timer, retrans, sockid (sport, dport: big-endian; src, dst:
 16 bytes each; interface and cookie), expires, rqueue, wqueue, uid, inode."""
 _NLMSG_HEAD = struct.Struct("=IH")
-_RECV_SIZE = 65536
-_TIMEOUT = 2.0
 _V4_MAPPED = b"\0" * 10 + b"\xff\xff"
 
 
@@ -147,22 +145,10 @@ def parse_diag(data: bytes, proto: str, out: list[InetEntry]) -> bool:
 def diag_dump(proto: str, family: str) -> list[InetEntry]:
     """Every socket of one protocol and family through sock_diag; OSError when the kernel
     cannot say (no inet_diag/udp_diag, a refusal, a timeout)."""
-    nl = _socket.socket(_socket.AF_NETLINK, _socket.SOCK_RAW, NETLINK_SOCK_DIAG)
-    try:
-        nl.settimeout(_TIMEOUT)
-        nl.sendto(_request(FAMILIES[family], PROTOCOLS[proto], 1), (0, 0))
-        out: list[InetEntry] = []
-        while True:
-            data = nl.recv(_RECV_SIZE)
-            if not data:
-                raise OSError("sock_diag: empty reply")
-            try:
-                if parse_diag(data, proto, out):
-                    return out
-            except struct.error as err:
-                raise OSError(f"sock_diag: {err}") from None
-    finally:
-        nl.close()
+    out: list[InetEntry] = []
+    sockets.diag_dump(_request(FAMILIES[family], PROTOCOLS[proto], 1),
+                      lambda data: parse_diag(data, proto, out))
+    return out
 
 
 # --------------------------------------------------------------------------- /proc/net

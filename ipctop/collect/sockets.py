@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import _socket  # the C module: `socket` costs ~10 ms of imports (enums, selectors)
 import struct
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -121,20 +122,29 @@ def diag_peers() -> dict[int, tuple[int | None, int | None]]:
     """
     out: dict[int, tuple[int | None, int | None]] = {}
     try:
-        nl = _socket.socket(_socket.AF_NETLINK, _socket.SOCK_RAW, NETLINK_SOCK_DIAG)
+        diag_dump(_diag_request(1), lambda data: parse_diag(data, out))
     except OSError:
         return {}
+    return out
+
+
+def diag_dump(request: bytes, parse: Callable[[bytes], bool]) -> None:
+    """Send one sock_diag dump ``request`` and hand each reply to ``parse`` until it says the
+    dump is done. OSError on any failure (no netlink, a refusal, a timeout, a malformed reply).
+    The UNIX and the TCP/UDP (collect/inet.py) collectors share it."""
+    nl = _socket.socket(_socket.AF_NETLINK, _socket.SOCK_RAW, NETLINK_SOCK_DIAG)
     try:
         nl.settimeout(_TIMEOUT)
-        nl.sendto(_diag_request(1), (0, 0))
+        nl.sendto(request, (0, 0))
         while True:
             data = nl.recv(_RECV_SIZE)
             if not data:
-                return {}
-            if parse_diag(data, out):
-                return out
-    except (OSError, struct.error):
-        return {}
+                raise OSError("sock_diag: empty reply")
+            try:
+                if parse(data):
+                    return
+            except struct.error as err:
+                raise OSError(f"sock_diag: {err}") from None
     finally:
         nl.close()
 

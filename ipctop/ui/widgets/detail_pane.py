@@ -56,8 +56,8 @@ def field_text(name: str, value: Any, now: float) -> str:
         return f"{human_age(value, now)} ago ({stamp} UTC)"
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, tuple):
-        return ", ".join(str(v) for v in value) or "-"
+    if isinstance(value, tuple):  # a memfd with no seals has seals (), which is not unknown
+        return ", ".join(str(v) for v in value) or ("none" if name == "seals" else "-")
     return str(value)
 
 
