@@ -1,4 +1,4 @@
-"""Is `ipctop snapshot --json` at least 2x faster than `lsof -n`? (issue 2)
+"""Is `ipctop snapshot --json` at least 2x faster than `lsof -n`?
 
 Builds the load of bench/load.py (~500 processes holding pipes, FIFOs, SysV and POSIX shm, queues
 and socketpairs), then runs, interleaved and alternating the order, N times each:

@@ -1,4 +1,4 @@
-"""The TUI under load (issue 3): time to first screen, idle CPU, memory.
+"""The TUI under load: time to first screen, idle CPU, memory.
 
 Builds the load of bench/load.py (~500 processes), then, for each of --runs runs:
 
@@ -16,7 +16,7 @@ Builds the load of bench/load.py (~500 processes), then, for each of --runs runs
     .venv/bin/python bench/bench_tui.py --runs 3 --idle-runs 1 --idle 60
 
 The tmux server is ours alone and is killed at the end (also on Ctrl-C), with the ipctop in it.
-Aims (issue 3): first screen < 1 s, idle CPU < 2% of a core, RSS < 100 MB.
+Aims: first screen < 1 s, idle CPU < 2% of a core, RSS < 100 MB.
 """
 
 from __future__ import annotations

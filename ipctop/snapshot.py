@@ -237,7 +237,7 @@ def take(
         limits=limits,
         namespaces=records,
     )
-    # Leak hunting (issue 5): every object's ``leak`` is set here, so `snapshot --json`, the TUI
+    # Leak hunting: every object's ``leak`` is set here, so `snapshot --json`, the TUI
     # and `leaks` all carry the same verdicts. Liveness of pids is read from the same ``proc``.
     from ipctop.leaks import ignore_unreadable_default, judge, proc_alive
 

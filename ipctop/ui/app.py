@@ -11,7 +11,7 @@ Shape (dolphie's poll loop, toolong's watcher):
 * ``ipctop.watch.Watcher`` reports /dev/shm and /dev/mqueue changes from its thread; they are
   logged at once and trigger a poll.
 
-Contract for the other features (issues 4 and 5):
+Contract for the mixins that act on objects and hunt leaks (object_actions, leak_actions):
 
 * ``IpcTopApp`` inherits ``ObjectActions`` and ``LeakActions``; their ``BINDINGS`` are appended
   to the app's, and they show in the footer and the help screen.

@@ -1,4 +1,4 @@
-"""Leak hunting in the TUI (issue 5): the Leaks view and the reclaim action (L or c).
+"""Leak hunting in the TUI: the Leaks view and the reclaim action (L or c).
 
 Contract with app.py: ``IpcTopApp`` inherits this mixin and appends ``LeakActions.BINDINGS`` to
 its own. The app provides ``snapshot`` (already judged: ``snapshot.take`` sets every ``leak``),

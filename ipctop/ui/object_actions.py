@@ -1,4 +1,4 @@
-"""Key bindings and actions that act on the selected object (issue 4): n, s, r, a, e, d/Del.
+"""Key bindings and actions that act on the selected object: n, s, r, a, e, d/Del.
 
 Contract with app.py: ``IpcTopApp`` inherits this mixin and appends ``ObjectActions.BINDINGS`` to
 its own (Textual only merges BINDINGS of DOMNode classes). The app provides ``selected_object``

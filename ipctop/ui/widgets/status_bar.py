@@ -46,7 +46,7 @@ class StatusBar(Static):
             if snapshot.unreadable.count:
                 text.append(f"  {snapshot.unreadable.count} unreadable", style="bold")
             leaks = [o for o in snapshot.objects if o.leak is not None and o.leak.status == "leak"]
-            if leaks:  # issue 5: what reclaiming the leaks would free
+            if leaks:  # what reclaiming the leaks would free
                 freed = human_bytes(sum(o.leak.reclaim_bytes for o in leaks if o.leak))
                 text.append(f"  {len(leaks)} leak{'s' if len(leaks) != 1 else ''}, {freed} "
                             "reclaimable", style="bold red")
