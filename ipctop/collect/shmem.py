@@ -158,13 +158,13 @@ def parse_smaps(data: bytes, ranges: Iterable[tuple[int, int]]
     Each VMA's block starts with its maps line ("start-end perms ..."); only the wanted blocks
     are looked at, with bytes.find, so the cost is the read, not the parse."""
     out: dict[tuple[int, int], tuple[int, int]] = {}
-    text = b"\n" + data
     for start, end in ranges:
-        head = text.find(f"\n{start:x}-{end:x} ".encode())
-        if head < 0:
+        head_line = f"{start:x}-{end:x} ".encode()
+        head = 0 if data.startswith(head_line) else data.find(b"\n" + head_line) + 1
+        if head <= 0 and not data.startswith(head_line):
             continue
-        stop = text.find(b"\nVmFlags:", head + 1)
-        block = text[head + 1 : stop if stop >= 0 else None]
+        stop = data.find(b"\nVmFlags:", head)
+        block = data[head : stop if stop >= 0 else None]  # one VMA's lines, not the file
         out[(start, end)] = (_kb(block, b"\nRss:"), _kb(block, b"\nSwap:"))
     return out
 
