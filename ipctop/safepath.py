@@ -40,7 +40,7 @@ from functools import lru_cache
 from typing import Any
 
 from ipctop.collect.common import MQUEUE_MAGIC, TMPFS_MAGIC, load_libc
-from ipctop.errors import IpcError
+from ipctop.errors import IpcError, UsageError
 
 Name = str | bytes
 """A path or name as the user gave it, or as read from a directory (bytes)."""
@@ -57,7 +57,7 @@ _MAX_LINKS = 40  # like the kernel's MAXSYMLINKS
 F_SETLEASE = getattr(fcntl, "F_SETLEASE", 1024)
 
 
-class UnsafePath(IpcError):
+class UnsafePath(UsageError):
     """ipctop refuses a path: a symbolic link where none may be, or not the type expected."""
 
 
