@@ -40,6 +40,7 @@ from functools import lru_cache
 from typing import Any
 
 from ipctop.collect.common import MQUEUE_MAGIC, TMPFS_MAGIC, load_libc
+from ipctop.display import shown as _display
 from ipctop.errors import IpcError, UsageError
 
 Name = str | bytes
@@ -94,18 +95,8 @@ def describe_mode(mode: int) -> str:
 
 
 def show(name: Name) -> str:
-    """A path or name for a message: bytes that are not UTF-8 shown as \\xNN, never raw."""
-    text = os.fsdecode(name) if isinstance(name, bytes) else name
-    out = []
-    for ch in text:
-        code = ord(ch)
-        if 0xDC80 <= code <= 0xDCFF:  # surrogateescape: one undecodable byte
-            out.append(f"\\x{code - 0xDC00:02x}")
-        elif code < 0x20 or code == 0x7F or 0x80 <= code < 0xA0:
-            out.append(f"\\x{code:02x}")
-        else:
-            out.append(ch)
-    return "".join(out)
+    """A path or name for a message: escaped by :func:`ipctop.display.shown`, never raw."""
+    return _display(name)
 
 
 # --------------------------------------------------------------------------- libc
