@@ -1,7 +1,8 @@
 """The first bytes of a shared memory object, read without attaching. No Textual.
 
 Attaching a SysV segment changes what ipctop reports (nattch, lpid, atime), so a preview never
-attaches. POSIX shm is a file in /dev/shm: read it read-only. A SysV segment that some process
+attaches. POSIX shm is a file in /dev/shm: read it read-only, opened through ipctop.safepath
+(another user may have swapped it for a FIFO or a link). A SysV segment that some process
 already has attached is reachable as /proc/PID/map_files/START-END of that mapping (root, or
 CAP_SYS_ADMIN); otherwise the preview says how to look (attach explicitly with `a`). Shared
 anonymous memory and memfds are read through a holder's fd or mapping (actions/memory.py).
@@ -9,11 +10,14 @@ anonymous memory and memfds are read through a holder's fd or mapping (actions/m
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import string
 from dataclasses import dataclass
 from pathlib import Path
 
+from ipctop import safepath
+from ipctop.display import shown
 from ipctop.model import AnonShm, IpcObject, Memfd, PosixShm, SysvShm
 from ipctop.shm_mapping import open_attached
 
@@ -48,14 +52,33 @@ def _sysv_via_map_files(obj: SysvShm, proc: Path, length: int) -> Preview | None
     return None
 
 
+def _posix_preview(obj: PosixShm, length: int) -> Preview:
+    """Read the file as hostile: any user can put a FIFO (an open would hang) or a link to a
+    root-only file where the listing saw their shm file. So: opened relative to its directory
+    without following links, never blocking, and read only if it is still a regular file on the
+    same tmpfs and the same inode that was listed."""
+    where = shown(obj.path)
+    head, name = safepath.split(obj.path)
+    try:
+        dirfd = safepath.open_dir(head)
+        try:
+            expect = dataclasses.replace(safepath.SHM_FILE, dev=obj.dev or os.fstat(dirfd).st_dev)
+            with safepath.opened(name, expect, os.O_RDONLY, dirfd=dirfd, shown=where) as fd:
+                if obj.inode is not None and os.fstat(fd).st_ino != obj.inode:
+                    return Preview(None, f"{where} was replaced by another file meanwhile")
+                return Preview(os.pread(fd, length, 0), f"read-only from {where}")
+        finally:
+            os.close(dirfd)
+    except safepath.UnsafePath as err:
+        return Preview(None, f"cannot read: {err}")
+    except OSError as err:
+        return Preview(None, f"cannot read {where}: {err.strerror}")
+
+
 def preview(obj: IpcObject, proc: Path = Path("/proc"), length: int = PREVIEW_BYTES) -> Preview:
     """Read the first ``length`` bytes of ``obj`` without attaching, or say why not."""
     if isinstance(obj, PosixShm):
-        try:
-            with open(obj.path, "rb") as f:
-                return Preview(f.read(length), f"read-only from {obj.path}")
-        except OSError as err:
-            return Preview(None, f"cannot read {obj.path}: {err.strerror}")
+        return _posix_preview(obj, length)
     if isinstance(obj, SysvShm):
         found = _sysv_via_map_files(obj, proc, length)
         if found is not None:

@@ -28,6 +28,7 @@ from ipctop.leaks import (
     since,
 )
 from ipctop.model import IpcObject, Kind, Snapshot
+from ipctop.safepath import InUse
 
 REMOVED = "removed"
 SKIPPED = "skipped"
@@ -86,7 +87,9 @@ def _default_remove(kind: Kind, ident_: str) -> str:
     from ipctop.actions import remove
 
     # Only objects just re-judged a leak get here: no process holds them (saves a snapshot).
-    return remove(kind, ident_, holders=0)
+    # The re-check is already old when the removal comes: only_if_unused asks the kernel once
+    # more at the last moment (a write lease on the file, nattch with the segment's mode at 0).
+    return remove(kind, ident_, holders=0, only_if_unused=True)
 
 
 def _same_object(old: IpcObject, new: IpcObject) -> bool:
@@ -163,6 +166,8 @@ def reclaim_one(
         message = remove_fn(obj.kind, obj.id)
     except NotFound:
         return Outcome(obj.kind, obj.id, label, SKIPPED, "gone already")
+    except InUse as err:
+        return Outcome(obj.kind, obj.id, label, SKIPPED, f"came into use at the last moment: {err}")
     except (IpcError, OSError) as err:
         return Outcome(obj.kind, obj.id, label, FAILED, str(err))
     return Outcome(obj.kind, obj.id, label, REMOVED, message, freed)

@@ -693,7 +693,9 @@ def test_describe_removal_of_attached_sysv_shm(made: Make, spawn: Spawn) -> None
     spawn(attach)
     assert actions.describe_removal(Kind.SYSV_SHM, ident) == (
         "attached by 2 processes: destroyed when the last detaches")
-    assert actions.remove(Kind.SYSV_SHM, ident) == (
+    with pytest.raises(actions.Attached, match="pass --force-attached"):
+        actions.remove(Kind.SYSV_SHM, ident)  # marking an attached segment is its own choice
+    assert actions.remove(Kind.SYSV_SHM, ident, force_attached=True) == (
         f"removed sysv-shm {ident}: attached by 2 processes: destroyed when the last detaches")
     row = actions.sysv_row(Kind.SYSV_SHM, int(ident))
     assert row is not None and row["perms"] & 0o1000  # marked, still there

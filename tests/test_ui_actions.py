@@ -207,6 +207,8 @@ async def test_remove_names_the_users_and_the_consequence(mine: Mine, spawn: Spa
     async with running(collect) as pilot:
         await select(pilot, Kind.SYSV_SHM, shm)
         box = await press_for(pilot, "d", ConfirmScreen)
+        # marking an attached segment is a choice of its own, and the box says so
+        assert box.question.startswith(f"Remove sysv-shm {shm} while attached? It is only marked")
         assert "Used by 1 process:" in box.details
         assert any(line.startswith(f"  {child.pid} ") and "(mapped rw)" in line
                    for line in box.details), box.details

@@ -43,13 +43,14 @@ from ipctop.actions.common import (
     parse_sysv_id,
     validate_posix_name,
 )
-from ipctop.actions.sysv import sysv_row
+from ipctop.actions.sysv import Attached, sysv_row
 from ipctop.actions.verbs import (
     create,
     describe_removal,
     read_shm,
     read_shm_report,
     receive,
+    refuse_attached,
     remove,
     sem_op,
     sem_set,
@@ -63,8 +64,9 @@ from ipctop.actions.verbs import (
 __all__ = [
     "ACTION_KINDS", "DEV_SHM", "LONG_MAX", "MQ_PRIO_MAX", "NAME_MAX", "POSIX_SEM_VALUE_MAX",
     "PROC_SYS", "QUEUE_KINDS", "READ_KINDS", "SEMVMX", "SEM_KINDS", "SHM_KINDS", "SYSVIPC",
-    "Created", "Message", "ShmBytes", "as_kind", "create", "describe_removal", "devshm_capacity",
-    "kernel_limit", "kind_name", "object_name", "parse_hex", "parse_key", "parse_mode",
-    "parse_sysv_id", "read_shm", "read_shm_report", "receive", "remove", "sem_op", "sem_set",
-    "sem_values", "send", "shm_size", "sysv_id", "sysv_row", "validate_posix_name", "write_shm",
+    "Attached", "Created", "Message", "ShmBytes", "as_kind", "create", "describe_removal",
+    "devshm_capacity", "kernel_limit", "kind_name", "object_name", "parse_hex", "parse_key",
+    "parse_mode", "parse_sysv_id", "read_shm", "read_shm_report", "receive", "refuse_attached",
+    "remove", "sem_op", "sem_set", "sem_values", "send", "shm_size", "sysv_id", "sysv_row",
+    "validate_posix_name", "write_shm",
 ]

@@ -1,21 +1,24 @@
-"""POSIX shared memory, message queues and named semaphores, by "/name", through ``posix_ipc``.
+"""POSIX shared memory, message queues and named semaphores, by "/name".
 
-``posix_ipc`` is imported lazily, so ``ipctop snapshot`` starts fast. Waits use its timeouts.
+Shared memory is a file in /dev/shm and is handled as one, through :mod:`.posix_files` (opened as
+hostile: no link followed, never blocking, type and filesystem checked on the fd). Queues go
+through libc (:mod:`.posix_mq`), semaphores through their mapped sem_t (:mod:`.posix_sem`).
+``posix_ipc`` (imported lazily) only creates semaphores, the one thing glibc does best (it
+builds the sem_t in a temporary file and links it into place).
+
+Names are bytes underneath: a name that is not UTF-8, listed by ``ipctop snapshot``, can be read,
+written, changed and removed like any other.
 """
 
 from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
 
+from ipctop.actions import posix_mq, posix_sem
 from ipctop.actions.common import (
-    MQ_PRIO_MAX,
     POSIX_SEM_VALUE_MAX,
     Created,
-    Deadline,
     Message,
     check_range,
     check_size,
@@ -29,44 +32,11 @@ from ipctop.actions.common import (
     n_processes,
     object_name,
     plural,
-    validate_posix_name,
 )
-from ipctop.errors import IpcError, NotFound, UsageError
+from ipctop.actions.posix_files import file_name, object_dir, open_file, os_error, unlink
+from ipctop.errors import IpcError, UsageError
 from ipctop.fmt import human_bytes
 from ipctop.model import Kind
-
-
-def _posix_error(err: Exception, what: str, name: str) -> IpcError:
-    import posix_ipc
-
-    if isinstance(err, posix_ipc.ExistentialError):
-        return NotFound(f"{name} does not exist (see `ipctop snapshot`)")
-    if isinstance(err, posix_ipc.PermissionsError | PermissionError):
-        return IpcError(f"permission denied: cannot {what} {name}")
-    return IpcError(f"cannot {what} {name}: {err}")
-
-
-@contextmanager
-def _posix_open(kind: Kind, name: str, what: str, **kwargs: Any) -> Iterator[Any]:
-    """Open an existing POSIX object (never create), closing it afterwards."""
-    import posix_ipc
-
-    validate_posix_name(kind, name)
-    cls = {Kind.POSIX_SHM: posix_ipc.SharedMemory, Kind.POSIX_MQ: posix_ipc.MessageQueue,
-           Kind.POSIX_SEM: posix_ipc.Semaphore}[kind]
-    label = object_name(kind, name)
-    try:
-        obj = cls(name, 0, **kwargs)
-    except (posix_ipc.Error, OSError) as err:
-        raise _posix_error(err, what, label) from None
-    try:
-        yield obj
-    finally:
-        if kind is Kind.POSIX_SHM:
-            obj.close_fd()
-        else:
-            obj.close()
-
 
 # --------------------------------------------------------------------------- create
 
@@ -74,67 +44,107 @@ def _posix_open(kind: Kind, name: str, what: str, **kwargs: Any) -> Iterator[Any
 def create(kind: Kind, name: str, perms: int, size: int | None, maxmsg: int | None,
            msgsize: int | None, value: int | None, exclusive: bool,
            reuse: bool = False) -> Created:
-    import posix_ipc
-
     label = object_name(kind, name)
-    kwargs: dict[str, Any] = {}
+    try:
+        name.encode()
+    except UnicodeEncodeError:
+        raise UsageError(f"ipctop creates only names that are UTF-8 text: {label}") from None
+    nbytes: int | None = None
     if kind is Kind.POSIX_SHM:
         nbytes = check_size(size, kind, devshm_capacity(), "the size of /dev/shm")
+        made = _create_shm(name, perms, nbytes)
     elif kind is Kind.POSIX_MQ:
-        default_n = kernel_limit("mq_msg_default") or 10
-        default_size = kernel_limit("mq_msgsize_default") or 8192
-        kwargs["max_messages"] = check_range(
-            "--maxmsg", default_n if maxmsg is None else maxmsg, 1, kernel_limit("mq_msg_max"),
-            " (fs.mqueue.msg_max)")
-        kwargs["max_message_size"] = check_range(
-            "--msgsize", default_size if msgsize is None else msgsize, 1,
-            kernel_limit("mq_msgsize_max"), " (fs.mqueue.msgsize_max)")
+        made = _create_mq(name, perms, maxmsg, msgsize)
     else:
-        kwargs["initial_value"] = check_range("--value", 0 if value is None else value, 0,
-                                               POSIX_SEM_VALUE_MAX)
-    cls = {Kind.POSIX_SHM: posix_ipc.SharedMemory, Kind.POSIX_MQ: posix_ipc.MessageQueue,
-           Kind.POSIX_SEM: posix_ipc.Semaphore}[kind]
+        made = _create_sem(name, perms, check_range("--value", 0 if value is None else value, 0,
+                                                     POSIX_SEM_VALUE_MAX))
+    if made:
+        return Created(kind, name, created=True)
+    if exclusive:
+        raise UsageError(f"{label} already exists")
+    # An existing one is looked at only if it is what it says (a planted FIFO or link is refused).
+    differs: list[str] = []
+    if kind is Kind.POSIX_MQ:
+        with posix_mq.opened(name, os.O_RDONLY, "open") as (_fd, attr):
+            differs = (differ("maxmsg", attr.mq_maxmsg, maxmsg)
+                       + differ("msgsize", attr.mq_msgsize, msgsize))
+    else:
+        with open_file(kind, name, os.O_RDONLY, "open") as fd:
+            if kind is Kind.POSIX_SHM:
+                differs = differ("size", os.fstat(fd).st_size, nbytes)
+    return existing(kind, name, None, differs, reuse)
+
+
+def _create_shm(name: str, perms: int, nbytes: int) -> bool:
+    """shm_open(O_CREAT | O_EXCL) relative to /dev/shm, sized; False if the name exists."""
+    kind = Kind.POSIX_SHM
+    fname = file_name(kind, name)
+    with object_dir(kind) as dirfd:
+        try:
+            with exact_umask():
+                fd = os.open(fname, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                             | os.O_CLOEXEC, perms, dir_fd=dirfd)
+        except FileExistsError:
+            return False
+        except OSError as err:
+            raise os_error(err, kind, name, "create") from None
+        try:
+            os.ftruncate(fd, nbytes)
+        except OSError as err:
+            os.unlink(fname, dir_fd=dirfd)  # leave nothing behind
+            raise IpcError(f"cannot size {object_name(kind, name)} to {nbytes} bytes: "
+                           f"{err.strerror}") from None
+        finally:
+            os.close(fd)
+    return True
+
+
+def _create_mq(name: str, perms: int, maxmsg: int | None, msgsize: int | None) -> bool:
+    label = object_name(Kind.POSIX_MQ, name)
+    default_n = kernel_limit("mq_msg_default") or 10
+    default_size = kernel_limit("mq_msgsize_default") or 8192
+    n = check_range("--maxmsg", default_n if maxmsg is None else maxmsg, 1,
+                    kernel_limit("mq_msg_max"), " (fs.mqueue.msg_max)")
+    size = check_range("--msgsize", default_size if msgsize is None else msgsize, 1,
+                       kernel_limit("mq_msgsize_max"), " (fs.mqueue.msgsize_max)")
+    attr = posix_mq.MqAttr(0, n, size, 0)
     try:
         with exact_umask():
-            obj = cls(name, posix_ipc.O_CREX, perms, **kwargs)
+            fd = posix_mq.mq_open(name, os.O_RDONLY | os.O_CREAT | os.O_EXCL, perms, attr)
+    except OSError as err:
+        if err.errno == errno.EEXIST:
+            return False
+        if err.errno in (errno.EACCES, errno.EPERM):
+            raise IpcError(f"permission denied: cannot create {label}") from None
+        if err.errno == errno.EMFILE:
+            raise IpcError(f"cannot create {label}: its {n} x {size} bytes would pass this "
+                           f"user's RLIMIT_MSGQUEUE ({_mq_rlimit()}, see `ulimit -q`) together "
+                           "with the user's other queues") from None
+        if err.errno == errno.ENOSPC:
+            raise IpcError(f"cannot create {label}: the kernel's limit on objects is reached "
+                           "(fs.mqueue.queues_max for queues)") from None
+        raise IpcError(f"cannot create {label}: {err.strerror}") from None
+    os.close(fd)
+    return True
+
+
+def _create_sem(name: str, perms: int, value: int) -> bool:
+    import posix_ipc
+
+    label = object_name(Kind.POSIX_SEM, name)
+    try:
+        with exact_umask():
+            sem = posix_ipc.Semaphore(name, posix_ipc.O_CREX, perms, value)
     except posix_ipc.ExistentialError:
-        if exclusive:
-            raise UsageError(f"{label} already exists") from None
-        differs: list[str] = []
-        with _posix_open(kind, name, "open",
-                         **({"read_only": True} if kind is Kind.POSIX_SHM else {})) as old:
-            if kind is Kind.POSIX_SHM:
-                differs = differ("size", os.fstat(old.fd).st_size, nbytes)
-            elif kind is Kind.POSIX_MQ:
-                differs = (differ("maxmsg", old.max_messages, maxmsg)
-                           + differ("msgsize", old.max_message_size, msgsize))
-        return existing(kind, name, None, differs, reuse)
+        return False
     except (posix_ipc.Error, OSError, ValueError) as err:
         if isinstance(err, posix_ipc.PermissionsError | PermissionError):
             raise IpcError(f"permission denied: cannot create {label}") from None
-        text = str(err)
-        if kind is Kind.POSIX_MQ and ("maximum number of files" in text or
-                                      getattr(err, "errno", None) == errno.EMFILE):
-            raise IpcError(f"cannot create {label}: its {kwargs['max_messages']} x "
-                           f"{kwargs['max_message_size']} bytes would pass this user's "
-                           f"RLIMIT_MSGQUEUE ({_mq_rlimit()}, see `ulimit -q`) together with "
-                           "the user's other queues") from None
-        if getattr(err, "errno", None) == errno.ENOSPC or "No space" in text:
-            raise IpcError(f"cannot create {label}: the kernel's limit on objects is reached "
-                           "(fs.mqueue.queues_max for queues)") from None
-        raise IpcError(f"cannot create {label}: {text}") from None
-    try:
-        if kind is Kind.POSIX_SHM:
-            os.ftruncate(obj.fd, nbytes)
-    except OSError as err:
-        obj.close_fd()
-        posix_ipc.unlink_shared_memory(name)  # leave nothing behind
-        raise IpcError(f"cannot size {label} to {nbytes} bytes: {err.strerror}") from None
-    if kind is Kind.POSIX_SHM:
-        obj.close_fd()
-    else:
-        obj.close()
-    return Created(kind, name, created=True)
+        if getattr(err, "errno", None) == errno.ENOSPC or "No space" in str(err):
+            raise IpcError(f"cannot create {label}: /dev/shm is full") from None
+        raise IpcError(f"cannot create {label}: {err}") from None
+    sem.close()
+    return True
 
 
 def _mq_rlimit() -> str:
@@ -148,50 +158,19 @@ def _mq_rlimit() -> str:
 
 
 def send(name: str, data: bytes, priority: int, timeout: float) -> None:
-    import posix_ipc
-
-    check_range("--priority", priority, 0, MQ_PRIO_MAX)
-    label = object_name(Kind.POSIX_MQ, name)
-    with _posix_open(Kind.POSIX_MQ, name, "send to", read=False, write=True) as mq:
-        if len(data) > mq.max_message_size:
-            raise UsageError(f"message too long: {len(data)} bytes, {label} takes at most "
-                             f"{mq.max_message_size}")
-        try:
-            mq.send(data, timeout=timeout, priority=priority)
-        except posix_ipc.BusyError:
-            waited = f" after waiting {timeout:g}s" if timeout else ""
-            raise IpcError(f"{label} is full ({mq.current_messages} of {mq.max_messages} "
-                           f"messages){waited}: nothing sent") from None
-        except (posix_ipc.Error, OSError) as err:
-            raise _posix_error(err, "send to", label) from None
+    posix_mq.send(name, data, priority, timeout)
 
 
 def receive(name: str, timeout: float, count: int) -> list[Message]:
-    import posix_ipc
-
-    label = object_name(Kind.POSIX_MQ, name)
-    deadline = Deadline(timeout)
-    out: list[Message] = []
-    with _posix_open(Kind.POSIX_MQ, name, "receive from", read=True, write=False) as mq:
-        while len(out) < count:
-            try:
-                data, prio = mq.receive(timeout=deadline.left())
-            except posix_ipc.BusyError:
-                break
-            except posix_ipc.SignalError:
-                continue
-            except (posix_ipc.Error, OSError) as err:
-                raise _posix_error(err, "receive from", label) from None
-            out.append(Message(bytes(data), int(prio)))
-    return out
+    return posix_mq.receive(name, timeout, count)
 
 
 # --------------------------------------------------------------------------- shared memory
 
 
 def shm_size(ident: str) -> int:
-    with _posix_open(Kind.POSIX_SHM, ident, "read", read_only=True) as shm:
-        return os.fstat(shm.fd).st_size
+    with open_file(Kind.POSIX_SHM, ident, os.O_RDONLY, "read") as fd:
+        return os.fstat(fd).st_size
 
 
 def read_shm(ident: str, offset: int, length: int | None) -> bytes:
@@ -199,20 +178,20 @@ def read_shm(ident: str, offset: int, length: int | None) -> bytes:
     meanwhile."""
     k = Kind.POSIX_SHM
     name = object_name(k, ident)
-    with _posix_open(k, ident, "read", read_only=True) as shm:
-        size = os.fstat(shm.fd).st_size
+    with open_file(k, ident, os.O_RDONLY, "read") as fd:
+        size = os.fstat(fd).st_size
         n = size - offset if length is None else length
         check_span(name, size, offset, n, "read")
-        return os.pread(shm.fd, n, offset) if n else b""
+        return os.pread(fd, n, offset) if n else b""
 
 
 def write_shm(ident: str, data: bytes, offset: int) -> int:
     k = Kind.POSIX_SHM
     name = object_name(k, ident)
-    with _posix_open(k, ident, "write") as shm:
-        check_span(name, os.fstat(shm.fd).st_size, offset, len(data), "write")
+    with open_file(k, ident, os.O_RDWR, "write") as fd:
+        check_span(name, os.fstat(fd).st_size, offset, len(data), "write")
         try:
-            return os.pwrite(shm.fd, data, offset)
+            return os.pwrite(fd, data, offset)
         except OSError as err:
             raise IpcError(f"cannot write {name}: {err.strerror}") from None
 
@@ -221,77 +200,30 @@ def write_shm(ident: str, data: bytes, offset: int) -> int:
 
 
 def sem_values(ident: str) -> tuple[int, ...]:
-    with _posix_open(Kind.POSIX_SEM, ident, "read") as sem:
-        return (int(sem.value),)
+    return posix_sem.values(ident)
 
 
 def sem_op(name: str, op: int, index: int, timeout: float) -> int:
-    import posix_ipc
-
-    label = object_name(Kind.POSIX_SEM, name)
-    if index != 0:
-        raise UsageError(f"--index applies to sysv-sem sets; {label} is one semaphore")
-    if op == 0:
-        raise UsageError("POSIX semaphores cannot wait for zero: --op must not be 0")
-    check_range("--op", op, -POSIX_SEM_VALUE_MAX, POSIX_SEM_VALUE_MAX)
-    with _posix_open(Kind.POSIX_SEM, name, "change") as sem:
-        if op > 0:
-            if sem.value + op > POSIX_SEM_VALUE_MAX:
-                raise UsageError(f"{label} would exceed {POSIX_SEM_VALUE_MAX}: nothing changed")
-            for _ in range(op):
-                sem.release()
-            return int(sem.value)
-        deadline = Deadline(timeout)
-        taken = 0
-        try:
-            while taken < -op:
-                sem.acquire(deadline.left())
-                taken += 1
-        except posix_ipc.BusyError:
-            for _ in range(taken):  # all or nothing, like semop
-                sem.release()
-            raise IpcError(f"{label} is {sem.value}, op {op:+d} needs at least {-op}"
-                           f"{deadline.waited()}: nothing changed") from None
-        except (posix_ipc.Error, OSError) as err:
-            for _ in range(taken):
-                sem.release()
-            raise _posix_error(err, "change", label) from None
-        return int(sem.value)
+    return posix_sem.op(name, op, index, timeout)
 
 
 def sem_set(ident: str, value: int, index: int) -> int:
-    """Set by taking or posting."""
-    import posix_ipc
-
-    k = Kind.POSIX_SEM
-    name = object_name(k, ident)
-    if index != 0:
-        raise UsageError(f"--index applies to sysv-sem sets; {name} is one semaphore")
-    check_range("--set", value, 0, POSIX_SEM_VALUE_MAX)
-    with _posix_open(k, ident, "set") as sem:
-        try:
-            while sem.value > value:
-                sem.acquire(0)
-        except posix_ipc.BusyError:
-            pass  # someone else took it meanwhile: fine, we go on posting up to value
-        while sem.value < value:
-            sem.release()
-        return int(sem.value)
+    return posix_sem.set_value(ident, value, index)
 
 
 # --------------------------------------------------------------------------- remove
 
 
 def describe_removal(k: Kind, ident: str, holders: int | None) -> str:
-    with _posix_open(k, ident, "look at", **({"read_only": True} if k is Kind.POSIX_SHM else {})
-                     ) as obj:
-        detail = ""
-        if k is Kind.POSIX_MQ:
-            queued = int(obj.current_messages)
-            if queued:
-                detail = f"{plural(queued, 'message')} queued; "
-        elif k is Kind.POSIX_SHM:
-            detail = f"{human_bytes(os.fstat(obj.fd).st_size)}; "
+    detail = ""
+    if k is Kind.POSIX_MQ:
+        queued = posix_mq.queued(ident)
+        if queued:
+            detail = f"{plural(queued, 'message')} queued; "
+    else:
+        with open_file(k, ident, os.O_RDONLY, "look at") as fd:
+            if k is Kind.POSIX_SHM:
+                detail = f"{human_bytes(os.fstat(fd).st_size)}; "
     n = count_holders(k, ident) if holders is None else holders
     if n is None:
         return f"{detail}the name goes now (users unknown)"
@@ -301,14 +233,21 @@ def describe_removal(k: Kind, ident: str, holders: int | None) -> str:
     return f"{detail}no process has it open: destroyed now"
 
 
-def remove(k: Kind, ident: str) -> None:
-    import posix_ipc
+def remove(k: Kind, ident: str, *, only_if_unused: bool = False) -> None:
+    """Unlink the object's name. ``only_if_unused``: only while the kernel confirms no process
+    has it open or mapped (see :func:`.posix_files.unlink`)."""
+    if k is Kind.POSIX_MQ and not _mqueue_mounted():
+        if only_if_unused:
+            raise IpcError(f"{object_name(k, ident)}: /dev/mqueue is not mounted, so ipctop "
+                           "cannot make sure no process uses it: not removed")
+        posix_mq.unlink(ident)
+        return
+    unlink(k, ident, only_if_unused=only_if_unused)
 
-    validate_posix_name(k, ident)
-    unlink = {Kind.POSIX_SHM: posix_ipc.unlink_shared_memory,
-              Kind.POSIX_MQ: posix_ipc.unlink_message_queue,
-              Kind.POSIX_SEM: posix_ipc.unlink_semaphore}[k]
-    try:
-        unlink(ident)
-    except (posix_ipc.Error, OSError) as err:
-        raise _posix_error(err, "remove", object_name(k, ident)) from None
+
+def _mqueue_mounted() -> bool:
+    from ipctop.collect.posix import mqueue_mounted
+
+    return mqueue_mounted()
+
+

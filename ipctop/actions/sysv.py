@@ -17,6 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from ipctop import safepath
 from ipctop.actions.common import (
     IPC_PRIVATE,
     LONG_MAX,
@@ -49,6 +50,7 @@ IPC_CREAT = 0o1000
 IPC_EXCL = 0o2000
 IPC_NOWAIT = 0o4000
 IPC_RMID = 0
+IPC_SET = 1
 IPC_STAT = 2
 SHM_RDONLY = 0o10000
 MSG_NOERROR = 0o10000
@@ -87,6 +89,13 @@ class _MsqidDs(ctypes.Structure):
                 ("ctime", ctypes.c_long), ("cbytes", ctypes.c_ulong), ("qnum", ctypes.c_ulong),
                 ("qbytes", ctypes.c_ulong), ("lspid", ctypes.c_int), ("lrpid", ctypes.c_int),
                 ("_r4", ctypes.c_ulong), ("_r5", ctypes.c_ulong)]
+
+
+class _ShmidDs(ctypes.Structure):
+    _fields_ = [("perm", _IpcPerm), ("segsz", ctypes.c_size_t), ("atime", ctypes.c_long),
+                ("dtime", ctypes.c_long), ("ctime", ctypes.c_long), ("cpid", ctypes.c_int),
+                ("lpid", ctypes.c_int), ("nattch", ctypes.c_ulong), ("_r4", ctypes.c_ulong),
+                ("_r5", ctypes.c_ulong)]
 
 
 @lru_cache(maxsize=1)
@@ -516,13 +525,70 @@ def describe_removal(k: Kind, ident: str) -> str:
     return "no process waiting: destroyed now"
 
 
-def remove(k: Kind, ident: str) -> None:
+class Attached(safepath.InUse):
+    """A SysV segment that processes have attached, not removed without an explicit choice."""
+
+
+def _shm_stat(shmid: int, name: str) -> _ShmidDs:
+    buf = _ShmidDs()
+    if _libc().shmctl(shmid, IPC_STAT, ctypes.byref(buf)) != 0:
+        raise _fail(_errno(), "look at", name)
+    return buf
+
+
+def _attached_error(name: str, nattch: int, only_if_unused: bool) -> Attached:
+    if only_if_unused:
+        return Attached(f"{name} is attached by {n_processes(nattch)}: not removed")
+    return Attached(f"{name} is attached by {n_processes(nattch)}: removing it only marks it, "
+                    "and it is destroyed when the last detaches; pass --force-attached to do "
+                    "that (nothing changed)")
+
+
+def refuse_attached(ident: str) -> None:
+    """Raise :class:`Attached` if processes have the segment attached."""
+    name = object_name(Kind.SYSV_SHM, ident)
+    nattch = _shm_stat(parse_sysv_id(Kind.SYSV_SHM, ident), name).nattch
+    if nattch:
+        raise _attached_error(name, nattch, False)
+
+
+def _remove_shm(shmid: int, name: str, only_if_unused: bool, force_attached: bool) -> None:
+    """IPC_RMID, refused while processes are attached unless ``force_attached``.
+
+    With ``only_if_unused`` (reclaim) the segment's mode is first set to 0 (IPC_SET), so no new
+    shmat can succeed except with CAP_IPC_OWNER; then IPC_STAT says whether anyone is attached,
+    and IPC_RMID follows at once, or the mode is put back. Without it, IPC_STAT right before
+    IPC_RMID leaves a window of microseconds in which a process may attach.
+    """
+    libc = _libc()
+    ds = _shm_stat(shmid, name)
+    if ds.nattch and not force_attached:
+        raise _attached_error(name, ds.nattch, only_if_unused)
+    if only_if_unused:
+        mode = ds.perm.mode
+        ds.perm.mode = mode & ~0o777
+        if libc.shmctl(shmid, IPC_SET, ctypes.byref(ds)) != 0:
+            raise _fail(_errno(), "remove", name)
+        now = _shm_stat(shmid, name)
+        if now.nattch:
+            ds.perm.mode = mode
+            libc.shmctl(shmid, IPC_SET, ctypes.byref(ds))
+            raise _attached_error(name, now.nattch, only_if_unused)
+    if libc.shmctl(shmid, IPC_RMID, None) != 0:
+        raise _fail(_errno(), "remove", name)
+
+
+def remove(k: Kind, ident: str, *, only_if_unused: bool = False,
+           force_attached: bool = False) -> None:
+    """IPC_RMID. A shared memory segment with attachers is refused (:class:`Attached`) unless
+    ``force_attached`` (and always with ``only_if_unused``)."""
     name = object_name(k, ident)
     sysv_id = parse_sysv_id(k, ident)
     libc = _libc()
     if k is Kind.SYSV_SHM:
-        rc = libc.shmctl(sysv_id, IPC_RMID, None)
-    elif k is Kind.SYSV_MSG:
+        _remove_shm(sysv_id, name, only_if_unused, force_attached and not only_if_unused)
+        return
+    if k is Kind.SYSV_MSG:
         rc = libc.msgctl(sysv_id, IPC_RMID, None)
     else:
         rc = _semctl(sysv_id, 0, IPC_RMID)

@@ -243,18 +243,30 @@ def describe_removal(kind: Kind | str, ident: str, *, holders: int | None = None
     return posix.describe_removal(k, ident, holders)
 
 
-def remove(kind: Kind | str, ident: str, *, holders: int | None = None) -> str:
+def refuse_attached(kind: Kind | str, ident: str) -> None:
+    """Raise :class:`ipctop.actions.sysv.Attached` when ``kind`` is sysv-shm and processes have
+    it attached (removing it then needs ``force_attached``); nothing for other kinds."""
+    if removable_kind(kind) is Kind.SYSV_SHM:
+        sysv.refuse_attached(ident)
+
+
+def remove(kind: Kind | str, ident: str, *, holders: int | None = None,
+           only_if_unused: bool = False, force_attached: bool = False) -> str:
     """Remove exactly the one object named; returns what happened, one line.
 
     ``holders`` is passed to :func:`describe_removal` (the processes holding a POSIX object).
+    A SysV segment that processes have attached is only removed with ``force_attached`` (it is
+    marked, and destroyed when the last detaches). ``only_if_unused`` (reclaim) removes only what
+    the kernel confirms no process holds at that moment: a /dev/shm or queue file is unlinked
+    under a write lease, a SysV segment only with no attacher (mode 0 while checking).
     """
     k = removable_kind(kind)
     consequence = describe_removal(k, ident, holders=holders)
     name = object_name(k, ident)
     if k in _SYSV_KINDS:
-        sysv.remove(k, ident)
+        sysv.remove(k, ident, only_if_unused=only_if_unused, force_attached=force_attached)
     elif k is Kind.FIFO:
         name = fifo.remove(ident)
     else:
-        posix.remove(k, ident)
+        posix.remove(k, ident, only_if_unused=only_if_unused)
     return f"removed {name}: {consequence}"

@@ -218,6 +218,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "--key KEY, like ipcrm -m ID / -M KEY.")
     _add_target(p, ACTION_KINDS, "rm")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask")
+    p.add_argument("--force-attached", action="store_true",
+                   help="remove a sysv-shm segment even though processes have it attached (it "
+                   "is marked and destroyed when the last detaches)")
     p.set_defaults(func=run_rm)
 
 
@@ -397,6 +400,8 @@ def run_rm(args: argparse.Namespace) -> int:
     ident = _target(args)
     name = actions.object_name(args.kind, ident)
     consequence = actions.describe_removal(args.kind, ident)  # also: does it exist?
+    if not args.force_attached:
+        actions.refuse_attached(args.kind, ident)  # before asking, not after
     if not args.yes:
         if not sys.stdin.isatty():
             raise UsageError(f"refusing to remove {name} without confirmation: pass --yes")
@@ -404,5 +409,5 @@ def run_rm(args: argparse.Namespace) -> int:
         if not _confirm(f"{shown_name}: {_shown(consequence)}\nRemove {shown_name}? [y/N] "):
             print(f"kept {shown_name}", file=sys.stderr)
             return EXIT_OK
-    print(_shown(actions.remove(args.kind, ident)))
+    print(_shown(actions.remove(args.kind, ident, force_attached=args.force_attached)))
     return EXIT_OK

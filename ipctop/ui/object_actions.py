@@ -219,13 +219,17 @@ class ObjectActions:
 
         name = actions.object_name(obj.kind, obj.id)
         details = [*users_lines(obj.users), "", f"Consequence: {consequence}."]
+        # A SysV segment with attachers is only marked: a choice of its own, said as such.
+        attached = obj.kind is Kind.SYSV_SHM and bool(getattr(obj, "nattch", 0))
+        question = (f"Remove {name} while attached? It is only marked, and destroyed when the "
+                    "last process detaches" if attached else f"Remove {name}?")
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self._in_thread("Remove", lambda: actions.remove(obj.kind, obj.id,
-                                                                 holders=len(obj.pids)))
+                self._in_thread("Remove", lambda: actions.remove(
+                    obj.kind, obj.id, holders=len(obj.pids), force_attached=attached))
             else:
                 self._ui.notify(f"kept {name}", title="Remove")
 
-        self._ui.push_screen(ConfirmScreen(f"Remove {name}?", details, yes_label="Remove"),
-                             answered)
+        self._ui.push_screen(ConfirmScreen(question, details, yes_label="Remove while attached"
+                                           if attached else "Remove"), answered)
