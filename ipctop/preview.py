@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ipctop import safepath
-from ipctop.display import shown
 from ipctop.model import AnonShm, IpcObject, Memfd, PosixShm, SysvShm
 from ipctop.shm_mapping import open_attached
 
@@ -57,7 +56,7 @@ def _posix_preview(obj: PosixShm, length: int) -> Preview:
     root-only file where the listing saw their shm file. So: opened relative to its directory
     without following links, never blocking, and read only if it is still a regular file on the
     same tmpfs and the same inode that was listed."""
-    where = shown(obj.path)
+    where = obj.path  # the detail pane escapes notes
     head, name = safepath.split(obj.path)
     try:
         dirfd = safepath.open_dir(head)

@@ -40,7 +40,6 @@ from functools import lru_cache
 from typing import Any
 
 from ipctop.collect.common import MQUEUE_MAGIC, TMPFS_MAGIC, load_libc
-from ipctop.display import shown as _display
 from ipctop.errors import IpcError, UsageError
 
 Name = str | bytes
@@ -95,8 +94,9 @@ def describe_mode(mode: int) -> str:
 
 
 def show(name: Name) -> str:
-    """A path or name for a message: escaped by :func:`ipctop.display.shown`, never raw."""
-    return _display(name)
+    """A path or name as text for a message (bytes decoded with surrogateescape). Not escaped
+    here: whatever prints the message escapes it once, with :func:`ipctop.display.shown`."""
+    return os.fsdecode(name) if isinstance(name, bytes) else name
 
 
 # --------------------------------------------------------------------------- libc

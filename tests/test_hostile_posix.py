@@ -17,6 +17,7 @@ from attacker import become_attacker
 from conftest import Cleanup, run_and_exit, unique_name
 
 from ipctop import actions
+from ipctop.display import shown
 from ipctop.errors import IpcError, NotFound, UsageError
 from ipctop.model import Kind, PosixShm
 from ipctop.preview import preview
@@ -62,8 +63,8 @@ def test_a_fifo_in_dev_shm_does_not_hang_read_rm_or_preview(cleanup: Cleanup) ->
     one_error_line(ipctop("rm", "posix-shm", "/" + name, "--yes"), "it is a FIFO")
     one_error_line(ipctop("write", "posix-shm", "/" + name, "x", "--offset", "0"), "it is a FIFO")
     assert os.path.exists(path)
-    shown = preview(PosixShm(id="/" + name, path=os.fsdecode(path)))
-    assert shown.data is None and "FIFO" in shown.note
+    got = preview(PosixShm(id="/" + name, path=os.fsdecode(path)))
+    assert got.data is None and "FIFO" in got.note
 
 
 def test_a_link_in_dev_shm_never_shows_roots_file(cleanup: Cleanup, tmp_path: Path) -> None:
@@ -72,8 +73,8 @@ def test_a_link_in_dev_shm_never_shows_roots_file(cleanup: Cleanup, tmp_path: Pa
     secret.chmod(0o600)
     name = unique_name()
     path = plant(cleanup, "link", name, str(secret))
-    shown = preview(PosixShm(id="/" + name, path=os.fsdecode(path)))
-    assert shown.data is None and "symbolic link" in shown.note
+    got = preview(PosixShm(id="/" + name, path=os.fsdecode(path)))
+    assert got.data is None and "symbolic link" in got.note
     with pytest.raises(UsageError, match="symbolic link"):
         actions.read_shm(Kind.POSIX_SHM, "/" + name)
     proc = ipctop("read", "posix-shm", "/" + name)
@@ -121,8 +122,8 @@ def test_names_that_are_not_utf8_can_be_acted_on(cleanup: Cleanup) -> None:
     plant(cleanup, "empty", raw)
     name = "/" + os.fsdecode(raw)
     assert actions.read_shm(Kind.POSIX_SHM, name) == b""
-    shown = actions.remove(Kind.POSIX_SHM, name)
-    assert "\\xff\\x1b[2J" in shown and "\x1b" not in shown
+    said = shown(actions.remove(Kind.POSIX_SHM, name))
+    assert "\\xff\\x1b[2J" in said and "\x1b" not in said
     assert not os.path.exists(os.path.join(os.fsencode(SHM), raw))
 
     qraw = b"/" + os.fsencode(unique_name()) + b"\xfe"

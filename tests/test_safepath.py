@@ -13,6 +13,7 @@ from attacker import GID, UID, attacker_dir, become_attacker
 from conftest import Spawn, run_and_exit
 
 from ipctop import safepath
+from ipctop.display import shown
 from ipctop.safepath import FIFO, SHM_FILE, Expect, InUse, UnsafePath
 
 
@@ -122,7 +123,7 @@ def test_names_that_are_not_utf8_open(tmp_path: os.PathLike[str]) -> None:
         os.close(fd)
         with safepath.opened(name, Expect("a file"), dirfd=d):
             pass
-        assert safepath.show(name) == "x\\xff\\x1b[2J"
+        assert shown(safepath.show(name)) == "x\\xff\\x1b[2J"
     finally:
         os.close(d)
 

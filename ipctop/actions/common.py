@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ipctop.display import shown
 from ipctop.errors import UsageError
 from ipctop.model import Kind, parse_kind
 
@@ -115,9 +114,9 @@ def kind_name(kind: Kind) -> str:
 
 
 def object_name(kind: Kind, ident: str) -> str:
-    """How messages name an object: "sysv-shm 32768", "posix-mq /jobs" (a name another user
-    chose is escaped: never a raw control character or undecodable byte)."""
-    return f"{kind_name(kind)} {shown(ident)}"
+    """How messages name an object: "sysv-shm 32768", "posix-mq /jobs" (raw: what prints a
+    message escapes it with ipctop.display.shown)."""
+    return f"{kind_name(kind)} {ident}"
 
 
 def _names(kinds: tuple[Kind, ...]) -> str:
@@ -183,8 +182,8 @@ def validate_posix_name(kind: Kind, name: str) -> str:
         raise UsageError(f"not a valid {label} name: {name!r}")
     if kind is Kind.POSIX_SHM and rest.startswith("sem."):
         # glibc keeps semaphore /x as /dev/shm/sem.x: as shm it would be that semaphore.
-        raise UsageError(f"{shown(name)} is not a posix-shm name: /dev/shm/sem.* files are POSIX "
-                         f"semaphores (posix-sem /{shown(rest[4:])})")
+        raise UsageError(f"{name} is not a posix-shm name: /dev/shm/sem.* files are POSIX "
+                         f"semaphores (posix-sem /{rest[4:]})")
     limit = NAME_MAX - 4 if kind is Kind.POSIX_SEM else NAME_MAX  # sem.NAME in /dev/shm
     if len(os.fsencode(rest)) > limit:
         raise UsageError(f"{label} name too long: {len(os.fsencode(rest))} bytes (at most {limit})")
