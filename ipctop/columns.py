@@ -130,6 +130,19 @@ KIND = Column("kind", "KIND", lambda o: _KIND_ORDER.index(o.kind),
 KIND_WORD = Column("kind", "KIND", lambda o: o.kind.word,
                    help="kind, as commands take it (sysv-shm, posix-mq, ...)")
 """The kind as typed on the command line, for tables a script reads (``-o KIND,...``)."""
+
+
+def _where(o: IpcObject) -> str | None:
+    if o.ns_pid is None:
+        return None  # ipctop's own namespaces: the host, as a rule
+    return o.container or f"ns {o.where}"
+
+
+CONTAINER = Column("container", "CONTAINER", _where,
+                   help="for an object of another namespace: its container, or the namespace "
+                   "inode when nothing names one (\"-\": ipctop's own)")
+NS_PID = Column("ns_pid", "NS-PID", _attr("ns_pid"), right=True,
+                help="for an object of another namespace: a process in it (what --ns PID takes)")
 QBYTES = _bytes_column("bytes", "QUEUED", _attr("bytes"), "bytes queued, waiting to be read")
 RW = Column("rw", "R/W", _readers_writers, right=True,
             help="processes holding it for reading / for writing")
@@ -275,10 +288,24 @@ def cli_columns(kind: Kind) -> tuple[Column, ...]:
     return cols
 
 
+def with_container(columns: Sequence[Column], objects: Sequence[IpcObject]) -> list[Column]:
+    """``columns``, with CONTAINER after the id or name when some of ``objects``
+    live in another namespace, where the same id can mean another object; as they are
+    otherwise."""
+    if CONTAINER in columns or all(o.ns_pid is None for o in objects):
+        return list(columns)
+    at = next((i + 1 for i, c in enumerate(columns) if c.key in _IDENTIFIERS), 1)
+    return [*columns[:at], CONTAINER, *columns[at:]]
+
+
+_IDENTIFIERS = ("id", "ident", "name", "path", "inode")
+
+
 def all_columns(kind: Kind) -> tuple[Column, ...]:
-    """Every column ``-o`` takes for ``kind``: the defaults, its extras, then KIND, UID, CTIME."""
+    """Every column ``-o`` takes for ``kind``: the defaults, its extras, then KIND, UID, CTIME,
+    CONTAINER and NS-PID."""
     out = list(cli_columns(kind))
-    for extra in (*EXTRA_COLUMNS.get(kind, ()), KIND_WORD, UID, CTIME):
+    for extra in (*EXTRA_COLUMNS.get(kind, ()), KIND_WORD, UID, CTIME, CONTAINER, NS_PID):
         if all(c.key != extra.key for c in out):
             out.append(extra)
     return tuple(out)

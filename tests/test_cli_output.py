@@ -51,9 +51,14 @@ def segment(tmp_path: Path) -> Iterator[tuple[str, str]]:
         proc.communicate("", timeout=30)
 
 
+DEFAULTS = "ID,KEY,OWNER,MODE,SIZE,NATTCH,CPID,LPID,STATUS,ATTACHED,CREATOR,USED-BY,CTIME,LEAK"
+"""sysv-shm's default columns, spelled out: a CONTAINER column joins them when another engineer's
+container holds a segment meanwhile, and the table could not fit then."""
+
+
 def test_table_fits_the_terminal_and_is_whole_when_piped(segment: tuple[str, str]) -> None:
     shmid, key = segment
-    text = on_terminal(["snapshot", "--kind", "sysv-shm"], columns=120)
+    text = on_terminal(["snapshot", "--kind", "sysv-shm", "-o", DEFAULTS], columns=120)
     lines = text.splitlines()
     ours = next(line for line in lines if line.split()[:2] == [shmid, key])
     assert all(len(line) <= 120 for line in lines if not line.startswith("note:"))
@@ -65,7 +70,8 @@ def test_table_fits_the_terminal_and_is_whole_when_piped(segment: tuple[str, str
     # --notruncate on a terminal, --width when piped.
     assert LONG_ARG in on_terminal(["snapshot", "--kind", "sysv-shm", "--notruncate"],
                                  columns=120)
-    cut = ipctop("snapshot", "--kind", "sysv-shm", "--width", "120").stdout.splitlines()
+    cut = ipctop("snapshot", "--kind", "sysv-shm", "-o", DEFAULTS,
+                 "--width", "120").stdout.splitlines()
     assert LONG_ARG not in "\n".join(cut)
     assert all(len(line) <= 120 for line in cut if not line.startswith("note:"))
     narrow = ipctop("snapshot", "--kind", "sysv-shm", "-w", "60", "-o", "ID,KEY,CREATOR")
@@ -134,6 +140,12 @@ def test_kind_narrows_the_objects_of_other_namespaces_too() -> None:
         assert any(o["kind"] == "posix_mq" and o["id"] == "/ipctop-i15-ns" for o in everything)
         narrowed = json.loads(ipctop("snapshot", "--json", "--kind", "sysv-shm").stdout)
         assert {o["kind"] for o in narrowed["objects"]} <= {"sysv_shm"}
+        # The table says where it lives: a CONTAINER column appears beside the name.
+        table = ipctop("snapshot", "--kind", "posix-mq").stdout.splitlines()
+        header = next(line.split() for line in table if line.startswith("NAME"))
+        assert header[:2] == ["NAME", "CONTAINER"]
+        row = next(line.split() for line in table if line.startswith("/ipctop-i15-ns "))
+        assert row[1] != "-"
     finally:
         holder.communicate("", timeout=30)
 

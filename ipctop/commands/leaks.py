@@ -14,7 +14,19 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from ipctop.columns import CTIME, KEY, MODE, OWNER, SIZE, UID, USERS, Column
+from ipctop.columns import (
+    CONTAINER,
+    CTIME,
+    KEY,
+    MODE,
+    NS_PID,
+    OWNER,
+    SIZE,
+    UID,
+    USERS,
+    Column,
+    with_container,
+)
 from ipctop.display import shown
 from ipctop.errors import EXIT_ERROR, EXIT_NOTHING, EXIT_OK, UsageError
 from ipctop.fmt import human_age, human_bytes
@@ -50,7 +62,7 @@ COLUMNS: tuple[Column, ...] = (
 
 EXTRA_COLUMNS: tuple[Column, ...] = (
     Column("id", "ID", lambda o: o.id, right=True, help="SysV id, POSIX /name or path"),
-    KEY, MODE, UID, CTIME, USERS,
+    KEY, MODE, UID, CTIME, USERS, CONTAINER, NS_PID,
     Column("removable", "REMOVABLE", lambda o: "yes" if is_removable(o) else "no",
            help="whether --clean removes it (leaks of the SysV and POSIX kinds)"),
     Column("evidence", "EVIDENCE", _leak(lambda v: "; ".join(v.evidence)), trunc=True,
@@ -133,6 +145,7 @@ class Leaks:
 
         self.style = Style() if style is None else style
         self.columns = list(COLUMNS) if columns is None else columns
+        self.default_columns = self.columns == list(COLUMNS)
         self.readable = self.style.headings and not self.style.raw
         """For people: the summary, the "Would remove" list; otherwise only the rows (notes,
         summaries and outcomes go to stderr) for a script."""
@@ -196,7 +209,8 @@ class Leaks:
         if not found:
             self.say("No leaks found." + (f" {more[0].upper()}{more[1:]}." if more else ""))
             return doc
-        sys.stdout.write(render(self.columns, found, now, self.style))
+        columns = with_container(self.columns, found) if self.default_columns else self.columns
+        sys.stdout.write(render(columns, found, now, self.style))
         idle = [o for o in found if _never_touched(o) and o.leak and o.leak.status == LEAK]
         if idle:
             n = len(idle)

@@ -162,7 +162,7 @@ def render_tables(snap: Snapshot, kinds: set[Kind] | None = None, now: float | N
     """The tables: readable (the default), a heading and a table per kind, then processes with
     pending signals (unless -o chose columns) and the notes; with --noheadings or --raw only the
     rows of the object tables (with --raw, each kind's header line first), for scripts."""
-    from ipctop.columns import cli_columns
+    from ipctop.columns import cli_columns, with_container
     from ipctop.table import Header, Style, render, render_cells
 
     style = Style() if style is None else style
@@ -172,8 +172,8 @@ def render_tables(snap: Snapshot, kinds: set[Kind] | None = None, now: float | N
     for kind in Kind:
         if kinds is not None and kind not in kinds:
             continue
-        cols = cli_columns(kind) if columns is None else columns.get(kind)
         objs = snap.of_kind(kind)
+        cols = with_container(cli_columns(kind), objs) if columns is None else columns.get(kind)
         if plain:
             out.append(f"{kind.label} ({len(objs)})\n")
         if cols and objs:
