@@ -333,3 +333,31 @@ def test_file_mapped_shared_by_one_process_is_not_listed(spawn: Spawn, data_file
         assert users(obj) == {(ME, None, "rw", "map"), (child.pid, None, "rw", "map")}
     finally:
         m.close()
+
+
+def test_ipv4_client_of_a_dual_stack_listener(spawn: Spawn) -> None:
+    """An IPv6 listener on [::] takes an IPv4 client: the accepted end is IPv6 with the
+    IPv4-mapped address, and the two ends still pair."""
+    srv = socket.socket(socket.AF_INET6)
+    try:
+        srv.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        srv.bind(("::", 0))
+    except OSError:
+        srv.close()
+        pytest.skip("no dual-stack IPv6 here")
+    srv.listen()
+    cli = socket.create_connection(("127.0.0.1", srv.getsockname()[1]))
+    conn, _ = srv.accept()
+    try:
+        snap = take(kinds={Kind.INET_SOCKET})
+        client = find(snap, Kind.INET_SOCKET, str(inode(cli)))
+        accepted = find(snap, Kind.INET_SOCKET, str(inode(conn)))
+        listener = find(snap, Kind.INET_SOCKET, str(inode(srv)))
+        assert isinstance(client, InetSocket) and isinstance(accepted, InetSocket)
+        assert (client.family, accepted.family) == ("ipv4", "ipv6")
+        assert accepted.local.startswith("[::ffff:127.0.0.1]:")
+        assert (client.peer, accepted.peer) == (inode(conn), inode(cli))
+        assert listener.state == "listen"  # type: ignore[attr-defined]
+    finally:
+        for s in (cli, conn, srv):
+            s.close()
