@@ -62,6 +62,23 @@ _NEEDS_MAPS = {Kind.SYSV_SHM, Kind.POSIX_SHM, Kind.POSIX_SEM, Kind.ANON_SHM, Kin
 T = TypeVar("T")
 
 
+HIDDEN_FROM_USERS = (
+    "pipes, FIFOs, eventfds, memfds, shared anonymous memory and shared file mappings exist only "
+    "in processes' fds and maps, so those of processes ipctop cannot read are not listed at all; "
+    "SysV objects, /dev/shm files, POSIX queues and sockets are all listed, but without those "
+    "processes among their users")
+"""What an unreadable process hides: the same words for the TUI's notice, the CLI's note and
+the README."""
+
+
+def unreadable_advice(is_root: bool) -> str:
+    """What reading fewer processes costs, and what to do about it."""
+    if is_root:
+        return ("even root is refused there (a container or a security module): "
+                + HIDDEN_FROM_USERS)
+    return f"as a normal user, {HIDDEN_FROM_USERS}; run as root to see everything"
+
+
 def take(
     proc: Path = PROC,
     dev: Path = DEV,

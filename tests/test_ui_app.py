@@ -506,8 +506,13 @@ def test_unreadable_notice_wording() -> None:
 
     one = FakeCollector(unreadable=1)()
     assert unreadable_notice(one, is_root=False).startswith("1 process could not be read")
-    assert "Run as root" in unreadable_notice(one, is_root=False)
-    assert "Even root" in unreadable_notice(one, is_root=True)
+    user = unreadable_notice(one, is_root=False)
+    assert "run as root" in user
+    # exactly what a normal user cannot see: the kinds found only in processes' fds and maps
+    for kind in ("pipes", "FIFOs", "eventfds", "memfds", "shared anonymous memory",
+                 "shared file mappings", "not listed at all"):
+        assert kind in user
+    assert "even root is refused" in unreadable_notice(one, is_root=True)
 
 
 @sync

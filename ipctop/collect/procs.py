@@ -234,9 +234,11 @@ class _Scanner(SplitScan):
     def _read_process(self, pid: int, dir_fd: int, status: StatusInfo) -> None:
         """The rest of ``_one``: stat, cmdline, ns/ipc, fds and maps."""
         state, start_time = "", None
+        kthread = status.kthread or pid == 2 or status.ppid == 2
         try:
             data = read_whole("stat", dir_fd)
             state, ticks = parse_stat(data, f"{self.proc}/{pid}/stat")
+            kthread = kthread or stat_kthread(data)
             if self.btime is not None:
                 start_time = self.btime + ticks / self.clk_tck
         except (OSError, ParseError) as err:
@@ -249,7 +251,8 @@ class _Scanner(SplitScan):
             self.fail(pid, f"{self.proc}/{pid}/cmdline", err)
         ipc_ns = mnt_ns = None
         dead = state in ("Z", "X")  # a zombie has no namespaces, fds or maps left: not an error
-        if not dead:
+        # A kernel thread holds no IPC; its ns links are refused to other users: not an error.
+        if not dead and not kthread:
             try:
                 ipc_ns = ns_inode(os.readlink("ns/ipc", dir_fd=dir_fd))
             except OSError as err:
@@ -266,7 +269,7 @@ class _Scanner(SplitScan):
                 ignored=mask_names(status.ignored), caught=mask_names(status.caught),
             ),
         )
-        if status.kthread or dead:
+        if kthread or dead:
             return  # kernel threads and zombies hold no fds and map nothing
         self.scan_fds(pid, dir_fd, mnt_ns)
         if not self.with_maps:
@@ -284,7 +287,17 @@ class _Scanner(SplitScan):
             self.fail(pid, f"{self.proc}/{pid}/maps", err)
 
     def fail(self, pid: int, path: str, err: OSError | ParseError) -> None:
-        """Record a failed read; a missing file of a process that has exited is counted too."""
+        """Record a failed read of process ``pid``, if it means "exists and refused".
+
+        A file or a process that vanished during the scan (ENOENT, ESRCH: an fd closed, a
+        process that exited) is not unreadable, and neither is a refusal from a process whose
+        /proc entry is gone by now (it exited while we read it). Under churn, counting those
+        told root that dozens of processes refused it and made every POSIX object "unknown".
+        A malformed file always counts."""
+        if isinstance(err, FileNotFoundError | ProcessLookupError):
+            return
+        if pid and isinstance(err, OSError) and not os.path.lexists(f"{self.proc}/{pid}"):
+            return
         self.note(pid, str(err) if isinstance(err, ParseError) else f"{path}: {_reason(err)}")
 
     def scan_fds(self, pid: int, dir_fd: int, mnt_ns: int | None = None) -> None:
@@ -431,6 +444,20 @@ def _stat(path: str, dir_fd: int | None = None) -> os.stat_result | None:
         return os.stat(path, dir_fd=dir_fd)
     except OSError:
         return None
+
+
+PF_KTHREAD = 0x00200000
+"""The flag in /proc/PID/stat (field 9) of a kernel thread: for kernels whose status has no
+"Kthread:" line."""
+
+
+def stat_kthread(data: bytes) -> bool:
+    """True if /proc/PID/stat ``data`` has PF_KTHREAD among its flags."""
+    fields = data[data.rfind(b")") + 1:].split()
+    try:
+        return bool(int(fields[6]) & PF_KTHREAD)
+    except (IndexError, ValueError):
+        return False
 
 
 def _reason(err: OSError | ParseError) -> str:

@@ -114,9 +114,9 @@ def unreadable_note(snap: Snapshot) -> str:
     what = f"{n} process{'es' if n != 1 else ''} could not be fully read"
     if snap.unreadable.sample:
         what += f" ({snap.unreadable.sample[0]})"
-    if os.geteuid() == 0:
-        return what + "; even root is refused there (a container or a security module)"
-    return what + "; run as root to see which objects they use"
+    from ipctop.snapshot import unreadable_advice
+
+    return f"{what}; {unreadable_advice(os.geteuid() == 0)}"
 
 
 def to_json(snap: Snapshot) -> str:

@@ -87,12 +87,12 @@ def default_collector() -> Callable[[], Snapshot]:
 
 def unreadable_notice(snap: Snapshot, is_root: bool) -> str:
     """Say how many processes could not be read, why, and what to do about it."""
+    from ipctop.snapshot import unreadable_advice
+
     n = snap.unreadable.count
     why = f" ({snap.unreadable.sample[0]})" if snap.unreadable.sample else ""
-    advice = ("Even root is refused here (a container or a security module)." if is_root
-              else "Run as root to see every user.")
-    return (f"{n} process{'es' if n != 1 else ''} could not be read{why}: objects they use are "
-            f"listed, but not as theirs. {advice}")
+    return (f"{n} process{'es' if n != 1 else ''} could not be read{why}: "
+            f"{unreadable_advice(is_root)}.")
 
 
 class WatchBurst(Message):
