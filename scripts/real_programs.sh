@@ -145,6 +145,16 @@ if main:
     check(pg_pids <= users, f"every postgres process (postmaster and its {len(pg_pids) - 1} "
           "children)")
     check(not lsof_pids or lsof_pids == users, "the same processes as lsof")
+    # `ipctop read` of the segment: the same bytes as the postmaster's mapping itself.
+    import subprocess
+    got = subprocess.run([".venv/bin/ipctop", "read", "anon-shm", main["id"], "--length", "64",
+                          "--raw"], capture_output=True)
+    span = max(maps, key=lambda m: int(m[0].split("-")[1], 16) - int(m[0].split("-")[0], 16))[0]
+    with open(f"/proc/{post}/map_files/{span}", "rb") as seg:
+        want = seg.read(64)
+    check(got.returncode == 0 and got.stdout == want,
+          f"ipctop read anon-shm {main['id']} gives the segment's first 64 bytes "
+          f"({got.stderr.decode().strip()})")
 else:
     check(False, "no anon_shm held by the postmaster")
 sysv = [o for o in objs if o["kind"] == "sysv_shm" and post in {u["pid"] for u in o["users"]}]
