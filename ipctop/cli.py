@@ -25,7 +25,7 @@ COMMAND_MODULES: dict[str, str] = {
     **dict.fromkeys(("create", "send", "recv", "write", "read", "sem", "rm"),
                     "ipctop.commands.actions"),
     "leaks": "ipctop.commands.leaks",
-    **dict.fromkeys(("metrics",), "ipctop.commands.exporter"),
+    **dict.fromkeys(("metrics", "serve"), "ipctop.commands.exporter"),
 }
 """Each subcommand and the module whose ``register(sub)`` adds it (tests check the two agree)."""
 
