@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import select
+import shutil
 import socket
 import subprocess
 import sys
@@ -25,6 +26,7 @@ import posix_ipc
 import pytest
 import sysv_ipc
 from conftest import Tag
+from prometheus_client.parser import text_string_to_metric_families
 from promtools import prometheus, promtool
 
 from ipctop.metrics import empty_families
@@ -183,3 +185,35 @@ def test_contrib_rules_and_dashboard_use_only_series_ipctop_has() -> None:
     assert names - used == {"ipctop_build_info"}
     ids = [p["id"] for p in dash["panels"]]
     assert len(ids) == len(set(ids))
+
+
+def test_contrib_systemd_units_verify(tmp_path: Path) -> None:
+    analyze = shutil.which("systemd-analyze")
+    if not analyze:
+        pytest.skip("systemd-analyze is not installed (package systemd)")
+    ipctop_bin = str(Path(sys.executable).with_name("ipctop"))
+    for unit in sorted((CONTRIB / "systemd").iterdir()):
+        # The examples name /usr/local/bin/ipctop; verify checks that the program exists.
+        (tmp_path / unit.name).write_text(
+            unit.read_text().replace("/usr/local/bin/ipctop", ipctop_bin))
+    units = sorted(str(p) for p in tmp_path.iterdir())
+    assert len(units) == 3
+    done = subprocess.run([analyze, "verify", "--man=no", *units], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout + done.stderr == "", done.stdout + done.stderr
+
+
+def test_contrib_textfile_command_writes_a_whole_file(tmp_path: Path) -> None:
+    unit = (CONTRIB / "systemd" / "ipctop-textfile.service").read_text()
+    [line] = [ln for ln in unit.splitlines() if ln.startswith("ExecStart=")]
+    command = line.removeprefix("ExecStart=/bin/sh -c ").strip("'")
+    command = (command.replace("$$$$", "$$")  # systemd's escape of the shell's $$
+               .replace("/var/lib/node_exporter", str(tmp_path))
+               .replace("ipctop metrics", f"{sys.executable} -m ipctop metrics"))
+    done = subprocess.run(["/bin/sh", "-c", command], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["ipctop.prom"]  # no temp file left
+    text = (tmp_path / "ipctop.prom").read_text()
+    names = {f.name for f in text_string_to_metric_families(text)}
+    assert names == exporter_series()
