@@ -25,9 +25,9 @@ from ipctop.meters import meters
 from ipctop.model import KIND_CLASSES, IpcObject, Kind, Snapshot
 from ipctop.snapshot import natural_key
 
-OBJECT_LABELS = ("kind", "id", "key", "name", "owner")
-"""Labels of the per-object series, each read from the IpcObject field of that name. A new
-field (a container, a namespace) becomes a label by adding its name here."""
+OBJECT_LABELS = ("kind", "id", "key", "name", "owner", "container", "namespace")
+"""Labels of the per-object series, each read from the IpcObject field of that name (namespace:
+see :func:`namespace_label`). A new field becomes a label by adding its name here."""
 
 _KIND_ORDER = {kind: i for i, kind in enumerate(Kind)}
 
@@ -75,9 +75,20 @@ def largest(objects: Iterable[IpcObject], top: int) -> list[IpcObject]:
     return sized[:max(0, top)]
 
 
+def namespace_label(obj: IpcObject) -> str:
+    """"ipc:[4026532451]" (as /proc/PID/ns/ipc reads) for an object of an IPC namespace other
+    than ipctop's own, "mnt:[...]" for a /dev/shm file found only through another mount
+    namespace; "" for ipctop's own namespaces (no label)."""
+    if obj.where is None:
+        return ""
+    return f"ipc:[{obj.ipc_ns}]" if obj.ipc_ns is not None else f"mnt:[{obj.mnt_ns}]"
+
+
 def object_labels(obj: IpcObject) -> list[str]:
     """The values of :data:`OBJECT_LABELS` for ``obj``."""
-    return [obj.kind.value if name == "kind" else label_text(getattr(obj, name, None))
+    special: dict[str, Callable[[IpcObject], str]] = {
+        "kind": lambda o: o.kind.value, "namespace": namespace_label}
+    return [special[name](obj) if name in special else label_text(getattr(obj, name, None))
             for name in OBJECT_LABELS]
 
 
@@ -122,6 +133,20 @@ def _families(snap: Snapshot | None, *, kinds: tuple[Kind, ...], top: int,
         size.add_metric([kind.value], sum(o.size or 0 for o in objs))
     yield count
     yield size
+
+    in_containers = _gauge("ipctop_container_objects", "IPC objects of each kind in each "
+                           "container ipctop recognised (cgroup or process tree); objects of "
+                           "the host and of unnamed namespaces are not counted here",
+                           ["container", "kind"])
+    per_container: dict[tuple[str, str], int] = {}
+    for kind in kinds:
+        for obj in by_kind[kind]:
+            if obj.container:
+                where = (label_text(obj.container), kind.value)
+                per_container[where] = per_container.get(where, 0) + 1
+    for (container, kind_value), n in sorted(per_container.items()):
+        in_containers.add_metric([container, kind_value], n)
+    yield in_containers
 
     queued = _gauge("ipctop_queue_messages", "Messages waiting in the message queues of each "
                     "kind", ["kind"])

@@ -49,8 +49,10 @@ def parse(text: str) -> Samples:
 
 
 def per_object(samples: Samples, name: str) -> dict[tuple[str, str], float]:
-    """(kind, id) -> value of a per-object series."""
-    return {(dict(k)["kind"], dict(k)["id"]): v for k, v in samples.get(name, {}).items()}
+    """(kind, id) -> value of a per-object series, for objects of ipctop's own namespaces (ids
+    repeat in others: other suites' containers and namespaces come and go meanwhile)."""
+    return {(dict(k)["kind"], dict(k)["id"]): v for k, v in samples.get(name, {}).items()
+            if not dict(k).get("namespace")}
 
 
 HOLDER = textwrap.dedent("""\

@@ -128,8 +128,9 @@ def test_per_object_labels_and_process_count() -> None:
                       path="/dev/shm/data", users=users))
     m = parse(render(s, top=5, duration=0))
     [(labels, value)] = m["ipctop_object_size_bytes"].items()
+    # "" is no label to Prometheus: a POSIX name has no key; the host has no container.
     assert dict(labels) == {"kind": "posix_shm", "id": "/data", "key": "", "name": "/data",
-                            "owner": "bob"}  # "" is no label to Prometheus: a POSIX name has no key
+                            "owner": "bob", "container": "", "namespace": ""}
     assert value == 1 << 20
     assert m["ipctop_object_processes"][labels] == 2  # two processes, three uses
 
@@ -145,6 +146,26 @@ def test_names_that_are_not_utf8_or_need_escaping_never_fail_the_scrape() -> Non
     assert names == {"/\\xff\\xfename", nasty, "/lone\\ud800"}
     assert label_text(b"/a\xffb") == "/a\\xffb"
     assert label_text(None) == "" and label_text(5) == "5"
+
+
+def test_objects_of_containers_carry_container_and_namespace() -> None:
+    box = {"container": "docker 3f1a9c2b7d4e", "ns_pid": 4242}
+    s = snap(shm("5", 8192), shm("5", 4096, ipc_ns=4026532451, **box),
+             PosixShm(id="/c", name="/c", size=100, path="/dev/shm/c", mnt_ns=4026532450, **box),
+             SysvMsg(id="1", size=16, messages=0, bytes=0, lspid=0, lrpid=0, ipc_ns=4026532451,
+                     **box))
+    m = parse(render(s, top=5, duration=0))
+    where = {(dict(k)["kind"], dict(k)["id"], dict(k)["namespace"]): dict(k)["container"]
+             for k in m["ipctop_object_size_bytes"]}
+    assert where == {  # the same shmid in two IPC namespaces: two series
+        ("sysv_shm", "5", ""): "", ("sysv_shm", "5", "ipc:[4026532451]"): "docker 3f1a9c2b7d4e",
+        ("posix_shm", "/c", "mnt:[4026532450]"): "docker 3f1a9c2b7d4e",
+        ("sysv_msg", "1", "ipc:[4026532451]"): "docker 3f1a9c2b7d4e"}
+    per = {(dict(k)["container"], dict(k)["kind"]): v
+           for k, v in m["ipctop_container_objects"].items()}
+    assert per == {("docker 3f1a9c2b7d4e", "sysv_shm"): 1, ("docker 3f1a9c2b7d4e", "posix_shm"): 1,
+                   ("docker 3f1a9c2b7d4e", "sysv_msg"): 1}
+    assert by_kind(m, "ipctop_objects")["sysv_shm"] == 2  # per kind: every namespace
 
 
 def test_same_labels_twice_give_one_series() -> None:
