@@ -95,12 +95,14 @@ ipctop send posix\-mq /jobs hello \-\-priority 3
 ipctop recv sysv\-msg 32811 \-\-peek
 ipctop read posix\-shm /frames \-\-length 64
 ipctop rm sysv\-shm 32830
+ipctop metrics \-\-top 50 > /var/lib/node_exporter/ipctop.prom.tmp
+ipctop serve \-\-listen 127.0.0.1:9863
 .fi
 """,
     "see also": r"""
 \fBipcs\fR(1), \fBlsipc\fR(1), \fBlsfd\fR(1), \fBipcrm\fR(1), \fBlsof\fR(8),
 \fBsysvipc\fR(7), \fBshm_overview\fR(7), \fBmq_overview\fR(7), \fBsem_overview\fR(7),
-\fBpipe\fR(7), \fBunix\fR(7)
+\fBpipe\fR(7), \fBunix\fR(7), \fBprometheus\fR(1)
 """,
 }
 
