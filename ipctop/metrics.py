@@ -148,21 +148,11 @@ def _families(snap: Snapshot | None, *, kinds: tuple[Kind, ...], top: int,
         in_containers.add_metric([container, kind_value], n)
     yield in_containers
 
-    queued = _gauge("ipctop_queue_messages", "Messages waiting in the message queues of each "
-                    "kind", ["kind"])
-    for kind in kinds:
-        if kind in QUEUE_KINDS:
-            queued.add_metric([kind.value], sum(getattr(o, "messages", 0) or 0
-                                                for o in by_kind[kind]))
-    yield queued
-    queued_bytes = _gauge("ipctop_queue_bytes", "Bytes waiting to be read in the queues, pipes, "
-                          "FIFOs and sockets of each kind (where the kernel tells)", ["kind"],
-                          unit="bytes")
-    for kind in kinds:
-        if kind in QUEUED_BYTES_KINDS:
-            queued_bytes.add_metric([kind.value], sum(getattr(o, "bytes", 0) or 0
-                                                      for o in by_kind[kind]))
-    yield queued_bytes
+    yield _field_sums(by_kind, QUEUE_KINDS, "messages", "ipctop_queue_messages",
+                      "Messages waiting in the message queues of each kind")
+    yield _field_sums(by_kind, QUEUED_BYTES_KINDS, "bytes", "ipctop_queue_bytes",
+                      "Bytes waiting to be read in the queues, pipes, FIFOs and sockets of each "
+                      "kind (where the kernel tells)", unit="bytes")
 
     leaks = _gauge("ipctop_leaks", "IPC objects the leak hunter flags, by kind and verdict "
                    "(leak, pending_removal, unknown; see `ipctop leaks`)", ["kind", "status"])
@@ -203,6 +193,17 @@ def _families(snap: Snapshot | None, *, kinds: tuple[Kind, ...], top: int,
         obj_procs.add_metric(labels, len(obj.pids))
     yield obj_size
     yield obj_procs
+
+
+def _field_sums(by_kind: dict[Kind, list[IpcObject]], having: Collection[Kind], field: str,
+                name: str, doc: str, unit: str = "") -> Metric:
+    """A per-kind gauge: the sum of ``field`` (None as 0) over the objects of each kind asked
+    for that has the field."""
+    fam = _gauge(name, doc, ["kind"], unit=unit)
+    for kind, objs in by_kind.items():
+        if kind in having:
+            fam.add_metric([kind.value], sum(getattr(o, field, 0) or 0 for o in objs))
+    return fam
 
 
 def _limit_families(snap: Snapshot | None, kinds: tuple[Kind, ...]) -> Iterator[Metric]:

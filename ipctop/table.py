@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
+from ipctop.cli import whole_number
 from ipctop.display import shown
 from ipctop.errors import UsageError
 
@@ -187,19 +188,9 @@ def add_output_options(p: argparse.ArgumentParser, json_help: str) -> None:
                    help="how CTIME shows: short (10:22 today, Nov28 this year, 2025-Nov "
                    "before; the default), full (Sat Nov 28 10:22:38 2026) or iso "
                    "(2026-11-28T10:22:38+00:00), as lsipc's")
-    p.add_argument("-w", "--width", type=_width, metavar="N",
+    p.add_argument("-w", "--width", type=whole_number(1), metavar="N",
                    help="fit the table in N columns (default: the terminal's width when "
                    "output is a terminal; piped, nothing is cut)")
-
-
-def _width(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more: {text!r}")
-    return value
 
 
 def terminal_width() -> int | None:

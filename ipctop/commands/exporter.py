@@ -11,6 +11,7 @@ import sys
 import time
 from typing import Any
 
+from ipctop.cli import whole_number
 from ipctop.commands.snapshot import parse_kinds
 from ipctop.errors import EXIT_OK, UsageError
 from ipctop.model import Kind, kind_words
@@ -21,22 +22,12 @@ DEFAULT_TOP = 20
 """Per-object series for this many of the largest objects, unless --top says otherwise."""
 
 
-def _top(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more: {text!r}")
-    return value
-
-
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--kind", action="append", default=[], metavar="KIND",
         help="only these kinds (repeat, or comma-separated): " + kind_words(Kind),
     )
-    p.add_argument("--top", type=_top, default=DEFAULT_TOP, metavar="N",
+    p.add_argument("--top", type=whole_number(0), default=DEFAULT_TOP, metavar="N",
                    help=f"per-object series for the N largest objects only (default "
                    f"{DEFAULT_TOP}; 0: none)")
 
