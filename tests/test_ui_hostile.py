@@ -152,3 +152,26 @@ def test_confirm_box_shows_question_and_details_literally() -> None:
             assert "[@click=app.quit]evil[/]" in text and EVIL_COMM_SHOWN in text
 
     run(body)
+
+
+def test_form_title_names_a_hostile_object_literally() -> None:
+    from ipctop.model import PosixMq
+    from ipctop.ui.screens.send_form import SendForm
+
+    async def body() -> None:
+        fake = FakeCollector(auto=False)
+        name = "/q[@click=app.quit]\x1b]2;PWNED\x07"
+        fake.add(PosixMq(id=name, name=name, mode="0600", size=0, ctime=T0, messages=0,
+                         maxmsg=10, msgsize=64, owner="mallory", uid=1001))
+        app = make_app(fake)
+        async with app.run_test(size=(200, 50), notifications=True) as pilot:
+            await settle(pilot)
+            assert app.table.select_key(row_key_of(fake.get(Kind.POSIX_MQ, name)))
+            await pilot.press("s")
+            await settle(pilot)
+            assert isinstance(app.screen, SendForm)
+            text = screen_text(pilot)
+            assert_literal(text)
+            assert "Send to posix-mq /q[@click=app.quit]\\x1b]2;PWNED\\x07" in text
+
+    run(body)

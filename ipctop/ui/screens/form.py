@@ -21,6 +21,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Static
 from textual.worker import Worker, WorkerState
 
+from ipctop.display import shown
 from ipctop.errors import IpcError
 
 R = TypeVar("R")
@@ -105,9 +106,11 @@ class FormScreen(ModalScreen[R | None], Generic[R]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="form"):
-            yield Static(self.title_text, classes="form-title", id="form-title")
+            # the title names the object, the error line quotes errors: shown literally
+            yield Static(shown(self.title_text), classes="form-title", id="form-title",
+                         markup=False)
             yield from self.compose_fields()
-            yield Static("", id="form-error")
+            yield Static("", id="form-error", markup=False)
             with Horizontal(id="form-buttons"):
                 yield Button(self.ok_label, variant="primary", id="ok")
                 yield Button("Cancel", id="cancel")
@@ -157,7 +160,7 @@ class FormScreen(ModalScreen[R | None], Generic[R]):
             raise FormError(str(err)) from None
 
     def show_error(self, message: str) -> None:
-        self.query_one("#form-error", Static).update(message)
+        self.query_one("#form-error", Static).update(shown(message))
 
     # -- flow ----------------------------------------------------------------------------------
 
