@@ -84,6 +84,11 @@ HOLDER = textwrap.dedent("""\
     time.sleep(110)
 """)
 
+def evil_name(tag: Tag) -> str:
+    """A /dev/shm name nobody makes: a quote, a brace, a newline, an escape sequence, a
+    backslash (to forge samples or labels in the exposition, or drive a terminal)."""
+    return f'/ipctop5-{tag.text}-evil"}} 1\n\x1b[2J{{x="1"}} \\'
+
 NS_SCRIPT = textwrap.dedent("""\
     set -eu
     mount -t tmpfs -o size=16m,mode=1777 ipctop-test /dev/shm
@@ -91,6 +96,10 @@ NS_SCRIPT = textwrap.dedent("""\
     coproc HOLD { exec timeout 120 "$PY" "$OUT/holder.py" "$@"; }
     read -r -t 60 line <&"${HOLD[0]}" || line="(nothing)"
     [ "$line" = ready ] || { echo "holder failed: $line" >&2; exit 3; }
+    # An unprivileged user names a file to break the exposition format and the terminal.
+    setpriv --reuid=65534 --regid=65534 --clear-groups "$PY" -c 'import os, sys
+    fd = os.open(os.fsencode(sys.argv[1]), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    os.ftruncate(fd, 777)' "/dev/shm$EVIL"
     export IPCTOP_IGNORE_UNREADABLE=1
     "$PY" -m ipctop snapshot --json --kind "$KINDS" > "$OUT/snap.json"
     "$PY" -m ipctop metrics --kind "$KINDS" --top 1000 > "$OUT/metrics.prom"
@@ -104,7 +113,8 @@ def run_in_fresh_namespaces(tmp_path: Path, tag: Tag) -> tuple[dict[str, Any], S
     (tmp_path / "holder.py").write_text(HOLDER)
     keys = [str(tag.key()) for _ in range(5)]
     names = [tag.name(w) for w in ("data", "raw", "queue", "sem")]
-    env = {**os.environ, "PY": sys.executable, "OUT": str(tmp_path), "KINDS": NS_KINDS}
+    env = {**os.environ, "PY": sys.executable, "OUT": str(tmp_path), "KINDS": NS_KINDS,
+           "EVIL": evil_name(tag)}
     done = subprocess.run(["unshare", "--ipc", "--mount", "--propagation", "private", "--pid",
                            "--fork", "--mount-proc", "bash", "-c", NS_SCRIPT, "ns", *keys, *names],
                           capture_output=True, text=True, timeout=180, env=env)
@@ -119,7 +129,7 @@ def test_metrics_equal_snapshot_json_for_the_same_objects(tmp_path: Path, tag: T
     kinds = [k.replace("-", "_") for k in NS_KINDS.split(",")]
     # The namespaces hold this test's objects only.
     assert Counter(o["kind"] for o in objs) == {"sysv_shm": 3, "sysv_msg": 1, "sysv_sem": 1,
-                                                "posix_shm": 2, "posix_mq": 1, "posix_sem": 1}
+                                                "posix_shm": 3, "posix_mq": 1, "posix_sem": 1}
 
     def kind_series(name: str) -> dict[str, float]:
         return {dict(k)["kind"]: v for k, v in m[name].items()}
@@ -162,6 +172,20 @@ def test_non_utf8_names_become_escaped_labels(tmp_path: Path, tag: Tag) -> None:
     assert label_text(raw[0]["name"]) in names
     assert label_text(raw[0]["name"]).endswith("-raw-\\xff\\xfe")
     text.encode("utf-8")  # the whole exposition is valid UTF-8
+
+
+def test_names_an_unprivileged_user_chooses_stay_inside_their_label(tmp_path: Path,
+                                                                    tag: Tag) -> None:
+    doc, m, text = run_in_fresh_namespaces(tmp_path, tag)
+    evil = evil_name(tag)
+    [obj] = [o for o in doc["objects"] if o["id"] == evil]
+    assert obj["owner"] == "nobody" and obj["size"] == 777
+    labels = [dict(k) for k in m["ipctop_object_size_bytes"] if dict(k)["id"] == evil]
+    assert labels == [{"kind": "posix_shm", "id": evil, "key": "", "name": evil,
+                       "owner": "nobody", "container": "", "namespace": ""}]
+    assert "x" not in {k for f in m.values() for lab in f for k, _ in lab}  # no injected label
+    # Written escaped on one line: no raw newline inside a label, so no forged sample.
+    assert not any(line.startswith(("1", "\x1b", "{x=")) for line in text.splitlines())
 
 
 def test_promtool_check_metrics_accepts_the_output(tmp_path: Path, tag: Tag) -> None:
