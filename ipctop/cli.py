@@ -208,6 +208,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     func = getattr(args, "func", None) or run_tui
+    ns = getattr(args, "ns", None)
+    if ns is None:
+        return _handled(func, args)
+
+    def inside(a: argparse.Namespace) -> int:
+        # The command runs in a child inside the namespaces, with its own error handling.
+        from ipctop.nsenter import act_inside
+
+        return act_inside(ns, lambda: _handled(func, a))
+
+    return _handled(inside, args)
+
+
+def _handled(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """``func(args)``, every error turned into one line on stderr and an exit status."""
     real_stdout = sys.stdout
     if func is not run_tui:
         sys.stdout = cast(TextIO, _Guarded(real_stdout))

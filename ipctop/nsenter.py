@@ -168,3 +168,56 @@ def _child(wfd: int, rfd: int, fds: list[tuple[int, int]], private_mqueue: bool,
                 view = view[os.write(wfd, view):]
     finally:
         os._exit(code)  # never unwind into the parent's code (atexit, stdio buffers, pytest)
+
+
+def act_inside(pid: int, body: Callable[[], int], *, proc: str = "/proc") -> int:
+    """Run a command (``body`` returns its exit status) in a forked child inside the IPC and
+    mount namespaces of process ``pid``, with this process's stdin, stdout and stderr; its exit
+    status is returned here. What the command prints comes from the child. Raises NsError when
+    the namespaces cannot be opened (no such process, not allowed).
+
+    Both namespaces: the IPC one is where SysV ids, keys and queue names mean something, the
+    mount one where /dev/shm, /dev/mqueue and FIFO paths do.
+    """
+    import sys
+
+    fds = [(open_ns(proc, pid, "ipc"), CLONE_NEWIPC)]
+    try:
+        fds.append((open_ns(proc, pid, "mnt"), CLONE_NEWNS))
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        try:
+            child = os.fork()
+        except OSError as err:
+            raise NsError(f"cannot fork a helper: {err.strerror}") from None
+        if child == 0:  # pragma: no cover - runs in the child; the tests check what it does
+            code = 2
+            try:
+                try:
+                    for fd, nstype in fds:
+                        setns(fd, nstype)
+                except OSError as err:
+                    print(f"ipctop: cannot enter the namespaces of process {pid}: "
+                          f"{err.strerror}", file=sys.stderr)
+                else:
+                    code = body()
+            finally:
+                for stream in (sys.stdout, sys.stderr):
+                    with contextlib.suppress(Exception):
+                        stream.flush()
+                os._exit(code)
+    finally:
+        for fd, _ in fds:
+            os.close(fd)
+    while True:
+        try:
+            _, status = os.waitpid(child, 0)
+            break
+        except InterruptedError:
+            continue
+        except KeyboardInterrupt:
+            with contextlib.suppress(OSError):
+                os.kill(child, signal.SIGINT)
+    code = os.waitstatus_to_exitcode(status)
+    return code if code >= 0 else 128 - code

@@ -5,7 +5,8 @@ print its result. Each command takes only the kinds it can act on, and its --hel
 those: create and rm take sysv-shm, sysv-msg, sysv-sem, posix-shm, posix-mq, posix-sem and fifo;
 send and recv the queues and fifo; write and read shared memory; sem the semaphores. ID is the
 SysV id (or --key KEY, as ``ipcrm -M KEY``), the POSIX "/name" or the FIFO path. Exit status: 0
-done, 1 nothing to receive or no such object, 2 bad usage or a failure.
+done, 1 nothing to receive or no such object, 2 bad usage or a failure. ``--ns PID`` runs any of
+them inside the IPC and mount namespaces of process PID (cli.main forks; see nsenter.act_inside).
 """
 
 from __future__ import annotations
@@ -68,8 +69,27 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _pid(text: str) -> int:
+    """A process id: a positive whole number."""
+    try:
+        value = int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a process id: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"not a process id: {text!r}")
+    return value
+
+
+def _add_ns(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--ns", type=_pid, metavar="PID",
+                   help="act inside the IPC and mount namespaces of process PID (a container's "
+                   "object: its ns_pid in `snapshot --json`); needs root")
+
+
 def _add_target(p: argparse.ArgumentParser, kinds: Sequence[Kind], command: str) -> None:
-    """KIND and ID (or --key for the SysV kinds) of the one object a command acts on."""
+    """KIND and ID (or --key for the SysV kinds) of the one object a command acts on, and
+    --ns."""
+    _add_ns(p)
     p.add_argument("kind", type=_kind_of(kinds, command), metavar="KIND",
                    help=f"{kind_words(kinds)}")
     sysv = any(k in _SYSV for k in kinds)
@@ -133,6 +153,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
                    help="take an existing object with that key or name even when its size, "
                    "nsems, maxmsg or msgsize differ from those given (a note says how)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    _add_ns(p)
     p.set_defaults(func=run_create)
 
     p = sub.add_parser(
