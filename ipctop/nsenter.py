@@ -99,6 +99,7 @@ def run_inside(
     private_mqueue: bool = False,
     proc: str = "/proc",
     expect_ipc: int | None = None,
+    expect_mnt: int | None = None,
 ) -> Any:
     """``body()`` run in a forked child inside the IPC (``ipc``) and mount (``mnt``) namespaces
     of process ``pid``; its result (marshal-able data) returned here.
@@ -106,13 +107,14 @@ def run_inside(
     ``private_mqueue``: the child first gets a mount namespace of its own with its IPC
     namespace's mqueue filesystem mounted (see :func:`private_mqueue_mount`); ``body`` finds it
     at /dev/mqueue. An IpcError raised by ``body`` comes back as an NsError with its message.
+    ``expect_ipc`` / ``expect_mnt``: the namespaces ``pid`` must still be in (NsError if not).
     """
     fds: list[tuple[int, int]] = []
     try:
         if ipc:
             fds.append((open_ns(proc, pid, "ipc", expect_ipc), CLONE_NEWIPC))
         if mnt:
-            fds.append((open_ns(proc, pid, "mnt"), CLONE_NEWNS))
+            fds.append((open_ns(proc, pid, "mnt", expect_mnt), CLONE_NEWNS))
         rfd, wfd = os.pipe()
         try:
             child = os.fork()

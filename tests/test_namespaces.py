@@ -226,3 +226,67 @@ def test_not_root_says_what_it_could_not_look_into(cleanup: Cleanup) -> None:
     assert "needs root" in notice and "other processes could not be read (not root)" in notice
     (unread,) = [n for n in doc["namespaces"] if not n["read"]]
     assert unread["type"] == "ipc" and unread["pid"] == holder.pid
+
+
+def test_tui_removes_a_containers_object_in_its_namespace(spawn: Spawn, cleanup: Cleanup) -> None:
+    """The TUI lists the object inside beside the host's of the same key, removes the one
+    selected in its own namespace without asking for a pid, and leaves the host's alone."""
+    import asyncio
+
+    from test_ui_actions import click, notes, press_for, running, settle
+
+    from ipctop.ui.app import IpcTopApp
+    from ipctop.ui.screens.confirm import ConfirmScreen
+
+    key = unique_key()
+    hexkey = f"0x{key:08x}"
+    outside = sysv_ipc.SharedMemory(key, sysv_ipc.IPC_CREX, size=4096)
+    cleanup(outside.remove)
+    cleanup(outside.detach)
+
+    def inside() -> bytes:
+        private_namespaces()
+        seg = sysv_ipc.SharedMemory(key, sysv_ipc.IPC_CREX, size=8192)
+        seg.detach()
+        return str(seg.id).encode()
+
+    member = spawn(inside)
+    inner_id = member.report.decode()
+    ipc_ns = ns_of(member.pid, "ipc")
+
+    def collector() -> Snapshot:
+        snap = take(kinds={Kind.SYSV_SHM})
+        import dataclasses
+
+        return dataclasses.replace(snap, objects=tuple(
+            o for o in snap.objects if o.key == hexkey))
+
+    async def scenario() -> None:
+        async with running(collector) as pilot:
+            app = pilot.app
+            assert isinstance(app, IpcTopApp)
+            foreign = f"sysv_shm:{inner_id}@{ipc_ns}"
+            assert foreign in app.table.rows and f"sysv_shm:{outside.id}" in app.table.rows
+            assert app.table.select_key(foreign)
+            await pilot.pause()
+            await pilot.press("a")  # attach is not taken inside yet: it says how, does nothing
+            await settle(pilot)
+            assert any("in another namespace" in text and f"--ns {member.pid}" in text
+                       for _, text in notes(pilot))
+            box = await press_for(pilot, "d", ConfirmScreen)
+            assert box.question == f"Remove sysv-shm {inner_id}?"
+            await click(pilot, "#yes")
+            await settle(pilot)
+            assert ("information", f"removed sysv-shm {inner_id}: no process attached: "
+                    "destroyed now, 8.0K of memory freed") in notes(pilot)
+
+    asyncio.run(scenario())
+    rows = nsenter_shm(member.pid)
+    assert hexkey not in rows  # gone inside
+    assert sysv_ipc.SharedMemory(key).id == outside.id  # the host's is untouched
+
+
+def nsenter_shm(pid: int) -> set[str]:
+    out = subprocess.run(["nsenter", "-t", str(pid), "-i", "cat", "/proc/sysvipc/shm"],
+                         capture_output=True, text=True, check=True).stdout
+    return {f"0x{int(r.split()[0]) & 0xFFFFFFFF:08x}" for r in out.splitlines()[1:]}

@@ -321,8 +321,10 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
                                          self._timer_fired)
 
     def _watch_poll_delay(self) -> float:
-        return max(0.0, min(self.interval,
-                            self._watch_polled_at + WATCH_POLL_GAP - time.monotonic()))
+        # Never 0: a Textual timer that fires late divides by its interval (ZeroDivisionError
+        # in Timer._run, seen when a poll kept the loop busy past it).
+        return max(0.001, min(self.interval,
+                              self._watch_polled_at + WATCH_POLL_GAP - time.monotonic()))
 
     def _live(self) -> bool:
         """False while the app shuts down (timers and workers may still report then)."""

@@ -38,6 +38,22 @@ class _Host(Protocol):
     def request_poll(self) -> None: ...
 
 
+_COMMANDS = {"Send": "send", "Receive": "recv", "Attach": "read", "Edit semaphore": "sem"}
+"""The command line that does what a TUI action does, for an object in another namespace."""
+
+
+def inside(obj: IpcObject, job: Callable[[], object]) -> object:
+    """``job()`` run where ``obj`` lives: here for ipctop's own namespaces, else in a helper
+    inside the IPC and mount namespaces of its member process (refused, as an NsError, when
+    that process is no longer in them). ``job`` returns plain data."""
+    if obj.ns_pid is None:
+        return job()
+    from ipctop import nsenter
+
+    return nsenter.run_inside(obj.ns_pid, job, ipc=True, mnt=True, expect_ipc=obj.ipc_ns,
+                              expect_mnt=obj.mnt_ns)
+
+
 def users_lines(users: Sequence[User]) -> list[str]:
     """"Used by:" lines for the confirm box: one process per line, at most a few."""
     if not users:
@@ -96,6 +112,15 @@ class ObjectActions:
             names = ", ".join(actions.kind_name(k) for k in kinds)
             self._ui.notify(f"{verb} works on {names}, not on a {actions.kind_name(obj.kind)}.",
                             title=verb, severity="warning")
+            return None
+        if obj.ns_pid is not None and verb != "Remove":
+            # Only removal is taken into the object's namespaces from here so far; the others
+            # would act on ipctop's own object of the same id or name.
+            self._ui.notify(
+                f"{actions.object_name(obj.kind, obj.id)} is in another namespace"
+                f"{f' ({obj.container})' if obj.container else ''}: use `ipctop "
+                f"{_COMMANDS.get(verb, 'rm')} ... --ns {obj.ns_pid}`.",
+                title=verb, severity="warning")
             return None
         return obj
 
@@ -203,7 +228,8 @@ class ObjectActions:
 
         def consequence() -> None:  # in a thread: reads /proc/sysvipc, opens POSIX objects
             try:
-                text = actions.describe_removal(target.kind, target.id, holders=holders)
+                text = str(inside(target, lambda: actions.describe_removal(
+                    target.kind, target.id, holders=holders)))
             except IpcError as err:
                 with contextlib.suppress(RuntimeError):
                     ui.call_from_thread(ui.notify, str(err), title="Remove", severity="error")
@@ -226,8 +252,8 @@ class ObjectActions:
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self._in_thread("Remove", lambda: actions.remove(
-                    obj.kind, obj.id, holders=len(obj.pids), force_attached=attached))
+                self._in_thread("Remove", lambda: str(inside(obj, lambda: actions.remove(
+                    obj.kind, obj.id, holders=len(obj.pids), force_attached=attached))))
             else:
                 self._ui.notify(f"kept {name}", title="Remove")
 
