@@ -14,18 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.attacker import UID, become_attacker
 from tests.conftest import Cleanup, run_and_exit, unique_name
 
-NOBODY = 65534
-
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="the attacker is made with setuid")
-
-
-def as_nobody() -> None:
-    """In a forked child: drop every privilege to the nobody account."""
-    os.setgroups([])
-    os.setresgid(NOBODY, NOBODY, NOBODY)
-    os.setresuid(NOBODY, NOBODY, NOBODY)
 
 
 def hostile_shm(cleanup: Cleanup, payload: bytes) -> tuple[bytes, str]:
@@ -35,12 +27,12 @@ def hostile_shm(cleanup: Cleanup, payload: bytes) -> tuple[bytes, str]:
     path = b"/dev/shm/" + name
 
     def make() -> None:
-        as_nobody()
+        become_attacker()
         os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
 
     run_and_exit(make)
     cleanup(lambda: os.unlink(path))
-    assert os.stat(path).st_uid == NOBODY
+    assert os.stat(path).st_uid == UID
     return name, stem
 
 

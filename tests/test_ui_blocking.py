@@ -20,6 +20,7 @@ from ipctop.preview import Preview
 from ipctop.ui.app import IpcTopApp
 from ipctop.ui.preview_loader import PreviewLoader
 from ipctop.ui.widgets.object_table import row_key_of
+from tests.attacker import become_attacker
 from tests.conftest import Cleanup, run_and_exit, unique_name
 
 BOUND = 10.0
@@ -31,9 +32,7 @@ def plant_fifo(cleanup: Cleanup) -> str:
 
     def make() -> None:
         if os.geteuid() == 0:
-            os.setgroups([])
-            os.setresgid(65534, 65534, 65534)
-            os.setresuid(65534, 65534, 65534)
+            become_attacker()
         os.mkfifo(path, 0o666)
 
     run_and_exit(make)

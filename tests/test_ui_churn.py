@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 from churn import Churn
 
+from tests.attacker import become_attacker
 from tests.conftest import Cleanup, run_and_exit, unique_name
 
 CHURN_SECONDS = 40.0
@@ -112,9 +113,7 @@ def plant_title_attack(cleanup: Cleanup) -> str | None:
     path = f"/dev/shm/{unique_name()}\x1b]2;PWNED-TITLE\x07"
 
     def make() -> None:
-        os.setgroups([])
-        os.setresgid(65534, 65534, 65534)
-        os.setresuid(65534, 65534, 65534)
+        become_attacker()
         os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
 
     run_and_exit(make)

@@ -13,6 +13,7 @@ from test_collect_procs import make_pid, make_proc
 
 from ipctop.collect import procs
 from ipctop.collect.procs import scan, stat_kthread
+from tests.attacker import become_attacker
 from tests.conftest import run_and_exit, unique_name
 
 
@@ -68,9 +69,7 @@ def test_stat_flags_tell_a_kernel_thread() -> None:
 @pytest.mark.skipif(os.geteuid() != 0, reason="drops to nobody with setuid")
 def test_a_normal_user_does_not_count_kernel_threads() -> None:
     def as_nobody() -> bytes:
-        os.setgroups([])
-        os.setresgid(65534, 65534, 65534)
-        os.setresuid(65534, 65534, 65534)
+        become_attacker()
         scanner = procs._Scanner(Path("/proc"), live=True)
         scanner.run()
         return json.dumps(sorted(scanner.bad_pids)).encode()
