@@ -361,3 +361,29 @@ def test_ipv4_client_of_a_dual_stack_listener(spawn: Spawn) -> None:
     finally:
         for s in (cli, conn, srv):
             s.close()
+
+
+def test_a_path_naming_two_mapped_files_lists_each_once(spawn: Spawn, data_file: Path) -> None:
+    """A file replaced while mapped: the old one "(deleted)" and the new one share the path
+    (as do the same path in a chroot and outside): two objects, each once."""
+    def hold(path: Path) -> bytes:
+        with open(path, "rb") as f:
+            _keep.append(mmap.mmap(f.fileno(), 8192, mmap.MAP_SHARED, mmap.PROT_READ))
+        return b""
+
+    old_ino = os.stat(data_file).st_ino
+    spawn(lambda: hold(data_file))
+    spawn(lambda: hold(data_file))
+    fresh = data_file.with_name("fresh.bin")
+    fresh.write_bytes(b"\1" * 8192)
+    os.rename(fresh, data_file)  # the old file is now unlinked, still mapped
+    new_ino = os.stat(data_file).st_ino
+    spawn(lambda: hold(data_file))
+    spawn(lambda: hold(data_file))
+    snap = take(kinds={Kind.SHARED_MAPPING})
+    mine = [o for o in snap.objects if getattr(o, "path", None) == str(data_file)]
+    assert sorted((getattr(o, "inode", None), getattr(o, "deleted", None)) for o in mine) == \
+        sorted([(old_ino, True), (new_ino, False)])
+    assert len({o.identity for o in mine}) == 2
+    assert len({o.identity for o in snap.objects}) == len(snap.objects)
+

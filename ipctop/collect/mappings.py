@@ -36,6 +36,7 @@ def join_shared_mappings(join: Join, dev_shm: list[PosixShm | PosixSem]) -> list
 
     listed = {(o.dev, o.inode) for o in dev_shm}
     out: list[IpcObject] = []
+    ids: set[str] = set()
     for key, maps in join.maps_by_file.items():
         if key in listed:
             continue
@@ -62,8 +63,13 @@ def join_shared_mappings(join: Join, dev_shm: list[PosixShm | PosixSem]) -> list
                     continue
                 size, uid, mode, ctime = st.st_size, st.st_uid, mode_str(st.st_mode), \
                     st.st_ctime
+        # One path can name two files: one replaced while mapped (the old one "(deleted)"), or
+        # the same path under another root (a chroot, a container sharing the mount
+        # namespace). The id tells them apart, so every object is listed once.
+        ident = path if path not in ids else f"{path} (inode {key[1]})"
+        ids.add(ident)
         out.append(SharedMapping(
-            id=path, name=path, path=path, dev=key[0], inode=key[1], deleted=deleted,
+            id=ident, name=path, path=path, dev=key[0], inode=key[1], deleted=deleted,
             size=size, uid=uid, owner=user_name(uid) if uid is not None else None,
             mode=mode, ctime=ctime, users=join.map_users(maps),
         ))
