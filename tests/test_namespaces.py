@@ -15,13 +15,12 @@ import mmap
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import Callable
 
 import posix_ipc
 import pytest
 import sysv_ipc
-from conftest import Cleanup, Spawn, unique_key, unique_name
+from conftest import Cleanup, Spawn, ipctop_argv, unique_key, unique_name
 
 from ipctop import nsenter
 from ipctop.collect.procfs import ns_inode
@@ -217,8 +216,7 @@ def test_not_root_says_what_it_could_not_look_into(cleanup: Cleanup) -> None:
     cleanup(holder.wait)
     cleanup(holder.kill)
     out = subprocess.run(
-        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-         sys.executable, "-m", "ipctop", "snapshot", "--json", "--kind", "sysv-shm"],
+        [*ipctop_argv(65534), "snapshot", "--json", "--kind", "sysv-shm"],
         capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
