@@ -85,15 +85,15 @@ pip_install() {
 
 # A C build failed for lack of a compiler or of Python.h (no wheel for this Python).
 needs_compiler() {
-    grep -qE "command '[^']*(gcc|cc)' failed|error: command '[^']*' failed: No such file|Python\.h: No such file|gcc: not found|cc: not found|unable to execute '[^']*gcc" "$log"
+    grep -qE "No such file or directory: '[^']*cc'|command '[^']*(gcc|cc)' failed|error: command '[^']*' failed: No such file|Python\.h: No such file|gcc: not found|cc: not found|unable to execute '[^']*gcc" "$log"
 }
 
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     say "installing ipctop, its dependencies and test tools into .venv (log: $log)"
     if ! pip_install; then
         # Which projects failed to build: "Failed building wheel for X", "Failed to build X".
-        built=$(grep -oE "Failed (building wheel for|to build) [A-Za-z0-9_.-]+" "$log" \
-                | awk '{print $NF}' | sort -u | tr '\n' ' ')
+        built=$(grep -oE "Failed (building wheel for|to build) '?[A-Za-z0-9_.-]+" "$log" \
+                | awk '{print $NF}' | tr -d "'" | sort -u | tr '\n' ' ' || true)
         if needs_compiler && can_apt; then
             apt_update_once
             apt_install "no binary wheel of ${built:-a dependency }for $("$PY" -V 2>&1): pip builds it from source" \
