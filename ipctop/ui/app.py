@@ -46,6 +46,7 @@ from textual.timer import Timer
 from textual.widgets import ContentSwitcher, DataTable, Footer, Input, Tab, Tabs
 from textual.worker import Worker, WorkerState
 
+from ipctop.columns import Column, with_container
 from ipctop.display import shown
 from ipctop.model import IpcObject, Snapshot
 from ipctop.preview import Preview, preview
@@ -434,8 +435,16 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
         view = self.current_view
         if view is None:
             return
-        self.table.set_view(view.id, view.columns)
+        self.table.set_view(*self._columns(view))
         self.table.show(self._rows(view), self.clock())
+
+    def _columns(self, view: View) -> tuple[str, list[Column]]:
+        """(table layout id, columns) of ``view``: its own, and CONTAINER after the id while
+        objects of other namespaces are listed (hidden when everything is ipctop's own)."""
+        objects = self.snapshot.objects if self.snapshot is not None else ()
+        columns = with_container(view.columns, objects)
+        return (view.id if len(columns) == len(view.columns) else f"{view.id}+container",
+                columns)
 
     def _detail_args(self, key: str | None) -> dict[str, Any]:
         obj = None if key is None else self.live.objects.get(key)
@@ -611,6 +620,10 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
 
     def _list_widget(self) -> DataTable[Any]:
         return self.table if self.current_view is not None else self.event_log
+
+    def filter_to(self, text: str) -> None:
+        """Filter the table to ``text`` (the palette's "Filter: container ...")."""
+        self._set_filter(text)
 
     def _set_filter(self, text: str) -> None:
         box = self.main_screen.query_one("#filter", Input)

@@ -1,4 +1,5 @@
-"""Command palette entries (ctrl+p) for ipctop: views, pause, poll now, sort by any column.
+"""Command palette entries (ctrl+p) for ipctop: views, pause, poll now, a filter per container,
+sort by any column.
 
 Textual's own entries (themes, quit, keys, screenshot) come first; these follow.
 """
@@ -29,6 +30,14 @@ def palette_commands(app: IpcTopApp) -> Iterator[SystemCommand]:
     yield SystemCommand("Pause / resume", "Stop or restart polling (key p)",
                         app.action_toggle_pause)
     yield SystemCommand("Poll now", "Collect a snapshot at once", app.request_poll)
+    def only(name: str) -> Callable[[], None]:
+        return lambda: app.filter_to(name)
+
+    containers = sorted({o.container for o in app.snapshot.objects if o.container}) \
+        if app.snapshot is not None else []
+    for name in containers:
+        yield SystemCommand(f"Filter: container {name}", "Show only this container's objects "
+                            "(the / filter; Esc clears it)", only(name))
     for col in app.table.columns_spec:
         yield SystemCommand(f"Sort by {col.title}", "Sort the table by this column (key o)",
                             sort(col.key))

@@ -81,11 +81,14 @@ class ProcessScreen(Screen[str | None]):
         grid = Table.grid(padding=(0, 1))
         grid.add_column(style="bold", no_wrap=True)
         grid.add_column(overflow="fold")
-        for label, value in (
-                ("Process", f"{proc.pid} {proc.comm}"), ("command", proc.cmdline or "-"),
+        rows = [("Process", f"{proc.pid} {proc.comm}"), ("command", proc.cmdline or "-"),
                 ("user", f"{proc.user} ({proc.uid})"), ("parent", str(proc.ppid)),
                 ("state", proc.state or "-"),
-                ("ipc ns", str(proc.ipc_ns) if proc.ipc_ns else "-")):
+                ("ipc ns", str(proc.ipc_ns) if proc.ipc_ns else "-")]
+        if proc.container is not None:  # set for processes outside ipctop's namespaces only
+            rows += [("mnt ns", str(proc.mnt_ns) if proc.mnt_ns else "-"),
+                     ("container", proc.container)]
+        for label, value in rows:
             grid.add_row(Text(label), Text(shown(value)))
         return grid
 

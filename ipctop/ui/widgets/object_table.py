@@ -205,6 +205,7 @@ class ObjectTable(RowTable):
         if not needle:
             return True
         hay = " ".join([*texts, obj.kind.label, obj.id, obj.name or "", obj.key or "",
+                        obj.container or "",
                         *(u.comm for u in obj.users), *(str(u.pid) for u in obj.users)])
         return needle in hay.lower()
 
