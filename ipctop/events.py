@@ -24,7 +24,8 @@ ObjectKey = tuple[Kind, str, int | None]
 """How an object is recognised across snapshots: its kind, its id and, outside ipctop's own
 namespaces, its namespace (``IpcObject.identity``)."""
 
-_BYTE_FIELDS = frozenset({"size", "bytes", "rss", "swap", "capacity", "send_bytes"})
+_BYTE_FIELDS = frozenset({"size", "bytes", "rss", "swap", "capacity", "send_bytes",
+                          "allocated"})
 _TIME_FIELDS = frozenset({"ctime", "atime", "dtime", "stime", "rtime", "otime"})
 
 

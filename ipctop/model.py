@@ -383,6 +383,9 @@ class AnonShm(IpcObject):
     too much on a machine with hundreds of them); None when not read."""
     hugetlb: bool = False
     """Backed by huge pages (hugetlbfs: "/anon_hugepage")."""
+    allocated: int | None = None
+    """Bytes of it the kernel has pages for, in memory or swapped out, whoever touched them
+    (st_blocks of the shmem file; root only): the segment's real footprint."""
 
 
 MEMFD_SEALS = {1: "seal", 2: "shrink", 4: "grow", 8: "write", 16: "future_write", 32: "exec"}
@@ -405,6 +408,9 @@ class Memfd(IpcObject):
     when none is set; None when no fd of it could be opened to ask."""
     deleted: bool = True
     """The kernel names every memfd "(deleted)": it has no link in any directory."""
+    allocated: int | None = None
+    """Bytes of it the kernel has pages for, in memory or swapped out (st_blocks): less than
+    ``size`` for a sparse memfd."""
 
 
 @dataclass(frozen=True, kw_only=True)

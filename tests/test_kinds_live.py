@@ -67,6 +67,7 @@ def test_anon_shm_inherited_across_fork(spawn: Spawn) -> None:
         assert users(obj) == {(ME, None, "rw", "map"), (child.pid, None, "rw", "map")}
         assert obj.rss_pid in (ME, child.pid)
         assert (obj.rss, obj.swap) == (2 * mmap.PAGESIZE, 0)
+        assert obj.allocated == (2 * mmap.PAGESIZE if ROOT else None)  # pages touched
         child.stop()
         obj = find(take(kinds={Kind.ANON_SHM}), Kind.ANON_SHM, str(inode))
         assert users(obj) == {(ME, None, "rw", "map")}
@@ -106,6 +107,7 @@ def test_memfd_held_by_fd_and_map(spawn: Spawn) -> None:
         assert (obj.name, obj.size, obj.deleted, obj.seals) == (name, 10000, True,
                                                                 ("shrink", "grow"))
         assert (obj.uid, obj.mode) == (os.geteuid(), "0777")
+        assert obj.allocated == 0  # sized but never written: no pages
         assert users(obj) == {(ME, fd, "rw", "fd"), (child.pid, fd, "rw", "fd"),
                               (child.pid, dup, "rw", "fd"), (child.pid, None, "rw", "map")}
     finally:

@@ -87,6 +87,7 @@ def join_anon_shm(join: Join) -> list[IpcObject]:
             mode=mode_str(st.st_mode) if st else None, ctime=st.st_ctime if st else None,
             rss=rss, swap=swap, rss_pid=rss_pid,
             hugetlb=maps[0].path == ANON_HUGE,
+            allocated=st.st_blocks * 512 if st is not None else None,
             users=join.map_users(maps),
         ))
     return out
@@ -209,7 +210,7 @@ def join_memfd(join: Join) -> list[IpcObject]:
             uid=uid, owner=user_name(uid) if uid is not None else None,
             mode=mode_str(fmode) if fmode is not None else None,
             ctime=st.st_ctime if st else (first.ctime if first else None),
-            seals=seals, deleted=deleted,
+            seals=seals, deleted=deleted, allocated=st.st_blocks * 512 if st else None,
             users=tuple(sorted(users, key=_user_order)),
         ))
     return out

@@ -19,8 +19,8 @@ NOISE: dict[Kind, frozenset[str]] = {
     Kind.UNIX_SOCKET: frozenset({"users"}),
     Kind.SHARED_MAPPING: frozenset({"users"}),
     Kind.POSIX_MQ: frozenset({"ctime"}),
-    Kind.ANON_SHM: frozenset({"users", "rss", "swap", "rss_pid"}),
-    Kind.MEMFD: frozenset({"users"}),
+    Kind.ANON_SHM: frozenset({"users", "rss", "swap", "rss_pid", "allocated"}),
+    Kind.MEMFD: frozenset({"users", "allocated"}),
     Kind.EVENTFD: frozenset({"users", "count"}),
     Kind.INET_SOCKET: frozenset({"users", "bytes", "send_bytes"}),
 }

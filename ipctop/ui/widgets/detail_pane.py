@@ -32,7 +32,8 @@ from ipctop.preview import preview as preview_of
 from ipctop.ui.preview_loader import PreviewLoader
 from ipctop.ui.widgets.unchanged import changed, update_static
 
-_BYTE_FIELDS = frozenset({"size", "bytes", "rss", "swap", "capacity", "msgsize", "send_bytes"})
+_BYTE_FIELDS = frozenset({"size", "bytes", "rss", "swap", "capacity", "msgsize", "send_bytes",
+                          "allocated"})
 _TIME_FIELDS = frozenset({"ctime", "atime", "dtime", "stime", "rtime", "otime"})
 MAX_USERS = 500
 """Uses listed in the users table (a shared library map can have thousands)."""
