@@ -135,7 +135,7 @@ if main:
     users = {u["pid"] for u in main["users"]}
     print(f"   PostgreSQL anon_shm {main['id']}: {main['size']} bytes "
           f"({main['size'] / 2**20:.1f} MiB), {len(users)} processes, rss {main['rss']} "
-          f"(pid {main['rss_pid']})")
+          f"(pid {main['rss_pid']}), allocated {main.get('allocated')}")
     print(f"   /proc: {len(maps)} /dev/zero maps in the postmaster, largest {proc_size} bytes, "
           f"inode {proc_ino}, mapped by {len(mappers)} processes; lsof: {len(lsof_pids)}")
     check(main["id"] == proc_ino, "the segment is the postmaster's /dev/zero inode")
