@@ -15,6 +15,7 @@ import os
 import shutil
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -337,10 +338,11 @@ def test_live_take_sees_dev_shm_file_removed_under_a_sleeping_process(
         shm = [o for o in first.of_kind(Kind.POSIX_SHM) if o.id == f"/{name}"]
         # mmap keeps a dup of its fd
         assert {u.pid for u in shm[0].users} == {child.pid, other.pid}
-        for _ in range(10):  # other suites creating /dev/shm files or SysV ids meanwhile
+        for _ in range(60):  # other suites creating /dev/shm files or SysV ids meanwhile
             live()           # make the cache start afresh: poll until it reuses
             if live.cache.reused:
                 break
+            time.sleep(0.05)
         assert live.cache.reused > 0
         os.unlink(path)
         after = live()
