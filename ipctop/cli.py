@@ -55,10 +55,12 @@ def whole_number(minimum: int) -> Callable[[str], int]:
 
 
 def positive_float(text: str) -> float:
+    from ipctop.numbers import parse_duration
+
     try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        value = parse_duration(text, high=86400.0)  # ASCII, finite, at most a day
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be greater than 0: {text!r}")
     return value

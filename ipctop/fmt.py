@@ -45,12 +45,16 @@ def parse_size(text: str) -> int:
     if t and t[-1] in _SIZE_SUFFIX:
         factor = _SIZE_SUFFIX[t[-1]]
         t = t[:-1]
+    from ipctop.numbers import SIZE_MAX, parse_int
+
     try:
-        value = int(t.strip(), 0) * factor
+        value = parse_int(t, "size") * factor
     except ValueError:
         raise ValueError(f"not a size: {text!r} (like 4096, 64K, 1M)") from None
     if value < 0:
         raise ValueError(f"size must not be negative: {text!r}")
+    if value > SIZE_MAX:
+        raise ValueError(f"size too large: {text!r} (at most {SIZE_MAX} bytes)")
     return value
 
 
@@ -86,17 +90,8 @@ def format_time(then: float | None, how: str = "short", now: float | None = None
 
 
 def parse_duration(text: str) -> float:
-    """"90", "90s", "15m", "2h", "1d" -> seconds; ValueError with a clear message otherwise."""
-    t = text.strip().lower()
-    mult = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-    factor = 1
-    if t and t[-1] in mult:
-        factor = mult[t[-1]]
-        t = t[:-1]
-    try:
-        value = float(t)
-    except ValueError:
-        raise ValueError(f"not a duration: {text!r} (like 30s, 15m, 2h, 1d)") from None
-    if value < 0:
-        raise ValueError(f"duration must not be negative: {text!r}")
-    return value * factor
+    """"90", "1.5", "90s", "15m", "2h", "1d", "1w" -> seconds: ASCII digits, finite, at most 100
+    years (:func:`ipctop.numbers.parse_duration`); ValueError with a clear message otherwise."""
+    from ipctop.numbers import parse_duration as parse
+
+    return parse(text)

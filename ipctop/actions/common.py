@@ -147,22 +147,29 @@ def parse_key(text: str) -> int:
     if t in ("private", "ipc_private"):
         return IPC_PRIVATE
     try:
+        if not t.isascii() or len(t) > 24:  # int() also reads "١٢" as 12
+            raise ValueError
         value = int(t, 16) if t.startswith(("0x", "-0x")) else int(t, 10)
     except ValueError:
         raise UsageError(
-            f"not a SysV key: {text!r} (a number like 0x1234abcd or 4660, or `private`)"
+            f"not a SysV key: {_short(text)} (a number like 0x1234abcd or 4660, or `private`)"
         ) from None
     if not -(2**31) <= value <= 0xFFFFFFFF:
-        raise UsageError(f"SysV key out of range: {text!r} (keys are 32 bits)")
+        raise UsageError(f"SysV key out of range: {_short(text)} (keys are 32 bits)")
     return value & 0xFFFFFFFF
 
 
+def _short(text: str) -> str:
+    return repr(text if len(text) <= 40 else text[:40] + "...")
+
+
 def parse_sysv_id(kind: Kind, ident: str) -> int:
+    """A SysV id: ASCII digits only (``str.isdigit`` also takes superscripts and other
+    scripts' digits), an int."""
     t = ident.strip()
-    if not t.isdigit() or int(t) > 2**31 - 1:
-        raise UsageError(
-            f"not a {kind_name(kind)} id: {ident!r} (a number like 32768; see `ipctop snapshot`)"
-        )
+    if not (t.isascii() and t.isdigit()) or len(t) > 10 or int(t) > 2**31 - 1:
+        raise UsageError(f"not a {kind_name(kind)} id: {_short(ident)} (a number like 32768; "
+                         "see `ipctop snapshot`)")
     return int(t)
 
 
@@ -216,8 +223,12 @@ def parse_hex(text: str) -> bytes:
 
 
 def check_timeout(timeout: float) -> float:
-    if not timeout >= 0 or timeout == float("inf"):
-        raise UsageError(f"timeout must be a finite number of seconds >= 0: {timeout!r}")
+    """A wait: finite, >= 0 and at most 100 years (select and semtimedop overflow beyond)."""
+    from ipctop.numbers import DURATION_MAX
+
+    if not 0 <= timeout <= DURATION_MAX:
+        raise UsageError(f"timeout must be a finite number of seconds from 0 to "
+                         f"{DURATION_MAX:g}: {timeout!r}")
     return float(timeout)
 
 
@@ -305,6 +316,8 @@ def check_size(size: int | None, kind: Kind, limit: int | None, limit_name: str)
         raise UsageError(f"--size is required for {kind_name(kind)} (bytes, like 4096 or 1M)")
     if size <= 0:
         raise UsageError(f"size must be greater than 0: got {size}")
+    if size > LONG_MAX:  # size_t and off_t both hold it
+        raise UsageError(f"size {size} is too large (at most {LONG_MAX} bytes)")
     if limit is not None and size > limit:
         raise UsageError(f"size {size} is above {limit_name} ({limit} bytes)")
     return size

@@ -26,6 +26,7 @@ from ipctop.actions.common import (
 )
 from ipctop.errors import UsageError
 from ipctop.model import Kind
+from ipctop.numbers import INT_MAX, LONG_MAX
 
 _SYSV_KINDS = (Kind.SYSV_SHM, Kind.SYSV_MSG, Kind.SYSV_SEM)
 
@@ -125,7 +126,11 @@ def receive(
     """
     k = require_kind(kind, QUEUE_KINDS, "receive from")
     wait = check_timeout(timeout)
-    check_range("--count", count, 1, None)
+    check_range("--count", count, 1, INT_MAX)
+    if mtype is not None:
+        # msgrcv's msgtyp is a C long: beyond it ctypes wraps (2**63 became a negative type,
+        # which takes the lowest message). -LONG_MAX, not LONG_MIN: the kernel negates it.
+        check_range("--type", mtype, -LONG_MAX, LONG_MAX)
     if mtype is not None and k is not Kind.SYSV_MSG:
         raise UsageError(f"--type applies to sysv-msg only, not {kind_name(k)}")
     if peek and k is Kind.POSIX_MQ:
