@@ -20,7 +20,7 @@ from collections.abc import Iterator
 
 import posix_ipc
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ipctop.cli import main
@@ -133,6 +133,10 @@ def _run(args: list[str]) -> tuple[int, str]:
 @settings(max_examples=150, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(args=argv())
+@example(args=["recv", "sysv-msg", "9" * 5000])  # the findings that were internal errors
+@example(args=["rm", "sysv-shm", "\u00b2", "--yes"])
+@example(args=["read", "sysv-shm", "\u2460"])
+@example(args=["recv", "posix-mq", f"/{TAG}-a", "--timeout=1e300"])
 def test_any_arguments_fail_cleanly(namespace: None, monkeypatch: pytest.MonkeyPatch,
                                     args: list[str]) -> None:
     monkeypatch.delenv("IPCTOP_DEBUG", raising=False)
