@@ -310,13 +310,10 @@ class SysvSem(IpcObject):
 
 
 @dataclass(frozen=True, kw_only=True)
-class PosixShm(IpcObject):
-    kind: ClassVar[Kind] = Kind.POSIX_SHM
-    path: str
-    """The backing file, /dev/shm/NAME."""
-    dev: int | None = None
-    """st_dev of the file: users are matched by (dev, inode), never by name."""
-    inode: int | None = None
+class LeaseProbed(IpcObject):
+    """A file under /dev/shm or the mqueue filesystem: the kernel can say whether any process
+    holds it, whoever could be read (collect/posix.probe_unused)."""
+
     in_use: bool | None = None
     """The kernel's word on whether any process has the file open or mapped (a write-lease
     probe, see safepath.probe), taken only when /proc shows no user: True, False, or None when not
@@ -325,7 +322,17 @@ class PosixShm(IpcObject):
 
 
 @dataclass(frozen=True, kw_only=True)
-class PosixMq(IpcObject):
+class PosixShm(LeaseProbed):
+    kind: ClassVar[Kind] = Kind.POSIX_SHM
+    path: str
+    """The backing file, /dev/shm/NAME."""
+    dev: int | None = None
+    """st_dev of the file: users are matched by (dev, inode), never by name."""
+    inode: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PosixMq(LeaseProbed):
     kind: ClassVar[Kind] = Kind.POSIX_MQ
     messages: int | None = None
     bytes: int | None = None
@@ -336,26 +343,16 @@ class PosixMq(IpcObject):
     mtime: float | None = None
     """Last send or receive (the queue file's mtime). Its ctime also moves whenever anyone
     reads /dev/mqueue/NAME, so ctime is no measure of activity."""
-    in_use: bool | None = None
-    """The kernel's word on whether any process has the file open or mapped (a write-lease
-    probe, see safepath.probe), taken only when /proc shows no user: True, False, or None when not
-    asked or it could not tell (then ``in_use_why`` says why)."""
-    in_use_why: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
-class PosixSem(IpcObject):
+class PosixSem(LeaseProbed):
     kind: ClassVar[Kind] = Kind.POSIX_SEM
     path: str
     """The backing file, /dev/shm/sem.NAME."""
     dev: int | None = None
     inode: int | None = None
     value: int | None = None
-    in_use: bool | None = None
-    """The kernel's word on whether any process has the file open or mapped (a write-lease
-    probe, see safepath.probe), taken only when /proc shows no user: True, False, or None when not
-    asked or it could not tell (then ``in_use_why`` says why)."""
-    in_use_why: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
