@@ -63,7 +63,7 @@ def test_table_fits_the_terminal_and_is_whole_when_piped(segment: tuple[str, str
     ours = next(line for line in lines if line.split()[:2] == [shmid, key])
     assert all(len(line) <= 120 for line in lines if not line.startswith("note:"))
     assert "…" in ours and LONG_ARG not in ours  # CREATOR cut, the id and key whole
-    piped = ipctop("snapshot", "--kind", "sysv-shm")
+    piped = ipctop("snapshot", "--kind", "sysv-shm", "-o", DEFAULTS)  # no CONTAINER column
     assert piped.returncode == 0
     assert LONG_ARG in next(line for line in piped.stdout.splitlines()
                             if line.split()[:2] == [shmid, key])
