@@ -234,16 +234,21 @@ async def test_sort_key_reverse_and_header_click() -> None:
         await pilot.press("o", "o")  # KEY, then OWNER
         assert app.table.sort_column == "owner"
         assert app.table.row_keys_in_order()[-1] == "sysv_shm:32768"  # postgres after alice
-        # click the SIZE header: sort by size; click again: reversed
+        # click the SIZE header: sort by size, largest first (as htop); click again: reversed
         table = app.table
-        x = sum(col.get_render_width(table) for col in list(table.columns.values())[:5]) + 2
-        await pilot.click(table, offset=(x, 0))
-        assert table.sort_column == "size" and not table.sort_reverse
-        assert table.row_keys_in_order() == ["sysv_shm:32769", "sysv_shm:32770",
-                                             "sysv_shm:32768"]
-        await pilot.click(table, offset=(x, 0))
-        assert table.sort_reverse
-        assert table.row_keys_in_order()[0] == "sysv_shm:32768"
+
+        def size_x() -> int:  # the header moves as the arrow moves
+            keys = [str(k.value) for k in table.columns]
+            return sum(col.get_render_width(table)
+                       for col in list(table.columns.values())[:keys.index("size")]) + 2
+
+        await pilot.click(table, offset=(size_x(), 0))
+        assert table.sort_column == "size" and table.sort_descending
+        assert table.row_keys_in_order() == ["sysv_shm:32768", "sysv_shm:32770",
+                                             "sysv_shm:32769"]
+        await pilot.click(table, offset=(size_x(), 0))
+        assert not table.sort_descending
+        assert table.row_keys_in_order()[0] == "sysv_shm:32769"
 
 
 @sync

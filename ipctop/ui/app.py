@@ -1,20 +1,15 @@
 """The live TUI: a top for IPC.
 
-Shape (dolphie's poll loop, toolong's watcher):
-
-* A thread worker calls the collector (``ipctop.snapshot.take`` by default); its success handler
-  applies the snapshot on the UI thread and schedules the next poll with ``set_timer``, so polls
-  never overlap. A failed poll shows a notice; the next one tries again.
-* Applying a snapshot computes the events (``ipctop.events.diff``), then, inside
-  ``batch_update()``, updates the header, the tab counts, the keyed table (only changed cells) and
-  the detail pane.
-* ``ipctop.watch.Watcher`` reports /dev/shm and /dev/mqueue changes from its thread; they are
-  logged at once and trigger a poll.
+Shape: the poll loop and the inotify feed are in polling.py (a thread worker collects, the UI
+thread applies, polls never overlap), the filter line in filtering.py. Applying a snapshot
+computes the events (``ipctop.ui.live_state``), then, inside ``batch_update()``, updates the
+header, the tab counts, the keyed table (only changed cells) and the detail pane.
 
 Contract for the mixins that act on objects and hunt leaks (object_actions, leak_actions):
 
 * ``IpcTopApp`` inherits ``ObjectActions`` and ``LeakActions``; their ``BINDINGS`` are appended
-  to the app's, and they show in the footer and the help screen.
+  to the app's, and they show in the footer and the help screen. They see the app through the
+  ``ipctop.ui.host.Host`` protocol and never import this module.
 * ``app.selected_object`` -- the IpcObject under the cursor in the current view (None for none,
   or for a row that is fading out because the object is gone).
 * ``app.snapshot`` -- the latest Snapshot (None before the first poll).
@@ -35,48 +30,51 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual import events, work
+from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
-from textual.timer import Timer
-from textual.widgets import ContentSwitcher, DataTable, Footer, Input, Tab, Tabs
-from textual.worker import Worker, WorkerState
+from textual.widgets import ContentSwitcher, DataTable, Footer, Tab, Tabs
 
 from ipctop.columns import Column, with_container
 from ipctop.display import shown
 from ipctop.model import IpcObject, Snapshot
 from ipctop.preview import Preview, preview
+from ipctop.ui.filtering import Filtering
 from ipctop.ui.leak_actions import LeakActions
 from ipctop.ui.live_state import LiveState, row_key
 from ipctop.ui.object_actions import ObjectActions
 from ipctop.ui.palette import palette_commands
+from ipctop.ui.polling import WATCH_BURST, Polling
 from ipctop.ui.screens.detail import DetailScreen
 from ipctop.ui.screens.help import HelpScreen
 from ipctop.ui.screens.process import ProcessScreen
 from ipctop.ui.views import View, all_views
-from ipctop.ui.watch_feed import WatchFeed
 from ipctop.ui.widgets.detail_pane import DetailPane
 from ipctop.ui.widgets.event_log import EventLog
 from ipctop.ui.widgets.filter_box import FilterBox
 from ipctop.ui.widgets.limit_meters import LimitMeters
 from ipctop.ui.widgets.object_table import GONE, NEW, ObjectTable, Row, row_key_of
 from ipctop.ui.widgets.status_bar import StatusBar
-from ipctop.watch import DEFAULT_DIRS, Watcher, WatchEvent
+from ipctop.watch import DEFAULT_DIRS, Watcher
 
-INTERVALS = (0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0)
 EVENTS_TAB = "view-events"
-WATCH_POLL_GAP = 1.0
-"""inotify news triggers a poll at once, but not sooner than this after the last poll it
-triggered started: under churn, about one such poll a second instead of polls back to back."""
-WATCH_BURST = 20
-"""inotify events logged one by one per burst (a few bursts a second at most); the rest of a
-burst is one line with their count: nobody reads hundreds of lines a second."""
-NARROW = 110
-"""Below this width the side detail pane is hidden (Enter still opens the detail screen)."""
+SIDE_PANE_WIDTH = 120
+"""From this width the detail pane sits beside the table."""
+BELOW_PANE_HEIGHT = 34
+"""Narrower, from this height it sits below the table; smaller still, Enter opens it as a
+screen (the table keeps every row the terminal has)."""
+COMPACT_WIDTH = 120
+"""Below this width: short tab labels, meters without bars."""
+
+
+def pane_place(width: int, height: int) -> str:
+    """Where the detail pane goes on a terminal of this size: "side", "below" or "none"."""
+    if width >= SIDE_PANE_WIDTH:
+        return "side"
+    return "below" if height >= BELOW_PANE_HEIGHT else "none"
 
 
 def default_collector() -> Callable[[], Snapshot]:
@@ -96,14 +94,7 @@ def unreadable_notice(snap: Snapshot, is_root: bool) -> str:
             f"{unreadable_advice(is_root)}.")
 
 
-class WatchBurst(Message):
-    """inotify news is waiting in the app's buffer; bursts merge into one message."""
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, WatchBurst)
-
-
-class IpcTopApp(ObjectActions, LeakActions, App[int]):
+class IpcTopApp(Polling, Filtering, ObjectActions, LeakActions, App[int]):
     """Every IPC object on the machine, live."""
 
     CSS_PATH = "ipctop.tcss"
@@ -162,15 +153,8 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
         self._watch = watch
         self._watch_dirs = tuple(watch_dirs)
         self.watcher: Watcher | None = None
-        self.watch_feed = WatchFeed()
-        self._watch_poll = False
-        """inotify asked for a poll that WATCH_POLL_GAP holds back."""
-        self._watch_polled_at = -WATCH_POLL_GAP
         self._seen_notices: set[str] = set()
-        self._last_error: str | None = None
-        self._polling = False
-        self._poll_again = False
-        self._timer: Timer | None = None
+        self._init_polling()
 
     # -- layout -------------------------------------------------------------------------------
 
@@ -206,9 +190,9 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
         view = self.views[0]
         self.table.set_view(view.id, view.columns)
         self.table.filter_text = self.initial_filter
-        self.main_screen.query_one("#filter", Input).display = bool(self.initial_filter)
+        self._filter_box().display = bool(self.initial_filter)
         self.table.focus()
-        self._layout_for(self.size.width)
+        self._layout_for(self.size.width, self.size.height)
         self.set_interval(1.0, self._tick)
         if self._watch:
             self.watcher = Watcher(self._on_watch_thread, self._watch_dirs, clock=self.clock,
@@ -219,16 +203,25 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
         self.request_poll()
 
     def on_unmount(self) -> None:
-        if self.watcher is not None:
-            self.watcher.stop()
-        if self._timer is not None:
-            self._timer.stop()
+        self._stop_polling()
 
     def on_resize(self, event: events.Resize) -> None:
-        self._layout_for(event.size.width)
+        self._layout_for(event.size.width, event.size.height)
 
-    def _layout_for(self, width: int) -> None:
-        self.main_screen.query_one("#body").set_class(width < NARROW, "-narrow")
+    def _layout_for(self, width: int, height: int) -> None:
+        body = self.main_screen.query_one("#body")
+        place = pane_place(width, height)
+        for name in ("side", "below", "none"):
+            body.set_class(place == name, f"-pane-{name}")
+        meters = self.main_screen.query_one(LimitMeters)
+        compact = width < COMPACT_WIDTH
+        if meters.compact != compact:
+            meters.compact = compact
+            if self.snapshot is not None:
+                meters.update_meters(self.snapshot)
+        self._refresh_tabs()
+        self._refresh_detail()
+        self._refresh_status()
 
     # -- contract -----------------------------------------------------------------------------
 
@@ -260,81 +253,7 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
             return None
         return self.live.objects.get(key)
 
-    def request_poll(self) -> None:
-        """Poll now; if a poll is running, poll once more when it ends."""
-        if self._polling:
-            self._poll_again = True
-            return
-        if self._timer is not None:
-            self._timer.stop()
-            self._timer = None
-        self._polling = True
-        if self._watch_poll:
-            self._watch_polled_at = time.monotonic()
-        self._watch_poll = False
-        self._refresh_status()
-        self._poll()
-
-    # -- polling ------------------------------------------------------------------------------
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="poll", name="poll")
-    def _poll(self) -> Snapshot:
-        return self.collector()
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        worker = event.worker
-        if worker.group != "poll" or not self._live():
-            return
-        if event.state == WorkerState.SUCCESS:
-            self._polling = False
-            self._last_error = None
-            result = worker.result
-            if isinstance(result, Snapshot):
-                self._apply_snapshot(result)
-            self._after_poll()
-        elif event.state == WorkerState.ERROR:
-            self._polling = False
-            message = f"Poll failed: {type(worker.error).__name__}: {worker.error}"
-            if message != self._last_error:
-                self.notify(f"{message}. Retrying every {self.interval:g}s.",
-                            title="ipctop", severity="error", timeout=8)
-            self._last_error = message
-            self._after_poll()
-        elif event.state == WorkerState.CANCELLED:
-            self._polling = False
-
-    def _after_poll(self) -> None:
-        if self._poll_again:
-            self._poll_again = False
-            self.request_poll()
-            return
-        self._schedule(self._watch_poll_delay() if self._watch_poll else None)
-        self._refresh_status()
-
-    def _schedule(self, delay: float | None = None) -> None:
-        """The next poll in ``delay`` seconds (default: the interval)."""
-        if self._timer is not None:
-            self._timer.stop()
-            self._timer = None
-        if not self.paused and not self._polling:
-            # never 0: Textual's timer divides by its delay when it runs late
-            self._timer = self.set_timer(self.interval if delay is None else max(0.01, delay),
-                                         self._timer_fired)
-
-    def _watch_poll_delay(self) -> float:
-        # Never 0: a Textual timer that fires late divides by its interval (ZeroDivisionError
-        # in Timer._run, seen when a poll kept the loop busy past it).
-        return max(0.001, min(self.interval,
-                              self._watch_polled_at + WATCH_POLL_GAP - time.monotonic()))
-
-    def _live(self) -> bool:
-        """False while the app shuts down (timers and workers may still report then)."""
-        return self.is_running and bool(self.screen_stack)
-
-    def _timer_fired(self) -> None:
-        self._timer = None
-        if not self.paused and self._live():
-            self.request_poll()
+    # -- applying a snapshot ------------------------------------------------------------------
 
     def _apply_snapshot(self, snap: Snapshot) -> None:
         fresh_events = self.live.update(snap)
@@ -363,6 +282,14 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
         super().notify("\n".join(shown(line) for line in message.split("\n")),
                        title=shown(title), severity=severity, timeout=timeout, markup=False)
 
+    def refresh_all(self) -> None:
+        """Redraw the tabs, the table, the detail pane and the status from the snapshot."""
+        with self.batch_update():
+            self._refresh_tabs()
+            self._refresh_table()
+            self._refresh_detail()
+        self._refresh_status()
+
     def _notice_once(self, text: str, severity: str = "information", tag: str = "") -> None:
         key = tag or text
         if key in self._seen_notices:
@@ -371,51 +298,26 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
         self.notify(text, title="ipctop", severity=severity,  # type: ignore[arg-type]
                     timeout=10)
 
-    # -- inotify ------------------------------------------------------------------------------
-
-    def _on_watch_thread(self, event: WatchEvent) -> None:
-        if self.watch_feed.push(event):  # one message per burst, not one per event
-            self.post_message(WatchBurst())
-
-    def on_watch_burst(self, _message: WatchBurst) -> None:
-        if not self._live():
-            return
-        logged = self.watch_feed.drain(self.live)
-        if logged:
-            self.event_log.add_events(logged)
-            self._refresh_tabs()
-            if not self.paused:
-                self._poll_for_watch()
-
-    def _poll_for_watch(self) -> None:
-        """Poll for inotify news: now, or when WATCH_POLL_GAP allows (after the running poll,
-        or by the timer), so a burst every moment does not keep the scanner running."""
-        if self._polling or self._watch_poll:
-            self._watch_poll = True
-            return
-        self._watch_poll = True
-        delay = self._watch_poll_delay()
-        if delay <= 0:
-            self.request_poll()
-        else:
-            self._schedule(delay)
-
     # -- refreshing the widgets ---------------------------------------------------------------
 
     def _tab_label(self, index: int, view: View, count: int | None) -> str:
         prefix = f"{index + 1} " if index < 9 else ""
-        return f"{prefix}{view.title}" + ("" if count is None else f" {count}")
+        title = view.short_title if self.size.width < COMPACT_WIDTH else view.title
+        return f"{prefix}{title}" + ("" if count is None else f" {count}")
 
     def _refresh_tabs(self) -> None:
+        """Tab labels with counts; the counts follow the filter, like the tables."""
         snap = self.snapshot
         tabs = self.main_screen.query_one("#views", Tabs)
+        shown = None if snap is None else [o for o in snap.objects if self.table.matches(o)]
         for i, view in enumerate(self.views):
-            count = None if snap is None else sum(1 for o in snap.objects if view.match(o))
+            count = None if shown is None else sum(1 for o in shown if view.match(o))
             label = self._tab_label(i, view, count)
             tab = tabs.query_one(f"#view-{view.id}", Tab)
             if tab.label_text != label:
                 tab.label = label
-        events_label = f"Events {len(self.event_log.events)}"
+        events_label = f"{'Ev' if self.size.width < COMPACT_WIDTH else 'Events'} " \
+                       f"{len(self.event_log.events)}"
         tab = tabs.query_one(f"#{EVENTS_TAB}", Tab)
         if tab.label_text != events_label:
             tab.label = events_label
@@ -477,8 +379,7 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
     def _refresh_status(self) -> None:
         self.main_screen.query_one(StatusBar).update_status(
             self.snapshot, now=self.clock(), interval=self.interval, paused=self.paused,
-            polling=self._polling, filter_text=self.table.filter_text,
-            sort=self.table.sort_title() if self.current_view else "")
+            polling=self._polling, filter_text=self.table.filter_text)
 
     def _tick(self) -> None:
         if self._live():
@@ -509,10 +410,18 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
         if event.data_table.id != "objects" or event.column_key.value == "mark":
             return
-        same = self.table.sort_column == event.column_key.value or (
-            self.table.sort_column is None and event.column_index == 1)
-        self.table.set_sort(str(event.column_key.value), not self.table.sort_reverse if same
-                            else False)
+        column = str(event.column_key.value)
+        if column == self.table.sort_column or (
+                self.table.sort_column is None and event.column_index == 1):
+            self.set_sort(column, not self.table.sort_descending)
+        else:
+            self.set_sort(column)
+
+    def set_sort(self, column: str, descending: bool | None = None) -> None:
+        """Sort the current view by ``column`` (None: numbers largest first, names A..Z); the
+        view keeps it."""
+        with self.batch_update():
+            self.table.set_sort(column, descending)
         self._refresh_status()
 
     def on_detail_pane_process_requested(self, event: DetailPane.ProcessRequested) -> None:
@@ -540,7 +449,7 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
             self.action_view(0)
             self._refresh_table()
         if not self.table.select_key(key) and self.table.filter_text:
-            self._set_filter("")
+            self.set_filter("")
             self.table.select_key(key)
         self.table.focus()
 
@@ -561,15 +470,6 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
         self._refresh_detail()
         self._refresh_status()
 
-    def on_input_changed(self, event: Input.Changed) -> None:
-        if event.input.id == "filter":
-            self.table.filter_text = event.value
-            with self.batch_update():
-                self._refresh_table()
-                self._refresh_detail()
-            self._refresh_status()
-
-
     # -- actions ------------------------------------------------------------------------------
 
     def _on_main(self) -> bool:
@@ -581,33 +481,8 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
                      "clear_filter", "filter_done"}
         if action in main_only and not self._on_main():
             return False
-        box = self.main_screen.query_one("#filter", Input)
-        if action == "filter":  # "/" inside a text box is text
-            return not isinstance(self.focused, Input)
-        if action == "filter_done":
-            return self.focused is box
-        if action == "clear_filter":
-            return self.focused is box or bool(box.value) or box.display
-        return True
-
-    def action_quit_app(self) -> None:
-        self.exit(0)
-
-    def action_help(self) -> None:
-        if isinstance(self.screen, HelpScreen):
-            return
-        names = [v.title for v in self.views] + ["Events"]
-        self.push_screen(HelpScreen(list(self.BINDINGS), names))
-
-    def action_filter(self) -> None:
-        box = self.main_screen.query_one("#filter", Input)
-        box.display = True
-        self.main_screen.set_focus(box)  # at once: Widget.focus() waits for the queue
-
-    def action_filter_done(self) -> None:
-        box = self.main_screen.query_one("#filter", Input)
-        box.display = bool(box.value)
-        self.main_screen.set_focus(self._list_widget())
+        answer = self.filter_check(action)
+        return True if answer is None else answer
 
     async def on_event(self, event: events.Event) -> None:
         box = self.focused if isinstance(event, events.Key) and self.screen_stack else None
@@ -618,54 +493,25 @@ class IpcTopApp(ObjectActions, LeakActions, App[int]):
             return
         await super().on_event(event)
 
-    def _list_widget(self) -> DataTable[Any]:
-        return self.table if self.current_view is not None else self.event_log
+    def action_quit_app(self) -> None:
+        self.exit(0)
 
     def filter_to(self, text: str) -> None:
         """Filter the table to ``text`` (the palette's "Filter: container ...")."""
-        self._set_filter(text)
+        self.set_filter(text)
 
-    def _set_filter(self, text: str) -> None:
-        box = self.main_screen.query_one("#filter", Input)
-        box.value = text
-        self.table.filter_text = text
-        box.display = bool(text)
-        with self.batch_update():
-            self._refresh_table()
-        self._refresh_status()
-
-    def action_clear_filter(self) -> None:
-        self._set_filter("")
-        self.main_screen.query_one("#filter", Input).display = False
-        self.main_screen.set_focus(self._list_widget())
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        names = [v.title for v in self.views] + ["Events"]
+        self.push_screen(HelpScreen(list(self.BINDINGS), names))
 
     def action_cycle_sort(self) -> None:
         self.table.cycle_sort()  # the status bar names the sort column
         self._refresh_status()
 
     def action_reverse_sort(self) -> None:
-        self.table.set_sort(self.table.sort_column, not self.table.sort_reverse)
-        self._refresh_status()
-
-    def action_toggle_pause(self) -> None:
-        self.paused = not self.paused
-        if self.paused:
-            if self._timer is not None:
-                self._timer.stop()
-                self._timer = None
-        else:
-            self.request_poll()
-        self._refresh_status()
-
-    def action_interval(self, step: int) -> None:
-        steps = list(INTERVALS)
-        nearest = min(range(len(steps)), key=lambda i: abs(steps[i] - self.interval))
-        index = max(0, min(len(steps) - 1, nearest + step))
-        if steps[nearest] != self.interval and step > 0 and steps[nearest] > self.interval:
-            index = nearest
-        self.interval = steps[index]
-        if not self._polling:
-            self._schedule()
+        self.table.set_sort(self.table.sort_column, not self.table.sort_descending)
         self._refresh_status()
 
     def action_view(self, index: int) -> None:

@@ -1,10 +1,10 @@
 """Leak hunting in the TUI: the Leaks view and the reclaim action (L or c).
 
 Contract with app.py: ``IpcTopApp`` inherits this mixin and appends ``LeakActions.BINDINGS`` to
-its own. The app provides ``snapshot`` (already judged: ``snapshot.take`` sets every ``leak``),
-``current_view``, ``table`` and ``request_poll()``. Importing this module registers the Leaks
-view (see ipctop/ui/views.py). The reason of a verdict is shown by the detail pane, the total
-reclaimable bytes by the status bar.
+its own. The app (seen through ipctop.ui.host.Host) provides ``snapshot`` (already judged:
+``snapshot.take`` sets every ``leak``), ``current_view``, ``table`` and ``request_poll()``.
+Importing this module registers the Leaks view (see ipctop/ui/views.py). The reason of a verdict
+is shown by the detail pane, the total reclaimable bytes by the status bar.
 
 Reclaim removes what the current view shows that is judged "leak" and can be removed (honouring
 the filter being typed), after one Yes/No box that lists every object. The removal runs in a
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import ClassVar
 
 from textual.binding import Binding, BindingType
 
@@ -25,11 +25,9 @@ from ipctop.fmt import human_age, human_bytes
 from ipctop.leaks import ident, ignore_unreadable_default, reclaimable_bytes, since
 from ipctop.model import IpcObject
 from ipctop.reclaim import FAILED, REMOVED, SKIPPED, Outcome, plan, reclaim
+from ipctop.ui.host import host_of
 from ipctop.ui.views import View, register_view
 from ipctop.ui.widgets.object_table import row_key_of
-
-if TYPE_CHECKING:
-    from ipctop.ui.app import IpcTopApp
 
 MAX_LISTED = 12
 """Objects named one per line in the confirm box; the rest are counted."""
@@ -99,33 +97,29 @@ class LeakActions:
     last_reclaim: list[Outcome] | None = None
     """What the last reclaim did (for tests and the curious)."""
 
-    @property
-    def _app(self) -> IpcTopApp:
-        return cast("IpcTopApp", self)
-
     def reclaim_targets(self) -> list[IpcObject]:
         """The removable leaks the current view shows (after its filter); all of them on the
         events log."""
-        app = self._app
-        snap = app.snapshot
+        host, _app = host_of(self)
+        snap = host.snapshot
         if snap is None:
             return []
-        view = app.current_view
+        view = host.current_view
         if view is None:
             return plan(snap.objects)
-        shown = set(app.table.row_keys_in_order())
+        shown = set(host.table.row_keys_in_order())
         return [o for o in plan(snap.objects) if view.match(o) and row_key_of(o) in shown]
 
     def action_reclaim_leaks(self) -> None:
-        app = self._app
+        host, app = host_of(self)
         if app.screen is not app.screen_stack[0]:
             return
-        if app.snapshot is None:
+        if host.snapshot is None:
             app.notify("No snapshot yet.", title="Reclaim", severity="warning")
             return
         todo = self.reclaim_targets()
         if not todo:
-            unknown = sum(1 for o in app.snapshot.objects
+            unknown = sum(1 for o in host.snapshot.objects
                           if o.leak is not None and o.leak.status == "unknown")
             hint = (f" {unknown} objects are unknown (processes ipctop cannot read might use "
                     "them); they are never removed.") if unknown else ""
@@ -146,7 +140,7 @@ class LeakActions:
                                       yes_label="Remove"), answered)
 
     def _start_reclaim(self, todo: list[IpcObject]) -> None:
-        app = self._app
+        _host, app = host_of(self)
         ignore = self.leak_ignore_unreadable
         if ignore is None:
             ignore = ignore_unreadable_default()
@@ -167,9 +161,9 @@ class LeakActions:
                        name="reclaim leaks")
 
     def _reclaim_done(self, outcomes: list[Outcome]) -> None:
-        app = self._app
+        host, app = host_of(self)
         self.last_reclaim = outcomes
         failed = any(o.result == FAILED for o in outcomes)
         app.notify(outcome_text(outcomes), title="Reclaim",
                    severity="error" if failed else "information", timeout=10)
-        app.request_poll()
+        host.request_poll()

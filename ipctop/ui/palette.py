@@ -7,20 +7,18 @@ Textual's own entries (themes, quit, keys, screenshot) come first; these follow.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
 
 from textual.app import SystemCommand
 
-if TYPE_CHECKING:
-    from ipctop.ui.app import IpcTopApp
+from ipctop.ui.host import Host
 
 
-def palette_commands(app: IpcTopApp) -> Iterator[SystemCommand]:
+def palette_commands(app: Host) -> Iterator[SystemCommand]:
     def view(index: int) -> Callable[[], None]:
         return lambda: app.action_view(index)
 
     def sort(column: str) -> Callable[[], None]:
-        return lambda: app.table.set_sort(column, False)
+        return lambda: app.set_sort(column)
 
     for i, v in enumerate(app.views):
         yield SystemCommand(f"View: {v.title}", f"Show {v.title} (key {i + 1})"

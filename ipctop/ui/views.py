@@ -18,8 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ipctop.columns import Column, columns_for
+from ipctop.fmt import human_bytes
 from ipctop.model import IpcObject, Kind
 
 
@@ -35,11 +37,53 @@ class View:
     """Columns from ipctop.columns (the first one decides the default sort)."""
     kind: Kind | None = None
     """The kind this view is about, if only one (used by actions such as "new")."""
+    short: str = ""
+    """Tab label on a narrow terminal (default: the title)."""
+
+    @property
+    def short_title(self) -> str:
+        return self.short or self.title
+
+
+SHORT_TITLES: dict[str, str] = {
+    "sysv_shm": "shm", "sysv_msg": "msg", "sysv_sem": "sem", "posix_shm": "pshm",
+    "posix_mq": "pmq", "posix_sem": "psem", "pipe": "pipe", "fifo": "fifo",
+    "unix_socket": "sock", "shared_mapping": "map",
+}
+"""Kind value -> tab label on a narrow terminal (a kind not named keeps its label)."""
+
+
+def _backlog_or_bytes(obj: IpcObject) -> Any:
+    value = getattr(obj, "bytes", None)
+    if value is not None and getattr(obj, "state", "") == "listen":
+        return Backlog(value)
+    return value
+
+
+class Backlog(int):
+    """A listening socket's queue: connections waiting to be accepted, not bytes."""
+
+
+def _queued_text(value: Any, now: float) -> str:
+    if isinstance(value, Backlog):
+        return f"{int(value)} conn"
+    return "-" if value is None else human_bytes(value)
+
+
+QUEUED_SOCKET = Column("bytes", "QUEUED", _backlog_or_bytes, _queued_text, right=True)
+"""QUEUED for sockets: bytes, or for a listener the connections waiting ("2 conn")."""
+
+
+def _tui_columns(kind: Kind) -> Sequence[Column]:
+    cols = columns_for(kind)
+    if kind is Kind.UNIX_SOCKET:
+        return [QUEUED_SOCKET if c.key == "bytes" else c for c in cols]
+    return cols
 
 
 def _kind_view(kind: Kind) -> View:
     return View(kind.value.replace("_", "-"), kind.label, lambda o: o.kind is kind,
-                columns_for(kind), kind)
+                _tui_columns(kind), kind, SHORT_TITLES.get(kind.value, ""))
 
 
 BASE_VIEWS: tuple[View, ...] = (

@@ -26,7 +26,7 @@ from textual.widgets import DataTable, Label, Sparkline, Static
 
 from ipctop.display import shown
 from ipctop.fmt import human_age, human_bytes
-from ipctop.model import IpcObject, Snapshot, SysvSem
+from ipctop.model import IpcObject, Snapshot, SysvSem, UnixSocket
 from ipctop.preview import PREVIEWED, Preview, hexdump
 from ipctop.preview import preview as preview_of
 from ipctop.ui.preview_loader import PreviewLoader
@@ -44,10 +44,12 @@ _ONLY_WHEN_SET = frozenset({"in_use", "in_use_why", "ipc_ns", "mnt_ns", "contain
 """Fields shown only when they say something (the lease probe ran; namespaces were read)."""
 
 
-def field_text(name: str, value: Any, now: float) -> str:
+def field_text(name: str, value: Any, now: float, obj: IpcObject | None = None) -> str:
     """A field's value for people: sizes human and exact, times as age and UTC."""
     if value is None:
         return "-"
+    if name == "bytes" and isinstance(obj, UnixSocket) and obj.state == "listen":
+        return f"{value} connection{'' if value == 1 else 's'} waiting to be accepted"
     if name in _BYTE_FIELDS and isinstance(value, int):
         return f"{human_bytes(value)} ({value})"
     if name in _TIME_FIELDS and isinstance(value, (int, float)):
@@ -60,6 +62,15 @@ def field_text(name: str, value: Any, now: float) -> str:
     if isinstance(value, tuple):  # a memfd with no seals has seals (), which is not unknown
         return ", ".join(str(v) for v in value) or ("none" if name == "seals" else "-")
     return str(value)
+
+
+def uses_text(obj: IpcObject) -> str:
+    """"2 processes" or "1 process, 2 uses" (an fd and a mapping are two uses)."""
+    procs = len(obj.pids)
+    text = f"{procs} process{'' if procs == 1 else 'es'}"
+    if len(obj.users) != procs:
+        text += f", {len(obj.users)} uses"
+    return text
 
 
 def title_of(obj: IpcObject) -> str:
@@ -200,10 +211,10 @@ class DetailPane(VerticalScroll):
 
     def _show_fields(self, obj: IpcObject, now: float) -> None:
         rows = [("kind", obj.kind.label)]
-        rows += [(f.name, field_text(f.name, getattr(obj, f.name), now))
+        rows += [(f.name, field_text(f.name, getattr(obj, f.name), now, obj))
                  for f in dataclasses.fields(obj) if f.name not in _SKIP
                  and (f.name not in _ONLY_WHEN_SET or getattr(obj, f.name) is not None)]
-        rows.append(("users", str(len(obj.users))))
+        rows.append(("users", uses_text(obj)))
         widget = self.query_one("#detail-fields", Static)
         if changed(widget, rows):
             table = Table.grid(padding=(0, 1))
@@ -245,7 +256,7 @@ class DetailPane(VerticalScroll):
             update_static(heading, "Users: none seen")
         else:
             more = len(obj.users) - MAX_USERS
-            update_static(heading, f"Users: {len(obj.pids)} processes (Enter: process)"
+            update_static(heading, f"Users: {uses_text(obj)} (Enter: process)"
                           + (f", first {MAX_USERS} uses shown" if more > 0 else ""))
         signature = (obj.kind, obj.id, obj.users)
         if signature == self._users_shown:
