@@ -30,6 +30,7 @@ from ipctop.ui.screens.help import HelpScreen
 from ipctop.ui.screens.process import ProcessScreen
 from ipctop.ui.views import View, register_view
 from ipctop.ui.widgets.detail_pane import DetailPane
+from ipctop.ui.widgets.notice_line import NoticeLine
 from ipctop.ui.widgets.object_table import GONE, NEW
 from ipctop.ui.widgets.status_bar import StatusBar
 from ipctop.watch import WatchEvent
@@ -328,7 +329,7 @@ async def test_unreadable_and_notices_shown_once() -> None:
     app = make_app(fake)
     async with running(app) as pilot:
         await poll(pilot, 2)
-        messages = [n.message for n in app._notifications]
+        messages = app.query_one(NoticeLine).history
         assert sum("37 processes could not be read" in m for m in messages) == 1
         assert sum("Permission denied" in m for m in messages) == 1
         assert messages.count("/dev/mqueue is not mounted") == 1

@@ -56,6 +56,7 @@ from ipctop.ui.widgets.detail_pane import DetailPane
 from ipctop.ui.widgets.event_log import EventLog
 from ipctop.ui.widgets.filter_box import FilterBox
 from ipctop.ui.widgets.limit_meters import LimitMeters
+from ipctop.ui.widgets.notice_line import NoticeLine
 from ipctop.ui.widgets.object_table import GONE, NEW, ObjectTable, Row, row_key_of
 from ipctop.ui.widgets.status_bar import StatusBar
 from ipctop.watch import DEFAULT_DIRS, Watcher
@@ -109,18 +110,21 @@ class IpcTopApp(Polling, Filtering, ObjectActions, LeakActions, App[int]):
                 priority=True),
         Binding("enter", "filter_done", "In the filter: keep it, back to the list", show=False,
                 priority=True, key_display="Enter"),
+        # The footer lists these in this order, and only those that apply to the selection.
+        *ObjectActions.BINDINGS,
+        *LeakActions.BINDINGS,
         Binding("o", "cycle_sort", "Sort"),
         Binding("O", "reverse_sort", "Reverse sort", show=False),
         Binding("p,space", "toggle_pause", "Pause", key_display="p"),
-        Binding("plus,equals_sign", "interval(1)", "Slower", key_display="+"),
-        Binding("minus", "interval(-1)", "Faster", key_display="-"),
         Binding("l", "show_events", "Events log"),
+        Binding("plus,equals_sign", "interval(1)", "Slower", key_display="+", show=False),
+        Binding("minus", "interval(-1)", "Faster", key_display="-", show=False),
         Binding("tab", "next_view", "Next view", show=False, priority=True, key_display="Tab"),
         Binding("shift+tab", "prev_view", "Previous view", show=False, priority=True,
                 key_display="Shift+Tab"),
         *(Binding(str(n), f"view({n - 1})", "", show=False) for n in range(1, 10)),
-        *ObjectActions.BINDINGS,
-        *LeakActions.BINDINGS,
+        *ObjectActions.FALLBACKS,
+        *LeakActions.FALLBACKS,
     ]
 
     def __init__(
@@ -154,6 +158,7 @@ class IpcTopApp(Polling, Filtering, ObjectActions, LeakActions, App[int]):
         self._watch_dirs = tuple(watch_dirs)
         self.watcher: Watcher | None = None
         self._seen_notices: set[str] = set()
+        self._bindings_for: object = None
         self._init_polling()
 
     # -- layout -------------------------------------------------------------------------------
@@ -169,6 +174,7 @@ class IpcTopApp(Polling, Filtering, ObjectActions, LeakActions, App[int]):
                 yield ObjectTable(id="objects")
                 yield EventLog(id="events")
             yield DetailPane(id="detail")
+        yield NoticeLine(id="notice")
         yield FilterBox(value=self.initial_filter, id="filter",
                     placeholder="filter all columns as you type; Enter keeps it, Esc clears")
         yield Footer()
@@ -273,6 +279,7 @@ class IpcTopApp(Polling, Filtering, ObjectActions, LeakActions, App[int]):
             self._refresh_detail()
             self._refresh_screens()
             self._refresh_status()
+        self._refresh_bindings_if_changed()
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = False) -> None:
@@ -295,8 +302,7 @@ class IpcTopApp(Polling, Filtering, ObjectActions, LeakActions, App[int]):
         if key in self._seen_notices:
             return
         self._seen_notices.add(key)
-        self.notify(text, title="ipctop", severity=severity,  # type: ignore[arg-type]
-                    timeout=10)
+        self.main_screen.query_one(NoticeLine).say(text, severity)
 
     # -- refreshing the widgets ---------------------------------------------------------------
 
@@ -390,6 +396,7 @@ class IpcTopApp(Polling, Filtering, ObjectActions, LeakActions, App[int]):
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id in ("objects", "events"):
             self._refresh_detail()
+            self._refresh_bindings_if_changed()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.data_table.id == "objects" and event.row_key.value is not None:
@@ -481,8 +488,22 @@ class IpcTopApp(Polling, Filtering, ObjectActions, LeakActions, App[int]):
                      "clear_filter", "filter_done"}
         if action in main_only and not self._on_main():
             return False
-        answer = self.filter_check(action)
-        return True if answer is None else answer
+        for check in (self.filter_check, self.object_action_check, self.leak_action_check):
+            answer = check(action)
+            if answer is not None:
+                return answer
+        return True
+
+    def _refresh_bindings_if_changed(self) -> None:
+        """The footer shows only the keys that apply to the selection: ask it to look again
+        when what they depend on changed (the selection's kind, the view, leaks or none)."""
+        obj = self.selected_object
+        snap = self.snapshot
+        signature = (self.view_index, obj.kind if obj else None,
+                     bool(snap and any(o.leak and o.leak.status == "leak" for o in snap.objects)))
+        if signature != self._bindings_for:
+            self._bindings_for = signature
+            self.refresh_bindings()
 
     async def on_event(self, event: events.Event) -> None:
         box = self.focused if isinstance(event, events.Key) and self.screen_stack else None

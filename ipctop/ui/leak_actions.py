@@ -91,6 +91,19 @@ class LeakActions:
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("L,c", "reclaim_leaks", "Reclaim leaks", key_display="L"),
     ]
+    FALLBACKS: ClassVar[list[BindingType]] = [
+        Binding("L,c", "why_not('reclaim_leaks')", "", show=False),
+    ]
+    """L with no leak anywhere: hidden from the footer, it says there is nothing to reclaim."""
+
+    def leak_action_check(self, action: str) -> bool | None:
+        """The footer offers L only while something is judged a leak."""
+        if action != "reclaim_leaks":
+            return None
+        host, app = host_of(self)
+        snap = host.snapshot
+        return app.screen is app.screen_stack[0] and snap is not None and any(
+            o.leak is not None and o.leak.status == "leak" for o in snap.objects)
 
     leak_ignore_unreadable: bool | None = None
     """Judge re-checks as if unreadable processes used no IPC; None: IPCTOP_IGNORE_UNREADABLE."""

@@ -72,6 +72,16 @@ def users_lines(users: Sequence[User]) -> list[str]:
     return lines
 
 
+_NEEDS: dict[str, tuple[Kind, ...]] = {
+    "send_message": actions.QUEUE_KINDS,
+    "receive_message": actions.QUEUE_KINDS,
+    "attach_shm": actions.SHM_KINDS,
+    "edit_semaphore": actions.SEM_KINDS,
+    "remove_object": actions.ACTION_KINDS,
+}
+"""The kinds each action works on: the footer offers it only on a selected object of those."""
+
+
 class ObjectActions:
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "new_object", "New"),
@@ -81,6 +91,32 @@ class ObjectActions:
         Binding("e", "edit_semaphore", "Edit sem"),
         Binding("d,delete", "remove_object", "Remove", key_display="d"),
     ]
+    FALLBACKS: ClassVar[list[BindingType]] = [
+        Binding(keys, f"why_not('{action}')", "", show=False)
+        for keys, action in (("n", "new_object"), ("s", "send_message"),
+                             ("r", "receive_message"), ("a", "attach_shm"),
+                             ("e", "edit_semaphore"), ("d,delete", "remove_object"))
+    ]
+    """The same keys when the action does not apply (hidden from the footer): they say why."""
+
+    def object_action_check(self, action: str) -> bool | None:
+        """check_action for these actions (None: not one of them)."""
+        if action == "why_not":
+            return self._on_table()
+        if action == "new_object":
+            kind = getattr(getattr(self, "current_view", None), "kind", None)
+            return self._on_table() and (kind is None or kind in actions.ACTION_KINDS)
+        kinds = _NEEDS.get(action)
+        if kinds is None:
+            return None
+        obj = self._host.selected_object if self._on_table() else None
+        return obj is not None and obj.kind in kinds
+
+    def action_why_not(self, action: str) -> None:
+        """A key whose action does not apply here: run it anyway, it says why not."""
+        method = getattr(self, f"action_{action}", None)
+        if callable(method):
+            method()
 
     # -- plumbing ------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar, Generic, TypeVar
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -88,7 +88,37 @@ class FormScreen(ModalScreen[R | None], Generic[R]):
     FormScreen #form-buttons Button {
         margin-left: 2;
     }
+    /* On a short terminal (80x24) every field is one line and the buttons stay on screen. */
+    FormScreen.-compact > #form {
+        padding: 0 1;
+        border: round $accent;
+    }
+    FormScreen.-compact .form-title, FormScreen.-compact .form-note {
+        margin-bottom: 0;
+    }
+    FormScreen.-compact .field-label {
+        padding: 0 1 0 0;
+    }
+    FormScreen.-compact Input, FormScreen.-compact SelectCurrent {
+        height: 1;
+        border: none;
+        padding: 0 1;
+        background: $boost;
+    }
+    FormScreen.-compact .field {
+        margin-bottom: 1;
+    }
+    FormScreen.-compact #form-error, FormScreen.-compact #form-buttons {
+        margin-top: 0;
+    }
+    FormScreen.-compact #form-buttons Button {
+        height: 1;
+        min-width: 10;
+        border: none;
+    }
     """
+    COMPACT_BELOW = 40
+    """Terminal heights below this get the compact form."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
@@ -119,6 +149,9 @@ class FormScreen(ModalScreen[R | None], Generic[R]):
         inputs = list(self.query(Input).results(Input))
         if inputs:
             inputs[0].focus()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.set_class(event.size.height < self.COMPACT_BELOW, "-compact")
 
     # -- helpers for build() -------------------------------------------------------------------
 

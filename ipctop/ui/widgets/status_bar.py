@@ -20,7 +20,7 @@ from ipctop.fmt import human_bytes
 from ipctop.model import Snapshot
 from ipctop.ui.widgets.unchanged import update_static
 
-LEAK_STYLE = "bold bright_white on red3"
+LEAK_STYLE = "bold #ffffff on #a40000"
 POLLING_MARK = "⟳"
 """Shown after the interval while a poll runs (the help screen says so)."""
 
