@@ -289,3 +289,32 @@ async def test_new_form_fits_80x24_for_every_kind() -> None:
             for wid in ("#ok", "#cancel", "#name", "#form-error"):
                 region = form.query_one(wid).region
                 assert region.height >= 1 and region.bottom <= 24, (kind, wid, region)
+
+
+@sync
+async def test_pivot_enter_selects_the_object_under_the_cursor_from_a_kind_view() -> None:
+    app = make_app()
+    async with running(app, size=(160, 48)) as pilot:
+        await pilot.press("6")  # POSIX mq: the pipe is not in this view
+        assert app.table.select_key("posix_mq:/jobs")
+        await pilot.press("enter", "down", "enter")  # details, second user (101), its pivot
+        held = app.screen.query_one("#proc-held")
+        rows = [held.coordinate_to_cell_key((i, 0)).row_key.value  # type: ignore[attr-defined]
+                for i in range(held.row_count)]  # type: ignore[attr-defined]
+        await pilot.press(*["down"] * rows.index("pipe:555001"), "enter")
+        await pilot.pause()
+        assert len(app.screen_stack) == 1
+        assert app.current_view is not None and app.current_view.id == "all"
+        assert app.table.current_key == "pipe:555001"
+        assert app.focused is app.table
+
+
+@sync
+async def test_view_key_then_action_key_typed_fast_act_on_the_new_view() -> None:
+    from test_ui_typing import type_fast
+
+    app = make_app()
+    async with running(app) as pilot:
+        await type_fast(pilot, ["3", "s"])  # SysV msg view, then Send on its queue
+        assert app.current_view is not None and app.current_view.id == "sysv-msg"
+        assert type(app.screen).__name__ == "SendForm"

@@ -117,6 +117,7 @@ class IpcTopApp(Polling, Filtering, ObjectActions, LeakActions, App[int]):
         Binding("O", "reverse_sort", "Reverse sort", show=False),
         Binding("p,space", "toggle_pause", "Pause", key_display="p"),
         Binding("l", "show_events", "Events log"),
+        Binding("H", "toggle_short_lived", "Brief objects"),
         Binding("plus,equals_sign", "interval(1)", "Slower", key_display="+", show=False),
         Binding("minus", "interval(-1)", "Faster", key_display="-", show=False),
         Binding("tab", "next_view", "Next view", show=False, priority=True, key_display="Tab"),
@@ -322,8 +323,9 @@ class IpcTopApp(Polling, Filtering, ObjectActions, LeakActions, App[int]):
             tab = tabs.query_one(f"#view-{view.id}", Tab)
             if tab.label_text != label:
                 tab.label = label
+        brief = self.live.short_lived if not self.live.keep_short_lived else 0
         events_label = f"{'Ev' if self.size.width < COMPACT_WIDTH else 'Events'} " \
-                       f"{len(self.event_log.events)}"
+                       f"{len(self.event_log.events)}" + (f" +{brief} brief" if brief else "")
         tab = tabs.query_one(f"#{EVENTS_TAB}", Tab)
         if tab.label_text != events_label:
             tab.label = events_label
@@ -453,29 +455,37 @@ class IpcTopApp(Polling, Filtering, ObjectActions, LeakActions, App[int]):
         view = self.current_view
         obj = self.live.objects.get(key)
         if view is None or obj is None or not view.match(obj):
-            self.action_view(0)
-            self._refresh_table()
+            self._switch_view(0)
         if not self.table.select_key(key) and self.table.filter_text:
             self.set_filter("")
             self.table.select_key(key)
-        self.table.focus()
+        self.main_screen.set_focus(self.table)
 
     def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
+        ids = [f"view-{v.id}" for v in self.views] + [EVENTS_TAB]
         tab_id = event.tab.id or ""
+        self._switch_view(ids.index(tab_id) if tab_id in ids else 0)
+
+    def _switch_view(self, index: int) -> None:
+        """Show view ``index`` (len(views): the events log) now, not when the tab bar's
+        message arrives: the keys typed after a view key act on the new view."""
         switcher = self.main_screen.query_one("#switcher", ContentSwitcher)
-        if tab_id == EVENTS_TAB:
-            self.view_index = len(self.views)
+        self.view_index = index
+        if index >= len(self.views):
             switcher.current = "events"
-            self.event_log.focus()
+            self.main_screen.set_focus(self.event_log)
         else:
-            ids = [f"view-{v.id}" for v in self.views]
-            self.view_index = ids.index(tab_id) if tab_id in ids else 0
             switcher.current = "objects"
             with self.batch_update():
                 self._refresh_table()
-            self.table.focus()
+            self.main_screen.set_focus(self.table)
+        tabs = self.main_screen.query_one("#views", Tabs)
+        tab_id = EVENTS_TAB if index >= len(self.views) else f"view-{self.views[index].id}"
+        if tabs.active != tab_id:
+            tabs.active = tab_id
         self._refresh_detail()
         self._refresh_status()
+        self._refresh_bindings_if_changed()
 
     # -- actions ------------------------------------------------------------------------------
 
@@ -488,6 +498,8 @@ class IpcTopApp(Polling, Filtering, ObjectActions, LeakActions, App[int]):
                      "clear_filter", "filter_done"}
         if action in main_only and not self._on_main():
             return False
+        if action == "toggle_short_lived":  # about the events log: offered there
+            return self._on_main() and self.current_view is None
         for check in (self.filter_check, self.object_action_check, self.leak_action_check):
             answer = check(action)
             if answer is not None:
@@ -514,6 +526,17 @@ class IpcTopApp(Polling, Filtering, ObjectActions, LeakActions, App[int]):
             return
         await super().on_event(event)
 
+    def action_toggle_short_lived(self) -> None:
+        """Log objects seen by one poll only (pipes of shell pipelines...), or count them."""
+        live = self.live
+        live.keep_short_lived = not live.keep_short_lived
+        self.main_screen.query_one(NoticeLine).say(
+            "Events log: objects that live less than a poll are logged from now on (H hides "
+            "them)." if live.keep_short_lived else
+            f"Events log: objects that live less than a poll are counted, not logged "
+            f"({live.short_lived} so far; H shows them).")
+        self._refresh_tabs()
+
     def action_quit_app(self) -> None:
         self.exit(0)
 
@@ -536,13 +559,11 @@ class IpcTopApp(Polling, Filtering, ObjectActions, LeakActions, App[int]):
         self._refresh_status()
 
     def action_view(self, index: int) -> None:
-        tabs = self.main_screen.query_one("#views", Tabs)
-        ids = [f"view-{v.id}" for v in self.views] + [EVENTS_TAB]
-        if 0 <= index < len(ids):
-            tabs.active = ids[index]
+        if 0 <= index <= len(self.views):
+            self._switch_view(index)
 
     def action_show_events(self) -> None:
-        self.main_screen.query_one("#views", Tabs).active = EVENTS_TAB
+        self._switch_view(len(self.views))
 
     def action_next_view(self) -> None:
         if not self._on_main():

@@ -1,14 +1,31 @@
 """What the TUI remembers between polls, without Textual: the objects by row key, the rows to
 mark as new or fading, queue depth history, and which events inotify already announced.
 
+It also keeps the events log worth reading. Short-lived objects (the pipes of every shell
+pipeline, a socket that connects and closes) would add a "created" and a "removed" line each poll:
+a creation is therefore logged one poll late, once the object is seen a second time, and an object
+seen by one poll only is counted as short-lived instead of logged (``keep_short_lived`` logs them
+as they come). A leak verdict that only restates itself (still a leak, a new idle time in its
+reason) is not logged again.
+
 Kept apart from app.py so the bookkeeping is a plain, testable function of successive snapshots.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 
-from ipctop.events import CHANGED, CREATED, REMOVED, Event, ObjectKey, diff
+from ipctop.events import (
+    CHANGED,
+    CREATED,
+    REMOVED,
+    Event,
+    ObjectKey,
+    changed_fields,
+    describe_changes,
+    diff,
+)
 from ipctop.model import IpcObject, Kind, Snapshot
 
 HISTORY = 60
@@ -64,9 +81,34 @@ class LiveState:
         self.history: dict[str, deque[float]] = {}
         self.announced: set[tuple[str, ObjectKey]] = set()
         """(action, key) inotify already logged; the next poll does not log them again."""
+        self.keep_short_lived = False
+        """Log objects seen by one poll only (off: they are counted in ``short_lived``)."""
+        self.short_lived = 0
+        """Objects seen by one poll only and not logged."""
+        self._held: dict[str, Event] = {}
+        """Row key -> its "created" event, held until the next poll sees the object again."""
 
     def announce(self, action: str, key: ObjectKey) -> None:
         self.announced.add((action, key))
+
+    def _quiet(self, events: list[Event], old: dict[str, IpcObject]) -> list[Event]:
+        """Hold creations one poll, drop objects that lived one poll, and leak verdicts that
+        only restate themselves."""
+        held, self._held = self._held, {}
+        out = [ev for key, ev in held.items() if key in self.objects]  # seen again: log it
+        for ev in events:
+            key = row_key(ev.kind, ev.id)
+            if ev.action == CREATED and not self.keep_short_lived:
+                self._held[key] = ev
+            elif ev.action == REMOVED and key in held:
+                self.short_lived += 1  # created and gone between two polls' sight of it
+            elif ev.action == CHANGED and "leak" in ev.fields:
+                quieter = _without_restated_leak(ev, old.get(key), self.objects.get(key))
+                if quieter is not None:
+                    out.append(quieter)
+            else:
+                out.append(ev)
+        return out
 
     def update(self, snap: Snapshot) -> list[Event]:
         """Take in a new snapshot; return the events to log."""
@@ -86,6 +128,7 @@ class LiveState:
         events = [ev for ev in found if (ev.action, ev.key) not in self.announced
                   and loggable(ev)]
         self.announced.clear()
+        events = self._quiet(events, old_objects)
         for key, obj in self.objects.items():
             value = depth(obj) if obj.kind in DEPTH_KINDS else None
             if value is not None:
@@ -93,3 +136,17 @@ class LiveState:
         for key in [k for k in self.history if k not in self.objects]:
             del self.history[key]
         return events
+
+
+def _without_restated_leak(ev: Event, old: IpcObject | None, new: IpcObject | None
+                           ) -> Event | None:
+    """``ev`` without its leak part when the verdict kept its status (a leak still a leak, with
+    a new idle time in its reason); None when nothing else changed."""
+    if old is None or new is None or old.leak is None or new.leak is None \
+            or old.leak.status != new.leak.status:
+        return ev
+    rest = [c for c in changed_fields(old, new) if c[0] != "leak"]
+    if not rest:
+        return None
+    return dataclasses.replace(ev, fields=tuple(c[0] for c in rest),
+                               detail=describe_changes(rest))

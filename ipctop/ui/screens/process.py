@@ -1,6 +1,9 @@
 """The process pivot: one process, all the IPC it holds, and its signals.
 
 Enter on an object dismisses the screen with that object's row key so the app can select it.
+``k`` or F9 (htop's keys) send the process a signal: a chooser, then a Yes/No box that names the
+process; the signal goes through a pidfd checked against the process shown (see
+ipctop.actions.signals), in a thread.
 """
 
 from __future__ import annotations
@@ -29,7 +32,10 @@ def held_by(snapshot: Snapshot, pid: int) -> list[tuple[IpcObject, str, str, str
 
 
 class ProcessScreen(Screen[str | None]):
-    BINDINGS = [Binding("escape,q", "back", "Back")]
+    BINDINGS = [
+        Binding("escape,q", "back", "Back"),
+        Binding("k,f9", "kill", "Signal/kill", key_display="k"),
+    ]
 
     def __init__(self, pid: int, snapshot: Snapshot) -> None:
         super().__init__()
@@ -112,3 +118,49 @@ class ProcessScreen(Screen[str | None]):
 
     def action_back(self) -> None:
         self.dismiss(None)
+
+    def action_kill(self) -> None:
+        from ipctop.ui.screens.signal_choice import SignalScreen
+
+        proc = self.snapshot.process(self.pid)
+        if proc is None:
+            self.app.notify(f"Process {self.pid} is gone.", title="Signal", severity="warning")
+            return
+        self.app.push_screen(SignalScreen(proc.pid, proc.comm),
+                             lambda signum: self._confirm_signal(proc, signum))
+
+    def _confirm_signal(self, proc: Process, signum: int | None) -> None:
+        from ipctop.actions.signals import signal_name
+        from ipctop.ui.screens.confirm import ConfirmScreen
+
+        if signum is None:
+            return
+        name = signal_name(signum)
+        held = len({row_key_of(obj) for obj, *_rest in held_by(self.snapshot, proc.pid)})
+        details = [f"{proc.pid} {proc.comm}  ({proc.user})", f"command: {proc.cmdline or '-'}",
+                   f"It holds {held} IPC object{'' if held == 1 else 's'}."]
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._send(proc, signum)
+
+        self.app.push_screen(ConfirmScreen(f"Send {name} to process {proc.pid} {proc.comm}?",
+                                           details, yes_label=f"Send {name}"), answered)
+
+    def _send(self, proc: Process, signum: int) -> None:
+        from ipctop.actions.signals import send_signal
+        from ipctop.errors import IpcError
+
+        app = self.app
+
+        def job() -> None:
+            try:
+                text, severity = send_signal(proc.pid, signum, proc.start_time), "information"
+            except IpcError as err:
+                text, severity = str(err), "error"
+            app.call_from_thread(app.notify, text, title="Signal", severity=severity)
+            request = getattr(app, "request_poll", None)
+            if callable(request):
+                app.call_from_thread(request)
+
+        app.run_worker(job, thread=True, exit_on_error=False, group="signal", name="signal")
