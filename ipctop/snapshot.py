@@ -276,9 +276,21 @@ class LiveTake:
         self.dev = dev
         self.cache = ScanCache(full_every, clock)
         self._previous: dict[tuple[Kind, str, int | None], IpcObject] = {}
+        self.fifo_paths: set[str] = set()
+        """FIFOs to list even when no process holds them open (collect.pipes.remembered_fifos):
+        the TUI adds those it creates and any path the user gives."""
 
     def __call__(self) -> Snapshot:
         snap = take(self.proc, self.dev, cache=self.cache)
+        if self.fifo_paths:
+            from ipctop.collect.pipes import remembered_fifos
+
+            seen = {o.id for o in snap.objects if o.kind is Kind.FIFO}
+            extra = remembered_fifos(self.fifo_paths, seen)
+            if extra:
+                snap = dataclasses.replace(snap, objects=tuple(sorted(
+                    (*snap.objects, *extra),
+                    key=lambda o: (_KIND_ORDER[o.kind], natural_key(o.id)))))
         previous = self._previous
         objects = []
         for obj in snap.objects:

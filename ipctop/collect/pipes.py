@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import fcntl
 import os
+import stat
 import struct
 import termios
+from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING
 
 from ipctop.collect.common import mode_str, user_name
 from ipctop.collect.procfs import FdUse
+from ipctop.errors import IpcError
 from ipctop.model import Fifo, IpcObject, Pipe, User
 
 if TYPE_CHECKING:
@@ -86,3 +89,32 @@ def queued_bytes(proc: str, users: tuple[User, ...],
         finally:
             os.close(fd)
     return None, None
+
+
+def remembered_fifos(paths: Iterable[str], seen: Collection[str]) -> list[IpcObject]:
+    """FIFOs nobody holds open, which a program asked to keep in sight (the TUI remembers those
+    it created and any path the user gave): the scan finds FIFOs only through open fds, so a
+    FIFO just made would otherwise never be listed, selected, sent to or removed.
+
+    ``seen``: paths the scan already found. Each path is reached without following any symbolic
+    link another user could have placed (ipctop.safepath, an O_PATH fd: opening a FIFO that way
+    neither blocks nor counts as a reader or a writer) and listed only if it is a FIFO.
+    """
+    from ipctop import safepath
+
+    out: list[IpcObject] = []
+    for path in sorted(set(paths) - set(seen)):
+        try:
+            fd = safepath.open_path(path)
+        except (OSError, IpcError):
+            continue  # gone, or reached only through someone's link: not ours to show
+        try:
+            st = os.fstat(fd)
+        finally:
+            os.close(fd)
+        if not stat.S_ISFIFO(st.st_mode):
+            continue
+        out.append(Fifo(id=path, name=path, path=path, dev=st.st_dev, inode=st.st_ino,
+                        uid=st.st_uid, owner=user_name(st.st_uid), mode=mode_str(st.st_mode),
+                        ctime=st.st_ctime))
+    return out

@@ -201,9 +201,21 @@ class ObjectActions:
         view = getattr(self, "current_view", None)
         kind = getattr(view, "kind", None)
         snap = self._host.snapshot
-        self._ui.push_screen(CreateForm(kind if isinstance(kind, Kind) else None,
-                                        snap.limits if snap else None),
-                             lambda result: self._done("New", result))
+        form = CreateForm(kind if isinstance(kind, Kind) else None, snap.limits if snap else None)
+
+        def created(result: str | None) -> None:
+            if form.created is not None and form.created[0] is Kind.FIFO:
+                self.remember_fifo(form.created[1])  # found only through open fds otherwise
+            self._done("New", result)
+
+        self._ui.push_screen(form, created)
+
+    def remember_fifo(self, path: str) -> None:
+        """Keep the FIFO ``path`` listed although no process holds it open (the collector lists
+        FIFOs through open fds only): those made here, and any path given to the New form."""
+        paths = getattr(getattr(self, "collector", None), "fifo_paths", None)
+        if isinstance(paths, set):
+            paths.add(path)
 
     def action_send_message(self) -> None:
         from ipctop.ui.screens.send_form import SendForm

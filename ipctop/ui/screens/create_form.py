@@ -52,6 +52,8 @@ class CreateForm(FormScreen[str]):
         super().__init__()
         self.initial_kind = kind if kind in actions.ACTION_KINDS else None
         self.limits = limits or Limits()
+        self.created: tuple[Kind, str] | None = None
+        """(kind, id) of what the form created or found existing, once it has."""
 
     def compose_fields(self) -> ComposeResult:
         kind = self.initial_kind or Kind.SYSV_SHM
@@ -104,6 +106,7 @@ class CreateForm(FormScreen[str]):
 
         def job() -> str:
             result = actions.create(kind, name, mode=mode, **options)  # type: ignore[arg-type]
+            self.created = (kind, result.id)
             what = actions.object_name(kind, result.id)
             key = f" (key {result.key})" if result.key else ""
             return f"created {what}{key}" if result.created else f"{what}{key} already existed"

@@ -16,7 +16,6 @@ naturally (s2 before s10) and numbers largest first on the first press, as in ht
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +28,7 @@ from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 from ipctop.columns import Column, columns_for
 from ipctop.display import shown as escaped
 from ipctop.model import IpcObject
+from ipctop.snapshot import natural_key
 from ipctop.ui.column_fit import PADDING, fit_columns, title_of
 from ipctop.ui.live_state import row_key
 from ipctop.ui.widgets.row_table import RowTable
@@ -73,9 +73,9 @@ def clip(text: str, width: int = MAX_CELL) -> str:
 
 
 def natural(text: str) -> tuple[tuple[int, int, str], ...]:
-    """A sort key that orders the digits in a name by value: s1, s2, s10, s11."""
-    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part.lower())
-                 for part in re.split(r"(\d+)", text) if part)
+    """A sort key that orders the digits in a name by value (s1, s2, s10, s11), as the command
+    line sorts; case aside."""
+    return natural_key(text.lower())
 
 
 def sort_value(col: Column, obj: IpcObject) -> tuple[Any, ...]:
