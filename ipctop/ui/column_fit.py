@@ -76,6 +76,14 @@ FITS: dict[str, Fit] = {
     "msgsize": Fit(5, 7, 7),
     "capacity": Fit(5, 8, 8),
     "creator": Fit(7, 10, 40),
+    "local": Fit(1, 10, 28),
+    "remote": Fit(2, 10, 28),
+    "proto": Fit(1, 5, 5),
+    "count": Fit(1, 5, 12),
+    "semaphore": Fit(3, 9, 9),
+    "seals": Fit(4, 5, 16),
+    "rss": Fit(4, 5, 6),
+    "swap": Fit(5, 5, 6),
 }
 """Per column key. A column not named here (one a later feature adds) gets DEFAULT."""
 DEFAULT = Fit(3, 6, 20)

@@ -48,7 +48,8 @@ class View:
 SHORT_TITLES: dict[str, str] = {
     "sysv_shm": "shm", "sysv_msg": "msg", "sysv_sem": "sem", "posix_shm": "pshm",
     "posix_mq": "pmq", "posix_sem": "psem", "pipe": "pipe", "fifo": "fifo",
-    "unix_socket": "sock", "shared_mapping": "map",
+    "unix_socket": "sock", "shared_mapping": "map", "anon_shm": "anon", "memfd": "memfd",
+    "eventfd": "evfd", "inet_socket": "inet",
 }
 """Kind value -> tab label on a narrow terminal (a kind not named keeps its label)."""
 
