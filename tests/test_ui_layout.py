@@ -15,11 +15,12 @@ from textual.filter import Monochrome
 from textual.widgets import Static, Tab
 
 from ipctop.columns import columns_for
+from ipctop.meters import Meter
 from ipctop.model import Kind, Leak, PosixShm, UnixSocket
 from ipctop.ui.app import IpcTopApp, pane_place
 from ipctop.ui.column_fit import fit_columns, fit_of
 from ipctop.ui.widgets.detail_pane import DetailPane, uses_text
-from ipctop.ui.widgets.limit_meters import Meter
+from ipctop.ui.widgets.limit_meters import bar, percent, render_meter
 from ipctop.ui.widgets.notice_line import NoticeLine
 from ipctop.ui.widgets.object_table import natural
 from ipctop.ui.widgets.status_bar import LEAK_STYLE, fit_parts, status_parts
@@ -64,13 +65,13 @@ def test_pane_place_by_size() -> None:
 
 def test_meter_bar_empty_at_zero_and_eighths() -> None:
     tiny = Meter("shm segs", 3, 4096)
-    assert tiny.bar().strip() == "" and tiny.percent == "<1%"
+    assert bar(tiny).strip() == "" and percent(tiny) == "<1%"
     half = Meter("x", 50, 100)
-    assert half.bar() == "████    " and half.percent == "50%"
-    assert Meter("x", 0, 100).percent == "0%"
-    assert "█" not in Meter("x", 0, 100).bar()
-    assert Meter("x", 1, 100).bar().startswith("▏")  # 1% of 8 cells: one eighth
-    compact = Meter("/dev/shm", 900 << 20, 1 << 30, bytes=True).render_text(compact=True)
+    assert bar(half) == "████    " and percent(half) == "50%"
+    assert percent(Meter("x", 0, 100)) == "0%"
+    assert "█" not in bar(Meter("x", 0, 100))
+    assert bar(Meter("x", 1, 100)).startswith("▏")  # 1% of 8 cells: one eighth
+    compact = render_meter(Meter("/dev/shm", 900 << 20, 1 << 30, bytes=True), compact=True)
     assert compact.plain == "/dev/shm  88% 900M/1.0G"
 
 
