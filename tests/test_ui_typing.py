@@ -81,3 +81,38 @@ async def test_slash_inside_the_filter_is_text() -> None:
         await type_fast(pilot, ["/", "/", "j", "o", "b", "s"])
         assert filter_box(app).value == "/jobs"
         assert app.table.row_count == 1
+
+
+@sync
+async def test_f3_searches_without_hiding_and_finds_next_and_previous() -> None:
+    app = make_app()
+    async with running(app) as pilot:
+        rows = app.table.row_count
+        await type_fast(pilot, ["f3", "a", "l", "i", "c", "e"])  # typed fast: all in the box
+        search = app.query_one("#search", Input)
+        assert search.value == "alice" and app.focused is search
+        assert app.table.row_count == rows  # nothing hidden
+        first = app.table.current_key
+        obj = app.table.current_object
+        assert obj is not None and obj.owner == "alice"
+        await type_fast(pilot, ["enter", "f3"])  # keep the term; F3: the next match
+        assert not search.display and app.focused is app.table
+        second = app.table.current_key
+        assert second != first
+        nxt = app.table.current_object
+        assert nxt is not None and nxt.owner == "alice"
+        await type_fast(pilot, ["shift+f3"])
+        assert app.table.current_key == first
+        await type_fast(pilot, ["f3", "escape", "q"])  # Esc closes the line; q quits
+        assert not app.is_running
+
+
+@sync
+async def test_ctrl_f_changes_the_search_term() -> None:
+    app = make_app()
+    async with running(app) as pilot:
+        await type_fast(pilot, ["f3", *"redis", "enter"])
+        assert app.table.current_key == "posix_shm:/redis-cache"
+        await type_fast(pilot, ["ctrl+f", "backspace", *"" , "escape"])
+        await type_fast(pilot, ["ctrl+f", *["backspace"] * 5, *"jobs", "enter"])
+        assert app.table.current_key == "posix_mq:/jobs"

@@ -108,8 +108,13 @@ class IpcTopApp(Polling, Filtering, ObjectActions, LeakActions, App[int]):
         Binding("slash", "filter", "Filter", key_display="/", priority=True),
         Binding("escape", "clear_filter", "Clear filter", show=False, key_display="Esc",
                 priority=True),
-        Binding("enter", "filter_done", "In the filter: keep it, back to the list", show=False,
-                priority=True, key_display="Enter"),
+        Binding("enter", "filter_done", "In the filter or search: keep it, back to the list",
+                show=False, priority=True, key_display="Enter"),
+        Binding("f3", "search", "Search (next match)", priority=True, key_display="F3"),
+        Binding("shift+f3", "search_prev", "Previous match", show=False, priority=True,
+                key_display="Shift+F3"),
+        Binding("ctrl+f", "open_search", "Search: change the term", show=False, priority=True,
+                key_display="Ctrl+F"),
         # The footer lists these in this order, and only those that apply to the selection.
         *ObjectActions.BINDINGS,
         *LeakActions.BINDINGS,
@@ -178,6 +183,8 @@ class IpcTopApp(Polling, Filtering, ObjectActions, LeakActions, App[int]):
         yield NoticeLine(id="notice")
         yield FilterBox(value=self.initial_filter, id="filter",
                     placeholder="filter all columns as you type; Enter keeps it, Esc clears")
+        yield FilterBox(id="search", placeholder="search: the cursor jumps to a match as you "
+                        "type; F3 next, Shift+F3 previous, Enter keeps, Esc closes")
         yield Footer()
 
     @property
@@ -495,7 +502,7 @@ class IpcTopApp(Polling, Filtering, ObjectActions, LeakActions, App[int]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         main_only = {"filter", "cycle_sort", "reverse_sort", "view", "show_events",
-                     "clear_filter", "filter_done"}
+                     "clear_filter", "filter_done", "search", "search_prev", "open_search"}
         if action in main_only and not self._on_main():
             return False
         if action == "toggle_short_lived":  # about the events log: offered there

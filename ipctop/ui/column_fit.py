@@ -1,8 +1,9 @@
 """How the main table's columns fit the terminal: by priority, at fixed widths.
 
 Every column has a priority (0: always shown) and a width range. Given the room the table has,
-the columns are taken in priority order while they fit at their narrowest, then widened toward
-what their texts need, most important first; the rest are hidden. The LEAK column and the
+the columns are taken in priority order while they fit (the most important as wide as their
+texts need, the others at their narrowest), then widened toward what their texts need, most
+important first; the rest are hidden. The LEAK column and the
 object's identity have priority 0, so the leak status never falls off the right edge however
 narrow the terminal or wide the other columns.
 
@@ -20,6 +21,8 @@ from ipctop.columns import Column
 
 PADDING = 2
 """Blank cells around each column (DataTable's cell padding of 1 on each side)."""
+ROOMY = 20
+"""Width the priority-1 columns keep before less important ones are shown."""
 ARROW = " ▼"
 """The sort marker after the sorted column's title (" ▲" ascending)."""
 
@@ -48,7 +51,7 @@ FITS: dict[str, Fit] = {
     "messages": Fit(1, 4, 6),
     "value": Fit(1, 5, 6),
     "reclaim": Fit(1, 7, 8),
-    "reason": Fit(1, 16, 60),
+    "reason": Fit(0, 16, 60),
     "state": Fit(1, 5, 11),
     "users": Fit(2, 12, 32),
     "bytes": Fit(2, 6, 7),
@@ -122,19 +125,27 @@ def fit_columns(columns: Sequence[Column], room: int, natural: Mapping[str, int]
         priority = 0 if col.key == sort_key else fit.priority
         ranks[col.key] = (priority, index)
     order = sorted(ranks, key=ranks.__getitem__)
+    # What a column takes: the most important ones (priority 0 and 1: identity, kind, size,
+    # the verdict) as wide as their texts need (priority 1: up to ROOMY), the others their
+    # narrowest. A less important column is shown only if it fits beside that, so a long name
+    # is never squeezed to make room for, say, the list of users.
+    # priority 0 (identity, verdict, reason) as wide as their texts need; priority 1 up to ROOMY
+    roomies = {key: wants[key] if ranks[key][0] == 0 else min(wants[key], max(lows[key], ROOMY))
+               for key in order}
     shown: list[str] = []
     used = 0
     for key in order:
-        need = lows[key] + PADDING
+        need = (roomies[key] if ranks[key][0] <= 1 else lows[key]) + PADDING
         if ranks[key][0] == 0 or used + need <= room:
             shown.append(key)
             used += need
+    used = sum(lows[key] + PADDING for key in shown)
     widths = {key: lows[key] for key in shown}
     spare = room - used
-    for key in shown:  # most important first
-        if spare <= 0:
-            break
-        grow = min(spare, wants[key] - widths[key])
-        widths[key] += grow
-        spare -= grow
+    important = [key for key in shown if ranks[key][0] <= 1]
+    for targets, keys in ((roomies, important), (wants, shown)):  # most important first
+        for key in keys:
+            grow = max(0, min(spare, targets[key] - widths[key]))
+            widths[key] += grow
+            spare -= grow
     return {col.key: widths[col.key] for col in columns if col.key in widths}

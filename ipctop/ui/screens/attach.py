@@ -9,10 +9,13 @@ differ from the previous read stay highlighted for a few refreshes.
 
 The view is read-only. ``w`` asks for confirmation and then opens a line to write
 "OFFSET DATA" (text) or "OFFSET hex:de ad be ef"; ``w`` again goes back to read-only.
+``g`` goes to an offset (decimal or 0x hex); ``/`` finds text or "hex:de ad" from the window on,
+``n`` finds the next match (the search reads at most SEARCH_LIMIT bytes per press).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from typing import ClassVar
 
@@ -32,6 +35,9 @@ from ipctop.model import Kind
 from ipctop.ui.screens.confirm import ConfirmScreen
 
 KEEP = 4
+SEARCH_CHUNK = 1 << 20
+SEARCH_LIMIT = 64 << 20
+"""Bytes one search press reads at most (a segment can be gigabytes; press n to go on)."""
 """Refreshes a changed byte stays highlighted."""
 CHANGED_STYLE = "bold black on yellow"
 
@@ -49,6 +55,23 @@ def parse_write(text: str) -> tuple[int, bytes]:
     if not data:
         raise IpcError("nothing to write after the offset")
     return offset, data
+
+
+def find_in_shm(kind: Kind, ident: str, needle: bytes, origin: int
+                ) -> tuple[int | None, int, int]:
+    """(offset of the first ``needle`` from ``origin`` or None, where the search stopped, the
+    segment's size): at most SEARCH_LIMIT bytes read, SEARCH_CHUNK at a time (in a thread)."""
+    size = actions.shm_size(kind, ident)
+    overlap = len(needle) - 1
+    at = origin
+    end = min(size, origin + SEARCH_LIMIT)
+    while at < end:
+        length = min(SEARCH_CHUNK + overlap, size - at)
+        hit = actions.read_shm_report(kind, ident, at, length).data.find(needle)
+        if hit >= 0:
+            return at + hit, end, size
+        at += SEARCH_CHUNK
+    return None, end, size
 
 
 class AttachScreen(Screen[None]):
@@ -73,6 +96,12 @@ class AttachScreen(Screen[None]):
     AttachScreen #attach-input.-visible {
         display: block;
     }
+    AttachScreen #attach-seek {
+        display: none;
+    }
+    AttachScreen #attach-seek.-visible {
+        display: block;
+    }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -84,6 +113,9 @@ class AttachScreen(Screen[None]):
         Binding("pageup", "scroll_pages(-1)", "Page up", show=False),
         Binding("home", "scroll_to(0)", "Start", show=False),
         Binding("end", "scroll_to(-1)", "End", show=False),
+        Binding("g", "seek('goto')", "Go to offset"),
+        Binding("slash", "seek('find')", "Find", key_display="/"),
+        Binding("n", "find_next", "Next match"),
     ]
 
     def __init__(self, kind: Kind, ident: str, *, interval: float = 0.5,
@@ -109,6 +141,12 @@ class AttachScreen(Screen[None]):
         self._reading = False
         self._read_again = False
         self._asked_start = 0
+        self.seeking = ""
+        """"goto" or "find" while the seek line is open."""
+        self.needle = b""
+        """What the last find looked for."""
+        self.found: int | None = None
+        """Offset of the last match."""
 
     @property
     def name_text(self) -> str:
@@ -131,6 +169,7 @@ class AttachScreen(Screen[None]):
             yield Static("", id="attach-dump")
         yield Input(placeholder="OFFSET DATA, or OFFSET hex:de ad be ef  (Enter writes)",
                     id="attach-input")
+        yield Input(id="attach-seek")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -264,6 +303,9 @@ class AttachScreen(Screen[None]):
         self._move(0 if where >= 0 else self._last_line_start(self.size_bytes or 0))
 
     def action_close(self) -> None:
+        if self.seeking:
+            self._close_seek()
+            return
         self.dismiss(None)
 
     def action_toggle_write(self) -> None:
@@ -289,8 +331,88 @@ class AttachScreen(Screen[None]):
             box.focus()
         self._draw()
 
+    def action_seek(self, what: str) -> None:
+        box = self.query_one("#attach-seek", Input)
+        self.seeking = what
+        box.placeholder = ("offset: 4096 or 0x1000 (Enter goes, Esc cancels)" if what == "goto"
+                           else "find: text, or hex:de ad be ef (Enter finds, n finds next)")
+        box.value = ""
+        box.add_class("-visible")
+        self.set_focus(box)
+
+    def _close_seek(self) -> None:
+        self.seeking = ""
+        self.query_one("#attach-seek", Input).remove_class("-visible")
+        self.set_focus(None)
+
+    def _seek_submitted(self, value: str) -> None:
+        what = self.seeking
+        self._close_seek()
+        try:
+            if what == "goto":
+                try:
+                    offset = int(value.strip(), 0)
+                except ValueError:
+                    raise IpcError(f"an offset is a number (4096 or 0x1000): {value!r}") from None
+                if offset < 0 or (self.size_bytes is not None and offset >= self.size_bytes):
+                    raise IpcError(f"offset {offset:#x} is outside the segment "
+                                   f"({self.size_bytes} bytes)")
+                self._move(offset // WIDTH * WIDTH)
+                return
+            body = value.strip()
+            needle = (actions.parse_hex(body[4:]) if body.lower().startswith("hex:")
+                      else value.encode())
+            if not needle:
+                raise IpcError("nothing to find")
+            self.needle = needle
+            self._find(self.start)
+        except IpcError as err:
+            self.notify(str(err), title="Find" if what == "find" else "Go to",
+                        severity="error", timeout=8)
+
+    def action_find_next(self) -> None:
+        if not self.needle:
+            self.notify("Nothing to find yet: / first.", title="Find", severity="warning")
+            return
+        self._find((self.found + 1) if self.found is not None else self.start)
+
+    def _find(self, origin: int) -> None:
+        """Find ``self.needle`` from ``origin`` on (in a thread); then move the window to it."""
+        needle = self.needle
+        app = self.app
+
+        def search() -> None:
+            try:
+                result: tuple[int | None, int, int] | str = find_in_shm(
+                    self.kind, self.ident, needle, origin)
+            except IpcError as err:
+                result = str(err)
+            with contextlib.suppress(RuntimeError):  # the app is closing
+                app.call_from_thread(self._found, origin, result)
+
+        self.run_worker(search, thread=True, exclusive=True, exit_on_error=False,
+                        group="attach-find")
+
+    def _found(self, origin: int, result: tuple[int | None, int, int] | str) -> None:
+        if isinstance(result, str):
+            self.notify(result, title="Find", severity="error", timeout=8)
+            return
+        hit, end, size = result
+        if hit is not None:
+            self.found = hit
+            self._move(hit // WIDTH * WIDTH)
+            self.notify(f"found at offset {hit:#x} ({hit})", title="Find")
+            return
+        where = "to the end" if end >= size else f"in {SEARCH_LIMIT >> 20} MiB (n goes on)"
+        if end < size:
+            self.found = end - 1
+        self.notify(f"not found from {origin:#x} {where}", title="Find", severity="warning")
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
+        if event.input.id == "attach-seek":
+            self._seek_submitted(event.value)
+            return
         if not self.write_mode:
             return
         try:

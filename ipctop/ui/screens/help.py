@@ -15,6 +15,8 @@ EXTRA_KEYS = (
     ("↑ ↓ PgUp PgDn", "Move in the table"),
     ("Enter", "Details of the object; on a user: the process"),
     ("ctrl+p", "Command palette (views, sort, themes)"),
+    ("k / F9", "In the process pivot: send the process a signal (chooser, then Yes/No)"),
+    ("g  /  n", "In the attach view: go to an offset; find text or hex:de ad; next match"),
 )
 
 ABOUT = """\
@@ -25,9 +27,15 @@ are processes on this machine, and listeners with a local client. Shared maps li
 two or more processes map shared.
 Rows: "+" marks an object that appeared in the last poll, "-" (dimmed) one that is gone and
 will leave at the next poll. Enter opens the details; in the details, Enter on a user opens that
-process with all the IPC it holds and its signals. Click a column header to sort by it, click
-again to reverse. The command palette (ctrl+p) switches views and themes.
-Escape or q closes this help."""
+process with all the IPC it holds and its signals. Click a column header to sort by it (numbers
+largest first, names in natural order), click again to reverse; the header's arrow shows the
+sort, and each view keeps its own. "/" filters (the tab counts follow); F3 searches without
+hiding rows. Narrow terminals hide the less important columns (never LEAK) and show the details
+below the table or, smaller still, only on Enter.
+Status line: "⟳" after the interval means a poll is running now. The Events tab counts objects
+that lived less than one poll ("+N brief", the pipes of shell pipelines): H logs them too.
+The footer shows only the keys that apply to the selected object; the others say why not.
+The command palette (ctrl+p) switches views and themes. Escape or q closes this help."""
 
 
 def binding_rows(bindings: list[BindingType]) -> list[tuple[str, str]]:

@@ -34,7 +34,7 @@ from ipctop.ui.widgets.unchanged import changed, update_static
 
 _BYTE_FIELDS = frozenset({"size", "bytes", "rss", "swap", "capacity", "msgsize", "send_bytes",
                           "allocated"})
-_TIME_FIELDS = frozenset({"ctime", "atime", "dtime", "stime", "rtime", "otime"})
+_TIME_FIELDS = frozenset({"ctime", "atime", "dtime", "stime", "rtime", "otime", "mtime"})
 MAX_USERS = 500
 """Uses listed in the users table (a shared library map can have thousands)."""
 _USERS_MAX_HEIGHT = 12

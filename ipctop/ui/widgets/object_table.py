@@ -68,7 +68,7 @@ def clip(text: str, width: int = MAX_CELL) -> str:
         return text
     if width <= 1:
         return text[:width]
-    head = (width - 1) // 3
+    head = (width - 1) // 4  # the end of a name or path tells more than its start
     return text[:head] + "…" + text[len(text) - (width - 1 - head):]
 
 
