@@ -26,7 +26,7 @@ namespaces, its namespace (``IpcObject.identity``)."""
 
 _BYTE_FIELDS = frozenset({"size", "bytes", "rss", "swap", "capacity", "send_bytes",
                           "allocated"})
-_TIME_FIELDS = frozenset({"ctime", "atime", "dtime", "stime", "rtime", "otime"})
+_TIME_FIELDS = frozenset({"ctime", "atime", "dtime", "stime", "rtime", "otime", "mtime"})
 
 
 def object_key(obj: IpcObject) -> ObjectKey:

@@ -78,8 +78,8 @@ class Scene:
             code = 0
             try:
                 os.close(ready_r)
-                quiet = os.open(os.devnull, os.O_RDWR)  # not the script's output pipe
-                for fd in (0, 1):
+                quiet = os.open(os.devnull, os.O_RDWR)  # not the script's output or tty
+                for fd in (0, 1, 2):
                     os.dup2(quiet, fd)
                 set_comm(name)
                 body_ready = lambda: (os.write(ready_w, b"1"), os.close(ready_w))  # noqa: E731

@@ -58,7 +58,8 @@ def test_natural_sort_key() -> None:
 
 def test_pane_place_by_size() -> None:
     assert pane_place(160, 48) == "side"
-    assert pane_place(120, 40) == "side"
+    assert pane_place(140, 40) == "side"
+    assert pane_place(120, 40) == "below"
     assert pane_place(100, 40) == "below"
     assert pane_place(80, 24) == "none"
 

@@ -62,8 +62,9 @@ from ipctop.ui.widgets.status_bar import StatusBar
 from ipctop.watch import DEFAULT_DIRS, Watcher
 
 EVENTS_TAB = "view-events"
-SIDE_PANE_WIDTH = 120
-"""From this width the detail pane sits beside the table."""
+SIDE_PANE_WIDTH = 140
+"""From this width the detail pane sits beside the table (narrower, the table would lose the
+columns that say who uses what)."""
 BELOW_PANE_HEIGHT = 34
 """Narrower, from this height it sits below the table; smaller still, Enter opens it as a
 screen (the table keeps every row the terminal has)."""
@@ -220,7 +221,8 @@ class IpcTopApp(Polling, Filtering, ObjectActions, LeakActions, App[int]):
         self._stop_polling()
 
     def on_resize(self, event: events.Resize) -> None:
-        self._layout_for(event.size.width, event.size.height)
+        if self._live():
+            self._layout_for(event.size.width, event.size.height)
 
     def _layout_for(self, width: int, height: int) -> None:
         body = self.main_screen.query_one("#body")
@@ -403,7 +405,7 @@ class IpcTopApp(Polling, Filtering, ObjectActions, LeakActions, App[int]):
     # -- events from widgets ------------------------------------------------------------------
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.data_table.id in ("objects", "events"):
+        if event.data_table.id in ("objects", "events") and self._live():
             self._refresh_detail()
             self._refresh_bindings_if_changed()
 
