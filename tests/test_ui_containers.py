@@ -43,7 +43,7 @@ async def test_container_column_only_while_containers_are_listed() -> None:
         assert str(app.table.get_row(inside)[column]) == WEB
         assert str(app.table.get_row(host)[column]) == "-"
 
-        app.filter_to("docker web")  # what the palette's "Filter: container ..." does
+        app.set_filter("docker web")  # what the palette's "Filter: container ..." does
         await pilot.pause()
         assert app.table.row_count == 1 and app.table.current_key == inside
         names = [c.title for c in palette_commands(app)]
@@ -63,7 +63,7 @@ async def test_container_column_only_while_containers_are_listed() -> None:
 
         app.pop_screen()
         fake.objects = [o for o in fake.objects if o.container is None]
-        app.filter_to("")
+        app.set_filter("")
         await poll(pilot, 2)  # gone, then its faded row too
         assert all(c.key != "container" for c in app.table.columns_spec)
 

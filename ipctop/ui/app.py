@@ -549,10 +549,6 @@ class IpcTopApp(Polling, Filtering, ObjectActions, LeakActions, App[int]):
     def action_quit_app(self) -> None:
         self.exit(0)
 
-    def filter_to(self, text: str) -> None:
-        """Filter the table to ``text`` (the palette's "Filter: container ...")."""
-        self.set_filter(text)
-
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             return

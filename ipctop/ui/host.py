@@ -59,6 +59,9 @@ class Host(Protocol):
 
     def open_process(self, pid: int) -> None: ...
 
+    def set_filter(self, text: str) -> None:
+        """Filter every view by ``text`` (as typed after "/")."""
+
 
 def host_of(mixin: object) -> tuple[Host, App[Any]]:
     """The app a mixin is part of, as the Host protocol and as a Textual App."""

@@ -29,7 +29,7 @@ def palette_commands(app: Host) -> Iterator[SystemCommand]:
                         app.action_toggle_pause)
     yield SystemCommand("Poll now", "Collect a snapshot at once", app.request_poll)
     def only(name: str) -> Callable[[], None]:
-        return lambda: app.filter_to(name)
+        return lambda: app.set_filter(name)
 
     containers = sorted({o.container for o in app.snapshot.objects if o.container}) \
         if app.snapshot is not None else []
