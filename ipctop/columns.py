@@ -12,12 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ipctop.fmt import human_age, human_bytes, short_time
-from ipctop.model import (
-    IpcObject,
-    Kind,
-    SysvSem,
-    SysvShm,
-)
+from ipctop.kinds import SysvSem, SysvShm
+from ipctop.model import IpcObject, Kind
 
 
 @dataclass(frozen=True)

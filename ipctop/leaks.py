@@ -34,21 +34,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from ipctop.fmt import human_age, human_bytes
-from ipctop.model import (
-    Fifo,
-    IpcObject,
-    Kind,
-    Leak,
-    Pipe,
-    PosixMq,
-    PosixSem,
-    PosixShm,
-    Snapshot,
-    SysvMsg,
-    SysvSem,
-    SysvShm,
-    evolve,
-)
+from ipctop.kinds import Fifo, Pipe, PosixMq, PosixSem, PosixShm, SysvMsg, SysvSem, SysvShm
+from ipctop.model import IpcObject, Kind, Leak, Snapshot, evolve
 
 Alive = Callable[[int], float | None]
 """pid -> its start time in epoch seconds (0.0 when unknown), or None when it is not running."""

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ipctop.model import Kind, Snapshot, SysvShm
+from ipctop.kinds import SysvShm
+from ipctop.model import Kind, Snapshot
 
 UNLIMITED = 1 << 62
 """Limits at or above this are the kernel's "no limit" (shmall defaults to nearly 2**64 pages)."""

@@ -20,9 +20,10 @@ from collections.abc import Callable, Collection, Iterable, Iterator
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from ipctop import __version__
+from ipctop.kinds import KIND_CLASSES
 from ipctop.leaks import STATUSES, reclaimable_bytes
 from ipctop.meters import meters
-from ipctop.model import KIND_CLASSES, IpcObject, Kind, Snapshot
+from ipctop.model import IpcObject, Kind, Snapshot
 from ipctop.snapshot import natural_key
 
 OBJECT_LABELS = ("kind", "id", "key", "name", "owner", "container", "namespace")

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ipctop import safepath
-from ipctop.model import AnonShm, IpcObject, Memfd, PosixShm, SysvShm
+from ipctop.kinds import AnonShm, Memfd, PosixShm, SysvShm
+from ipctop.model import IpcObject
 from ipctop.shm_mapping import open_attached
 
 PREVIEW_BYTES = 256

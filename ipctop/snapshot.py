@@ -37,20 +37,8 @@ from ipctop.collect.common import DEV, PROC
 from ipctop.collect.procs import ProcScan, ScanCache, scan
 from ipctop.errors import IpcError
 from ipctop.join import Join
-from ipctop.model import (
-    IpcObject,
-    Kind,
-    Limits,
-    Namespace,
-    PosixMq,
-    PosixSem,
-    PosixShm,
-    Snapshot,
-    SysvShm,
-    UnixSocket,
-    Unreadable,
-    evolve,
-)
+from ipctop.kinds import PosixMq, PosixSem, PosixShm, SysvShm, UnixSocket
+from ipctop.model import IpcObject, Kind, Limits, Namespace, Snapshot, Unreadable, evolve
 
 _KIND_ORDER = {kind: i for i, kind in enumerate(Kind)}
 _NEEDS_SCAN = set(Kind) - {Kind.SYSV_MSG, Kind.SYSV_SEM}

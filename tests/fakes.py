@@ -11,27 +11,19 @@ from __future__ import annotations
 import dataclasses
 import threading
 
-from ipctop.model import (
+from ipctop.kinds import (
     Fifo,
-    IpcObject,
-    Kind,
-    Leak,
-    Limits,
     Pipe,
     PosixMq,
     PosixSem,
     PosixShm,
-    Process,
     SharedMapping,
-    Signals,
-    Snapshot,
     SysvMsg,
     SysvSem,
     SysvShm,
     UnixSocket,
-    Unreadable,
-    User,
 )
+from ipctop.model import IpcObject, Kind, Leak, Limits, Process, Signals, Snapshot, Unreadable, User
 
 T0 = 1_700_000_000.0
 """The fake clock's epoch: 2023-11-14 22:13:20 UTC."""

@@ -225,7 +225,8 @@ def test_a_mapping_that_is_not_the_segment_is_never_read(made: Make, tmp_path: P
 
 def test_preview_reads_through_the_same_mapping(spawn: Spawn) -> None:
     """The detail pane's preview uses the same way in (ipctop.shm_mapping) as `read`."""
-    from ipctop.model import SysvShm, User
+    from ipctop.kinds import SysvShm
+    from ipctop.model import User
     from ipctop.preview import preview
 
     child, ident, _key = held_segment(spawn, b"preview me", 0)

@@ -16,17 +16,8 @@ import sysv_ipc
 from conftest import unique_key, unique_name
 
 from ipctop.commands.snapshot import render_tables
-from ipctop.model import (
-    Kind,
-    Limits,
-    PosixShm,
-    Process,
-    Signals,
-    Snapshot,
-    SysvShm,
-    Unreadable,
-    User,
-)
+from ipctop.kinds import PosixShm, SysvShm
+from ipctop.model import Kind, Limits, Process, Signals, Snapshot, Unreadable, User
 
 
 def ipctop(*args: str) -> subprocess.CompletedProcess[str]:

@@ -17,7 +17,7 @@ from fixtures_proc import qsize_text, write_file
 from ipctop.collect import posix
 from ipctop.collect.common import DEV
 from ipctop.errors import IpcError, ParseError
-from ipctop.model import PosixMq, PosixSem, PosixShm
+from ipctop.kinds import PosixMq, PosixSem, PosixShm
 
 _counter = itertools.count()
 

@@ -17,7 +17,7 @@ from fixtures_proc import unix_line, write_unix
 
 from ipctop.collect import sockets
 from ipctop.errors import ParseError
-from ipctop.model import UnixSocket
+from ipctop.kinds import UnixSocket
 
 _counter = itertools.count()
 

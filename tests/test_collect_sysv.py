@@ -21,7 +21,7 @@ from fixtures_proc import msg_line, sem_line, shm_line, write_sysvipc
 
 from ipctop.collect import sysv
 from ipctop.errors import ParseError
-from ipctop.model import SysvSem, SysvShm
+from ipctop.kinds import SysvSem, SysvShm
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 _libc.semget.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]

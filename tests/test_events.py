@@ -8,7 +8,8 @@ import itertools
 from fakes import FakeCollector
 
 from ipctop.events import CHANGED, CREATED, REMOVED, diff
-from ipctop.model import Kind, PosixShm, Snapshot, SysvMsg, SysvShm, User
+from ipctop.kinds import PosixShm, SysvMsg, SysvShm
+from ipctop.model import Kind, Snapshot, User
 
 
 def _snap(*objects: object, at: float = 10.0) -> Snapshot:

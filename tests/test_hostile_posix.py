@@ -19,7 +19,8 @@ from conftest import Cleanup, run_and_exit, unique_name
 from ipctop import actions
 from ipctop.display import shown
 from ipctop.errors import IpcError, NotFound, UsageError
-from ipctop.model import Kind, PosixShm
+from ipctop.kinds import PosixShm
+from ipctop.model import Kind
 from ipctop.preview import preview
 
 SHM = "/dev/shm"

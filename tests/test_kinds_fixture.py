@@ -14,7 +14,8 @@ from test_snapshot import users_of as users
 from ipctop.collect import inet, procfs, shmem
 from ipctop.collect.procs import scan
 from ipctop.errors import ParseError
-from ipctop.model import AnonShm, Eventfd, InetSocket, Kind, Memfd
+from ipctop.kinds import AnonShm, Eventfd, InetSocket, Memfd
+from ipctop.model import Kind
 from ipctop.snapshot import take
 
 EVENTFD_INFO = (

@@ -19,7 +19,8 @@ from conftest import Spawn, unique_name
 from test_snapshot import find
 from test_snapshot import users_of as users
 
-from ipctop.model import AnonShm, Eventfd, InetSocket, Kind, Memfd, Snapshot
+from ipctop.kinds import AnonShm, Eventfd, InetSocket, Memfd
+from ipctop.model import Kind, Snapshot
 from ipctop.snapshot import LiveTake, take
 
 ME = os.getpid()

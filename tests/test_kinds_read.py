@@ -16,7 +16,8 @@ from test_kinds_live import libc, shmem_inode
 from ipctop import actions
 from ipctop.cli import main
 from ipctop.errors import NotFound, UsageError
-from ipctop.model import AnonShm, Kind, Memfd
+from ipctop.kinds import AnonShm, Memfd
+from ipctop.model import Kind
 from ipctop.preview import preview
 from ipctop.snapshot import take
 

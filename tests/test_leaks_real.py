@@ -23,8 +23,9 @@ import posix_ipc
 import sysv_ipc
 from conftest import Cleanup, Spawn, run_and_exit, unique_key, unique_name
 
+from ipctop.kinds import Pipe
 from ipctop.leaks import LEAK, NOBODY_HOLDS, PENDING, UNKNOWN, judge
-from ipctop.model import IpcObject, Kind, Pipe, Snapshot, evolve
+from ipctop.model import IpcObject, Kind, Snapshot, evolve
 from ipctop.snapshot import take
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from ipctop.kinds import Fifo, Pipe, PosixMq, PosixSem, PosixShm, SysvMsg, SysvSem, SysvShm
 from ipctop.leaks import (
     LEAK,
     NOBODY_HOLDS,
@@ -16,22 +17,7 @@ from ipctop.leaks import (
     reclaimable_bytes,
     since,
 )
-from ipctop.model import (
-    Fifo,
-    IpcObject,
-    Pipe,
-    PosixMq,
-    PosixSem,
-    PosixShm,
-    Process,
-    Snapshot,
-    SysvMsg,
-    SysvSem,
-    SysvShm,
-    Unreadable,
-    User,
-    evolve,
-)
+from ipctop.model import IpcObject, Process, Snapshot, Unreadable, User, evolve
 from ipctop.reclaim import recheck
 
 NOW = 1_800_000_000.0

@@ -9,21 +9,10 @@ import pytest
 from fakes import T0, base_objects
 from prometheus_client.parser import text_string_to_metric_families
 
+from ipctop.kinds import Pipe, PosixMq, PosixShm, SysvMsg, SysvShm
 from ipctop.meters import meters
 from ipctop.metrics import QUEUED_BYTES_KINDS, families, label_text, largest, render
-from ipctop.model import (
-    Kind,
-    Leak,
-    Limits,
-    Pipe,
-    PosixMq,
-    PosixShm,
-    Snapshot,
-    SysvMsg,
-    SysvShm,
-    Unreadable,
-    User,
-)
+from ipctop.model import Kind, Leak, Limits, Snapshot, Unreadable, User
 
 Samples = dict[str, dict[tuple[tuple[str, str], ...], float]]
 

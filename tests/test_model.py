@@ -6,7 +6,8 @@ import dataclasses
 
 import pytest
 
-from ipctop.model import KIND_CLASSES, Leak, User, evolve
+from ipctop.kinds import KIND_CLASSES
+from ipctop.model import Leak, User, evolve
 
 REQUIRED = {"id": "7", "nattch": 1, "cpid": 2, "lpid": 3, "messages": 0, "bytes": 0, "lspid": 0,
             "lrpid": 0, "nsems": 1, "path": "/dev/shm/x", "type": "stream", "state": "listen",

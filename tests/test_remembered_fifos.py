@@ -12,7 +12,8 @@ from pathlib import Path
 from test_ui_app import running
 
 from ipctop.collect.pipes import remembered_fifos
-from ipctop.model import Fifo, Kind
+from ipctop.kinds import Fifo
+from ipctop.model import Kind
 from ipctop.snapshot import LiveTake
 from ipctop.ui.app import IpcTopApp
 

@@ -22,7 +22,8 @@ from fakes import T0
 from prometheus_client.parser import text_string_to_metric_families
 
 from ipctop import cli
-from ipctop.model import Snapshot, SysvShm
+from ipctop.kinds import SysvShm
+from ipctop.model import Snapshot
 from ipctop.serve import Coalescer, start_server, url_of
 
 WAIT = 20.0

@@ -21,19 +21,8 @@ from conftest import Spawn, run_and_exit, unique_key, unique_name
 from fixtures_proc import shm_line, write_sysvipc
 
 from ipctop.collect import pipes, posix
-from ipctop.model import (
-    Fifo,
-    IpcObject,
-    Kind,
-    Pipe,
-    PosixMq,
-    PosixSem,
-    PosixShm,
-    SharedMapping,
-    Snapshot,
-    SysvShm,
-    UnixSocket,
-)
+from ipctop.kinds import Fifo, Pipe, PosixMq, PosixSem, PosixShm, SharedMapping, SysvShm, UnixSocket
+from ipctop.model import IpcObject, Kind, Snapshot
 from ipctop.snapshot import natural_key, take
 
 ME = os.getpid()

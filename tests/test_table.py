@@ -9,7 +9,8 @@ import pytest
 
 from ipctop.columns import CTIME, all_columns, cli_columns
 from ipctop.errors import UsageError
-from ipctop.model import Kind, SysvShm
+from ipctop.kinds import SysvShm
+from ipctop.model import Kind
 from ipctop.table import (
     Header,
     Style,

@@ -21,7 +21,8 @@ from textual.widgets import DataTable, Input, Sparkline, Static, Tab
 from textual.worker import WorkerFailed
 
 from ipctop.columns import columns_for
-from ipctop.model import Kind, Snapshot, SysvSem, SysvShm
+from ipctop.kinds import SysvSem, SysvShm
+from ipctop.model import Kind, Snapshot
 from ipctop.preview import Preview
 from ipctop.ui import views as views_module
 from ipctop.ui.app import IpcTopApp
@@ -444,7 +445,7 @@ async def test_inotify_event_logged_at_once_and_not_twice() -> None:
     fake = FakeCollector(auto=False)
     app = make_app(fake)
     async with running(app) as pilot:
-        from ipctop.model import PosixShm
+        from ipctop.kinds import PosixShm
 
         fake.add(PosixShm(id="/now", name="/now", path="/dev/shm/now", size=1))
         ev = WatchEvent("/dev/shm/now", "created", Kind.POSIX_SHM, "/now", 5.0)
@@ -540,7 +541,8 @@ async def test_arrow_navigation_updates_detail_pane() -> None:
 
 @sync
 async def test_detail_users_table_survives_refresh_and_caps() -> None:
-    from ipctop.model import SharedMapping, User
+    from ipctop.kinds import SharedMapping
+    from ipctop.model import User
     from ipctop.ui.widgets.detail_pane import MAX_USERS
 
     fake = FakeCollector(auto=False)

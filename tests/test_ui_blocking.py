@@ -15,7 +15,7 @@ from textual.pilot import Pilot
 from textual.widgets import Static
 from textual.worker import WorkerFailed
 
-from ipctop.model import PosixShm
+from ipctop.kinds import PosixShm
 from ipctop.preview import Preview
 from ipctop.ui.app import IpcTopApp
 from ipctop.ui.preview_loader import PreviewLoader

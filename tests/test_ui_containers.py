@@ -9,7 +9,8 @@ import dataclasses
 from fakes import T0, FakeCollector
 from test_ui_app import make_app, plain, poll, running, sync
 
-from ipctop.model import Kind, Process, SysvShm, User
+from ipctop.kinds import SysvShm
+from ipctop.model import Kind, Process, User
 from ipctop.ui.palette import palette_commands
 from ipctop.ui.screens.process import ProcessScreen
 from ipctop.ui.widgets.detail_pane import DetailPane

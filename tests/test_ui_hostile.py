@@ -18,7 +18,8 @@ from textual.pilot import Pilot
 from textual.widgets._toast import Toast
 from textual.worker import WorkerFailed
 
-from ipctop.model import Kind, PosixShm, Process, User
+from ipctop.kinds import PosixShm
+from ipctop.model import Kind, Process, User
 from ipctop.preview import Preview
 from ipctop.ui.app import IpcTopApp
 from ipctop.ui.widgets.object_table import row_key_of
@@ -156,7 +157,7 @@ def test_confirm_box_shows_question_and_details_literally() -> None:
 
 
 def test_form_title_names_a_hostile_object_literally() -> None:
-    from ipctop.model import PosixMq
+    from ipctop.kinds import PosixMq
     from ipctop.ui.screens.send_form import SendForm
 
     async def body() -> None:

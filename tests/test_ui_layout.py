@@ -15,8 +15,9 @@ from textual.filter import Monochrome
 from textual.widgets import Static, Tab
 
 from ipctop.columns import columns_for
+from ipctop.kinds import PosixShm, UnixSocket
 from ipctop.meters import Meter
-from ipctop.model import Kind, Leak, PosixShm, UnixSocket
+from ipctop.model import Kind, Leak
 from ipctop.ui.app import IpcTopApp, pane_place
 from ipctop.ui.column_fit import fit_columns, fit_of
 from ipctop.ui.widgets.detail_pane import DetailPane, uses_text

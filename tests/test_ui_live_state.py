@@ -30,7 +30,8 @@ def test_new_ghost_history_and_announced() -> None:
 def test_short_lived_objects_are_counted_not_logged() -> None:
     """A pipe of a shell pipeline lives less than a poll: no create/remove pair each poll; an
     object that stays is logged one poll late, with the time it was first seen."""
-    from ipctop.model import Pipe, User
+    from ipctop.kinds import Pipe
+    from ipctop.model import User
 
     fake = FakeCollector(auto=False)
     live = LiveState()
@@ -49,7 +50,7 @@ def test_short_lived_objects_are_counted_not_logged() -> None:
 
 
 def test_keep_short_lived_logs_them_as_they_come() -> None:
-    from ipctop.model import Pipe
+    from ipctop.kinds import Pipe
 
     fake = FakeCollector(auto=False)
     live = LiveState()

@@ -15,7 +15,8 @@ from test_ui_app import make_app, running, settle, sync
 
 from ipctop.actions.signals import send_signal, start_time
 from ipctop.errors import IpcError, NotFound
-from ipctop.model import Kind, Pipe, Process, User
+from ipctop.kinds import Pipe
+from ipctop.model import Kind, Process, User
 from ipctop.ui.screens.confirm import ConfirmScreen
 from ipctop.ui.screens.process import ProcessScreen
 from ipctop.ui.screens.signal_choice import SignalScreen

@@ -17,7 +17,8 @@ from textual.pilot import Pilot
 from textual.worker import WorkerFailed
 
 from ipctop.events import Event
-from ipctop.model import Kind, PosixShm, SysvMsg
+from ipctop.kinds import PosixShm, SysvMsg
+from ipctop.model import Kind
 from ipctop.ui.app import IpcTopApp
 from ipctop.ui.widgets.detail_pane import DetailPane
 

@@ -114,7 +114,8 @@ def test_new_kinds_tcp_udp_view_160x48(snap_compare: SnapCompare) -> None:
     the detail of one end; the other new kinds are in the fake snapshot too (tab counts)."""
     from fakes import T0
 
-    from ipctop.model import AnonShm, Eventfd, InetSocket, Kind, Memfd, User
+    from ipctop.kinds import AnonShm, Eventfd, InetSocket, Memfd
+    from ipctop.model import Kind, User
 
     fake = FakeCollector()
     pg = User(300, "postgres", 5, None, "fd")

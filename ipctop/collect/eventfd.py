@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ipctop.collect.procfs import FdUse, parse_fdinfo_eventfd, read_whole
-from ipctop.model import Eventfd, IpcObject
+from ipctop.kinds import Eventfd
+from ipctop.model import IpcObject
 
 if TYPE_CHECKING:
     from ipctop.join import Join

@@ -37,7 +37,8 @@ from ipctop.collect.sockets import (
     SOCK_DIAG_BY_FAMILY,
 )
 from ipctop.errors import ParseError
-from ipctop.model import InetSocket, IpcObject
+from ipctop.kinds import InetSocket
+from ipctop.model import IpcObject
 
 if TYPE_CHECKING:
     from ipctop.join import Join

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 
 from ipctop.collect.common import mode_str, user_name
 from ipctop.collect.shmem import MEMFD_PREFIX, anon_shm_name
-from ipctop.model import IpcObject, PosixSem, PosixShm, SharedMapping
+from ipctop.kinds import PosixSem, PosixShm, SharedMapping
+from ipctop.model import IpcObject
 
 if TYPE_CHECKING:
     from ipctop.join import Join

@@ -35,20 +35,8 @@ from ipctop.collect.common import TMPFS_MAGIC
 from ipctop.collect.containers import container_of
 from ipctop.collect.procfs import ns_inode
 from ipctop.errors import IpcError
-from ipctop.model import (
-    KIND_CLASSES,
-    IpcObject,
-    Kind,
-    Namespace,
-    PosixMq,
-    PosixSem,
-    PosixShm,
-    Process,
-    SysvMsg,
-    SysvSem,
-    SysvShm,
-    evolve,
-)
+from ipctop.kinds import KIND_CLASSES, PosixMq, PosixSem, PosixShm, SysvMsg, SysvSem, SysvShm
+from ipctop.model import IpcObject, Kind, Namespace, Process, evolve
 
 if TYPE_CHECKING:
     from ipctop.join import Join

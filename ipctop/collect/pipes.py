@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING
 from ipctop.collect.common import mode_str, user_name
 from ipctop.collect.procfs import FdUse
 from ipctop.errors import IpcError
-from ipctop.model import Fifo, IpcObject, Pipe, User
+from ipctop.kinds import Fifo, Pipe
+from ipctop.model import IpcObject, User
 
 if TYPE_CHECKING:
     from ipctop.join import Join

@@ -33,7 +33,8 @@ from ipctop.collect.common import (
     user_name,
 )
 from ipctop.errors import IpcError, ParseError
-from ipctop.model import PosixMq, PosixSem, PosixShm, evolve
+from ipctop.kinds import PosixMq, PosixSem, PosixShm
+from ipctop.model import evolve
 
 if TYPE_CHECKING:
     from ipctop.join import Join

@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING
 
 from ipctop.collect.common import mode_str, user_name
 from ipctop.collect.procfs import FdUse, MapUse
-from ipctop.model import MEMFD_SEALS, AnonShm, IpcObject, Memfd, User
+from ipctop.kinds import MEMFD_SEALS, AnonShm, Memfd
+from ipctop.model import IpcObject, User
 
 if TYPE_CHECKING:
     from ipctop.join import Join

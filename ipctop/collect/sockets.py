@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 
 from ipctop.collect.common import PROC
 from ipctop.errors import ParseError
-from ipctop.model import IpcObject, UnixSocket, evolve
+from ipctop.kinds import UnixSocket
+from ipctop.model import IpcObject, evolve
 
 if TYPE_CHECKING:
     from ipctop.join import Join

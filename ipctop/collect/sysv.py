@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING
 
 from ipctop.collect.common import PROC, load_libc, mode_str, user_name
 from ipctop.errors import ParseError
-from ipctop.model import IpcObject, SysvMsg, SysvSem, SysvShm, evolve
+from ipctop.kinds import SysvMsg, SysvSem, SysvShm
+from ipctop.model import IpcObject, evolve
 
 if TYPE_CHECKING:
     from ipctop.join import Join

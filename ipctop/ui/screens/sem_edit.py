@@ -14,7 +14,8 @@ from textual.app import ComposeResult
 from textual.widgets import Button, Static
 
 from ipctop import actions
-from ipctop.model import IpcObject, Kind, PosixSem, SysvSem
+from ipctop.kinds import PosixSem, SysvSem
+from ipctop.model import IpcObject, Kind
 from ipctop.ui.screens.form import FormError, FormScreen, field
 
 

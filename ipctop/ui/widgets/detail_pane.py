@@ -26,7 +26,8 @@ from textual.widgets import DataTable, Label, Sparkline, Static
 
 from ipctop.display import shown
 from ipctop.fmt import human_age, human_bytes
-from ipctop.model import IpcObject, Snapshot, SysvSem, UnixSocket
+from ipctop.kinds import SysvSem, UnixSocket
+from ipctop.model import IpcObject, Snapshot
 from ipctop.preview import PREVIEWED, Preview, hexdump
 from ipctop.preview import preview as preview_of
 from ipctop.ui.preview_loader import PreviewLoader
