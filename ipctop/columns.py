@@ -140,6 +140,56 @@ CONTAINER = Column("container", "CONTAINER", _where,
 NS_PID = Column("ns_pid", "NS-PID", _attr("ns_pid"), right=True,
                 help="for an object of another namespace: a process in it (what --ns PID takes)")
 QBYTES = _bytes_column("bytes", "QUEUED", _attr("bytes"), "bytes queued, waiting to be read")
+
+
+class Connections(int):
+    """A listening socket's queue, in a column of bytes: connections, not bytes. The kernel
+    reports a listener's accept queue (and a TCP listener's backlog limit) in the fields that
+    hold bytes for every other socket, as ``ss`` prints them under Recv-Q and Send-Q."""
+
+
+def listening(o: IpcObject) -> bool:
+    """A listening socket (UNIX or TCP; a UDP socket never listens: its queue is bytes of
+    datagrams)."""
+    return getattr(o, "state", None) == "listen"
+
+
+def listener_field_text(name: str, value: int) -> str | None:
+    """A listening socket's ``bytes`` or ``send_bytes`` field for people, in connections (the
+    detail pane); None for any other field."""
+    if name == "bytes":
+        return f"{value} connection{'' if value == 1 else 's'} waiting to be accepted"
+    if name == "send_bytes":
+        return f"backlog of {value} connection{'' if value == 1 else 's'}"
+    return None
+
+
+def _listener(get: Callable[[IpcObject], Any]) -> Callable[[IpcObject], Any]:
+    """``get``, as :class:`Connections` when the object is a listening socket."""
+
+    def value(o: IpcObject) -> Any:
+        v = get(o)
+        return Connections(v) if v is not None and listening(o) else v
+
+    return value
+
+
+def _socket_queue(v: Any, now: float) -> str:
+    """"1.2K" of bytes, or "2 conn" waiting in a listener's queue."""
+    return f"{int(v)} conn" if isinstance(v, Connections) else human_bytes(v)
+
+
+def _backlog(v: Any, now: float) -> str:
+    """"4.0K" of bytes, or "max 4096" connections: a TCP listener's backlog limit."""
+    return f"max {int(v)}" if isinstance(v, Connections) else human_bytes(v)
+
+
+SOCKET_QUEUED = Column("bytes", "QUEUED", _listener(_attr("bytes")), _socket_queue, right=True,
+                       unit="bytes", help="bytes queued, waiting to be read (a listener: "
+                       "connections waiting to be accepted, \"2 conn\")")
+SENDQ = Column("send_bytes", "SENDQ", _listener(_attr("send_bytes")), _backlog, right=True,
+               unit="bytes", help="send queue: bytes not acknowledged (a TCP listener: its "
+               "backlog limit, \"max 4096\")")
 RW = Column("rw", "R/W", _readers_writers, right=True,
             help="processes holding it for reading / for writing")
 INODE = Column("inode", "INODE", lambda o: int(o.id), right=True, help="inode number")
@@ -216,7 +266,7 @@ COLUMNS: dict[Kind | None, tuple[Column, ...]] = {
                        Column("type", "TYPE", _attr("type"), help="stream, dgram or seqpacket"),
                        Column("state", "STATE", _attr("state"),
                               help="listen, connected or unconnected"),
-                       _number("peer", "PEER", "inode of the other end"), QBYTES, USERS),
+                       _number("peer", "PEER", "inode of the other end"), SOCKET_QUEUED, USERS),
     Kind.SHARED_MAPPING: (PATH, SIZE, NUSERS, RW, USERS),
     Kind.ANON_SHM: (INODE, Column("name", "NAME", lambda o: o.name,
                            help="[anon_shmem:NAME] name (PR_SET_VMA_ANON_NAME), if any"), SIZE,
@@ -242,10 +292,7 @@ COLUMNS: dict[Kind | None, tuple[Column, ...]] = {
                        Column("remote", "REMOTE", _attr("remote"),
                               help="address:port connected to"),
                        _number("peer", "PEER", "inode of the other end, on this machine"),
-                       QBYTES,
-                       _bytes_column("send_bytes", "SENDQ", _attr("send_bytes"),
-                                     "send queue: bytes not acknowledged (listen: backlog)"),
-                       USERS),
+                       SOCKET_QUEUED, SENDQ, USERS),
 }
 """Columns per kind; the key None is the "All" overview."""
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 from ipctop.cli import whole_number
+from ipctop.columns import Connections
 from ipctop.display import shown
 from ipctop.errors import UsageError
 
@@ -145,9 +146,10 @@ def render_cells(headers: Sequence[Header], rows: Iterable[Sequence[object]],
 
 def cell(column: Column, obj: IpcObject, now: float, style: Style) -> str:
     """One object's text in one column: sizes as bytes with ``--bytes``, times in the
-    ``--time-format`` asked for."""
+    ``--time-format`` asked for (a listener's queue stays "2 conn": it counts connections)."""
     value = column.get(obj)
-    if style.bytes and column.unit == "bytes" and value is not None:
+    if style.bytes and column.unit == "bytes" and value is not None \
+            and not isinstance(value, Connections):  # a listener's queue is never bytes
         return str(value)
     if column.unit == "time" and style.time_format != "short":
         from ipctop.fmt import format_time

@@ -18,10 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from ipctop.columns import Column, columns_for
-from ipctop.fmt import human_bytes
 from ipctop.model import IpcObject, Kind
 
 
@@ -54,37 +52,9 @@ SHORT_TITLES: dict[str, str] = {
 """Kind value -> tab label on a narrow terminal (a kind not named keeps its label)."""
 
 
-def _backlog_or_bytes(obj: IpcObject) -> Any:
-    value = getattr(obj, "bytes", None)
-    if value is not None and getattr(obj, "state", "") == "listen":
-        return Backlog(value)
-    return value
-
-
-class Backlog(int):
-    """A listening socket's queue: connections waiting to be accepted, not bytes."""
-
-
-def _queued_text(value: Any, now: float) -> str:
-    if isinstance(value, Backlog):
-        return f"{int(value)} conn"
-    return "-" if value is None else human_bytes(value)
-
-
-QUEUED_SOCKET = Column("bytes", "QUEUED", _backlog_or_bytes, _queued_text, right=True)
-"""QUEUED for sockets: bytes, or for a listener the connections waiting ("2 conn")."""
-
-
-def _tui_columns(kind: Kind) -> Sequence[Column]:
-    cols = columns_for(kind)
-    if kind is Kind.UNIX_SOCKET:
-        return [QUEUED_SOCKET if c.key == "bytes" else c for c in cols]
-    return cols
-
-
 def _kind_view(kind: Kind) -> View:
     return View(kind.value.replace("_", "-"), kind.label, lambda o: o.kind is kind,
-                _tui_columns(kind), kind, SHORT_TITLES.get(kind.value, ""))
+                columns_for(kind), kind, SHORT_TITLES.get(kind.value, ""))
 
 
 BASE_VIEWS: tuple[View, ...] = (

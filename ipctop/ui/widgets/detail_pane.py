@@ -24,9 +24,10 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Label, Sparkline, Static
 
+from ipctop.columns import listener_field_text, listening
 from ipctop.display import shown
 from ipctop.fmt import human_age, human_bytes
-from ipctop.kinds import SysvSem, UnixSocket
+from ipctop.kinds import SysvSem
 from ipctop.model import IpcObject, Snapshot
 from ipctop.preview import PREVIEWED, Preview, hexdump
 from ipctop.preview import preview as preview_of
@@ -49,8 +50,10 @@ def field_text(name: str, value: Any, now: float, obj: IpcObject | None = None) 
     """A field's value for people: sizes human and exact, times as age and UTC."""
     if value is None:
         return "-"
-    if name == "bytes" and isinstance(obj, UnixSocket) and obj.state == "listen":
-        return f"{value} connection{'' if value == 1 else 's'} waiting to be accepted"
+    if obj is not None and listening(obj) and isinstance(value, int):
+        text = listener_field_text(name, value)
+        if text is not None:
+            return text
     if name in _BYTE_FIELDS and isinstance(value, int):
         return f"{human_bytes(value)} ({value})"
     if name in _TIME_FIELDS and isinstance(value, (int, float)):
