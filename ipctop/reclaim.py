@@ -37,7 +37,8 @@ FAILED = "failed"
 Take = Callable[[Collection[Kind]], Snapshot]
 """kinds -> a fresh, unjudged snapshot of those kinds."""
 Remove = Callable[[Kind, str], str]
-"""(kind, id) -> one line saying what was removed; raises IpcError on failure."""
+"""(kind, id) -> what removing it did ("destroyed now"; the caller names the object);
+raises IpcError on failure."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,8 @@ class Outcome:
     result: str
     """"removed", "skipped" (changed, back in use, gone already) or "failed"."""
     message: str
+    """What happened, without the object's name (the label says it): "destroyed now",
+    "gone already"."""
     reclaim_bytes: int = 0
     """Bytes freed (only for "removed")."""
 
@@ -84,12 +87,12 @@ def _default_take(kinds: Collection[Kind]) -> Snapshot:
 
 
 def _default_remove(kind: Kind, ident_: str) -> str:
-    from ipctop.actions import remove
+    from ipctop.actions import remove_object
 
     # Only objects just re-judged a leak get here: no process holds them (saves a snapshot).
     # The re-check is already old when the removal comes: only_if_unused asks the kernel once
     # more at the last moment (a write lease on the file, nattch with the segment's mode at 0).
-    return remove(kind, ident_, holders=0, only_if_unused=True)
+    return remove_object(kind, ident_, holders=0, only_if_unused=True).consequence
 
 
 def _same_object(old: IpcObject, new: IpcObject) -> bool:

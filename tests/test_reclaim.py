@@ -151,6 +151,9 @@ def test_clean_yes_removes_only_the_leaks(tag: Tag, spawn: Spawn, cleanup: Clean
     assert out.returncode == 0, out.stderr  # every leak found was removed
     clean = json.loads(out.stdout)["clean"]
     assert {(r["kind"], r["id"]) for r in clean["removed"]} == leaks
+    # The message says what removing did; "name" says what was removed (once).
+    assert all(not r["message"].startswith("removed") and r["name"] not in r["message"]
+               for r in clean["removed"]), clean["removed"]
     assert clean["failed"] == [] and clean["skipped"] == []
     for kind, ident in leaks:
         assert not exists(Kind(kind), ident)
@@ -176,7 +179,11 @@ def test_clean_yes_exits_1_while_leaks_remain(tag: Tag, tmp_path: Path) -> None:
     finally:
         os.close(wfd)
     assert out.returncode == 1, out.stdout + out.stderr
-    assert f"removed: posix-shm {name}" in out.stdout and not exists(Kind.POSIX_SHM, name)
+    assert not exists(Kind.POSIX_SHM, name)
+    # One line per removal, the object named once: "removed: KIND NAME: consequence".
+    [line] = [x for x in out.stdout.splitlines() if x.startswith("removed")]
+    assert line.startswith(f"removed: posix-shm {name}: ") and line.count(name) == 1, line
+    assert "destroyed now" in line and "removed posix-shm" not in line
     assert "Removed 1, skipped 0, failed 0" in out.stdout
     assert "LEAK    fifo" in out.stdout
 
@@ -306,5 +313,6 @@ def test_clean_on_a_terminal_is_a_dry_run_that_never_asks(tag: Tag) -> None:
     assert "Would remove 1 object" in dry and "Dry run: nothing removed" in dry
     assert exists(Kind.POSIX_SHM, name)
     done = on_terminal([*args, "--yes"])
-    assert f"removed: posix-shm {name}" in done
+    [line] = [x for x in done.splitlines() if x.startswith("removed")]
+    assert line.startswith(f"removed: posix-shm {name}: ") and line.count(name) == 1, line
     assert not exists(Kind.POSIX_SHM, name)

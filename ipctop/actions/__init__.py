@@ -45,6 +45,7 @@ from ipctop.actions.common import (
 )
 from ipctop.actions.sysv import Attached, sysv_row
 from ipctop.actions.verbs import (
+    Removed,
     create,
     describe_removal,
     read_shm,
@@ -52,6 +53,7 @@ from ipctop.actions.verbs import (
     receive,
     refuse_attached,
     remove,
+    remove_object,
     sem_op,
     sem_set,
     sem_values,
@@ -64,9 +66,9 @@ from ipctop.actions.verbs import (
 __all__ = [
     "ACTION_KINDS", "DEV_SHM", "LONG_MAX", "MQ_PRIO_MAX", "NAME_MAX", "POSIX_SEM_VALUE_MAX",
     "PROC_SYS", "QUEUE_KINDS", "READ_KINDS", "SEMVMX", "SEM_KINDS", "SHM_KINDS", "SYSVIPC",
-    "Attached", "Created", "Message", "ShmBytes", "as_kind", "create", "describe_removal",
-    "devshm_capacity", "kernel_limit", "kind_name", "object_name", "parse_hex", "parse_key",
-    "parse_mode", "parse_sysv_id", "read_shm", "read_shm_report", "receive", "refuse_attached",
-    "remove", "sem_op", "sem_set", "sem_values", "send", "shm_size", "sysv_id", "sysv_row",
-    "validate_posix_name", "write_shm",
+    "Attached", "Created", "Message", "Removed", "ShmBytes", "as_kind", "create",
+    "describe_removal", "devshm_capacity", "kernel_limit", "kind_name", "object_name",
+    "parse_hex", "parse_key", "parse_mode", "parse_sysv_id", "read_shm", "read_shm_report",
+    "receive", "refuse_attached", "remove", "remove_object", "sem_op", "sem_set", "sem_values",
+    "send", "shm_size", "sysv_id", "sysv_row", "validate_posix_name", "write_shm",
 ]

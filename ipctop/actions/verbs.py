@@ -3,6 +3,8 @@ family and hands the object to its family module (:mod:`sysv`, :mod:`posix`, :mo
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ipctop.actions import fifo, memory, posix, sysv
 from ipctop.actions.common import (
     ACTION_KINDS,
@@ -255,9 +257,29 @@ def refuse_attached(kind: Kind | str, ident: str) -> None:
         sysv.refuse_attached(ident)
 
 
+@dataclass(frozen=True)
+class Removed:
+    """What :func:`remove_object` removed: the object's name ("posix-shm /x") and the
+    consequence ("4.0K; no process has it open: destroyed now"), kept apart so a caller that
+    names the object itself (leaks --clean: "removed: posix-shm /x: ...") says it once."""
+
+    name: str
+    consequence: str
+
+    def __str__(self) -> str:
+        return f"removed {self.name}: {self.consequence}"
+
+
 def remove(kind: Kind | str, ident: str, *, holders: int | None = None,
            only_if_unused: bool = False, force_attached: bool = False) -> str:
-    """Remove exactly the one object named; returns what happened, one line.
+    """:func:`remove_object`, as one line: "removed posix-shm /x: destroyed now"."""
+    return str(remove_object(kind, ident, holders=holders, only_if_unused=only_if_unused,
+                             force_attached=force_attached))
+
+
+def remove_object(kind: Kind | str, ident: str, *, holders: int | None = None,
+                  only_if_unused: bool = False, force_attached: bool = False) -> Removed:
+    """Remove exactly the one object named; returns what was removed and what that did.
 
     ``holders`` is passed to :func:`describe_removal` (the processes holding a POSIX object).
     A SysV segment that processes have attached is only removed with ``force_attached`` (it is
@@ -274,4 +296,4 @@ def remove(kind: Kind | str, ident: str, *, holders: int | None = None,
         name = fifo.remove(ident)
     else:
         posix.remove(k, ident, only_if_unused=only_if_unused)
-    return f"removed {name}: {consequence}"
+    return Removed(name, consequence)
