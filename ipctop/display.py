@@ -20,6 +20,12 @@ look the same, and a person can type what they see back into a shell's ``$'...'`
   characters, line and paragraph separators, spaces other than the plain space, surrogates,
   private use and unassigned code points -- shows as ``\\u202e`` or ``\\U000e0001``.
 
+``shown(text, raw=True)`` is the spelling of ``--raw`` tables, util-linux's (lsipc, lsfd, lsblk
+``--raw``: libsmartcols' ``fputs_nonblank``): every byte of the UTF-8 name that is not printable
+ASCII -- spaces, a backslash, controls, and every byte of a non-ASCII character -- as ``\\xHH``,
+so each line splits on spaces, stays plain ASCII, and reads back byte for byte with
+``printf '%b'``. One escaping either way: a raw cell is never escaped twice.
+
 Rich and Textual markup (``[red]``, ``[@click=...]``) is a separate matter: ``shown`` leaves
 brackets alone, and the TUI never hands a machine string to anything that parses markup (it
 builds ``rich.text.Text`` cells, or passes ``markup=False``).
@@ -44,14 +50,31 @@ def _escape(ch: str) -> str:
     return f"\\U{code:08x}"
 
 
-def shown(text: str | bytes) -> str:
+def _raw_escape(ch: str) -> str:
+    code = ord(ch)
+    if code in _SURROGATE_ESCAPES:  # a byte that was not UTF-8: the byte itself
+        return f"\\x{code - 0xDC00:02x}"
+    return "".join(f"\\x{b:02x}" for b in ch.encode("utf-8", "surrogatepass"))
+
+
+def _raw(text: str) -> str:
+    if text.isascii() and text.isprintable() and " " not in text and "\\" not in text:
+        return text
+    return "".join(ch if "!" <= ch <= "~" and ch != "\\" else _raw_escape(ch) for ch in text)
+
+
+def shown(text: str | bytes, *, raw: bool = False) -> str:
     """``text`` made safe to print: only printable characters, the rest spelled as escapes.
 
     Bytes are decoded as UTF-8; bytes that are not UTF-8 show as ``\\xNN``. The result is the
-    same for a name as bytes and for the same name decoded with ``surrogateescape``.
+    same for a name as bytes and for the same name decoded with ``surrogateescape``. With
+    ``raw``, util-linux's ``--raw`` spelling: only printable ASCII other than the space and the
+    backslash stays; every other byte is ``\\xHH``.
     """
     if isinstance(text, bytes):
         text = text.decode("utf-8", "surrogateescape")
+    if raw:
+        return _raw(text)
     # The common case, a plain name, costs two C-level scans and no copy.
     if text.isprintable() and "\\" not in text:
         return text

@@ -9,10 +9,12 @@ It follows libsmartcols, the library behind lsipc, lsfd and lsblk:
   users, reasons: long free text) are cut, widest first, and end in "…"; identifiers (ids, keys,
   names, paths) are never cut, so what is printed can be typed back. Piped, nothing is cut unless
   ``--width N`` asks; ``--notruncate`` keeps everything on a terminal too;
-- ``--raw``: one space between columns, no padding, and every space, backslash and unprintable
-  character of a cell written as ``\\xHH`` (its UTF-8 bytes), so every line splits on spaces;
-- every cell first goes through :func:`ipctop.display.shown`: names, paths and commands are chosen
-  by other users, and a terminal must never interpret them.
+- ``--raw``: one space between columns, no padding, and every byte of a cell that is not
+  printable ASCII (spaces, backslashes, controls, non-ASCII characters) written as ``\\xHH``,
+  as lsfd and lsipc do, so every line splits on spaces;
+- every cell goes through :func:`ipctop.display.shown` once (its raw spelling with ``--raw``):
+  names, paths and commands are chosen by other users, and a terminal must never interpret
+  them.
 
 No Textual; the TUI draws its own tables from the same :class:`ipctop.columns.Column` objects.
 """
@@ -88,15 +90,6 @@ def _cut(text: str, width: int) -> str:
     return "".join(out) + ELLIPSIS
 
 
-def _raw(text: str) -> str:
-    """A cell for --raw: spaces, backslashes and anything unprintable as \\xHH bytes."""
-    if text and text.isprintable() and " " not in text and "\\" not in text:
-        return text
-    return "".join(ch if ch.isprintable() and ch not in " \\" else
-                   "".join(f"\\x{b:02x}" for b in ch.encode("utf-8", "surrogateescape"))
-                   for ch in text)
-
-
 def _fit(widths: list[int], headers: Sequence[Header], limit: int) -> list[int]:
     """Narrow the ``trunc`` columns, widest first, until the line fits in ``limit`` columns or
     each is at its minimum (then the line is left longer: identifiers are never cut)."""
@@ -121,11 +114,12 @@ def render_cells(headers: Sequence[Header], rows: Iterable[Sequence[object]],
                  style: Style = Style()) -> str:
     """The table as text, one line per row (and a header line unless ``style.headings`` is
     off), each line ending in a newline; "" for no rows and no header. None prints as "-"."""
-    cells = [["-" if c is None else shown(str(c)) for c in row] for row in rows]
     names = [h.name for h in headers]
-    if style.raw:
-        lines = ([names] if style.headings else []) + cells
-        return "".join(" ".join(_raw(c) for c in line) + "\n" for line in lines)
+    if style.raw:  # escaped once, util-linux's way (display.shown's raw spelling)
+        lines = ([names] if style.headings else []) + [list(row) for row in rows]
+        return "".join(" ".join("-" if c is None else shown(str(c), raw=True) for c in line)
+                       + "\n" for line in lines)
+    cells = [["-" if c is None else shown(str(c)) for c in row] for row in rows]
     widths = [cell_width(n) if style.headings else 0 for n in names]
     for row in cells:
         for i, c in enumerate(row):
@@ -178,8 +172,9 @@ def add_output_options(p: argparse.ArgumentParser, json_help: str) -> None:
     p.add_argument("-H", "--list-columns", action="store_true",
                    help="list the columns -o takes, with what each shows, and exit")
     p.add_argument("-r", "--raw", action="store_true",
-                   help="raw output: one space between columns, no padding; spaces, "
-                   "backslashes and unprintable characters in a cell as \\xHH")
+                   help="raw output: one space between columns, no padding; every byte "
+                   "that is not printable ASCII (spaces, backslashes, controls, non-ASCII) "
+                   "as \\xHH, as lsfd --raw")
     p.add_argument("-n", "--noheadings", action="store_true", help="do not print headings")
     p.add_argument("-b", "--bytes", action="store_true",
                    help="print sizes in bytes rather than in a human-readable form")
