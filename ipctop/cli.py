@@ -82,15 +82,21 @@ class _PrintCompletion(argparse.Action):
 
         from ipctop.model import Kind
 
-        # KIND arguments complete to the kinds' names (the parser only knows a type function).
-        kinds = " ".join(k.value.replace("_", "-") for k in Kind)
+        # KIND arguments complete to the kinds their command takes (a type carries them as
+        # ``kinds``: send offers sysv-msg, posix-mq, fifo); --kind to every kind. A bash
+        # function per distinct list.
+        lists: dict[str, str] = {}
         for action in _every_action(parser):
             if action.dest in ("kind", "kinds") or "--kind" in action.option_strings:
-                action.complete = {"bash": "_shtab_ipctop_kinds",  # type: ignore[attr-defined]
+                kinds = " ".join(k.word for k in getattr(action.type, "kinds", Kind))
+                command = getattr(action.type, "command", "")
+                function = lists.setdefault(kinds, "_shtab_ipctop_kinds"
+                                            + (f"_{command}" if command else ""))
+                action.complete = {"bash": function,  # type: ignore[attr-defined]
                                    "zsh": f"({kinds})"}
         shell = str(values)
-        preamble = (f'_shtab_ipctop_kinds() {{ compgen -W "{kinds}" -- "$1"; }}\n'
-                    if shell == "bash" else "")
+        preamble = "".join(f'{function}() {{ compgen -W "{kinds}" -- "$1"; }}\n'
+                           for kinds, function in lists.items()) if shell == "bash" else ""
         sys.stdout.write(shtab.complete(parser, shell=shell, preamble=preamble))
         parser.exit(0)
 

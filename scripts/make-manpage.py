@@ -51,7 +51,8 @@ written
 """,
     "shell completion": r"""
 \fBipctop \-\-print\-completion bash\fR and \fBipctop \-\-print\-completion zsh\fR print a
-completion script for every command, option and kind. For example:
+completion script for every command, option and kind; after an action command it offers only
+the kinds that command takes. For example:
 .PP
 .nf
 ipctop \-\-print\-completion bash > /etc/bash_completion.d/ipctop

@@ -65,12 +65,38 @@ def test_bash_completion_completes_commands_options_and_kinds() -> None:
     script = completion("bash")
     assert complete_in_bash(script, "ipctop", "") == sorted(cli.COMMAND_MODULES)
     assert complete_in_bash(script, "ipctop", "le") == ["leaks"]
-    kinds = sorted(k.value.replace("_", "-") for k in Kind)
-    assert complete_in_bash(script, "ipctop", "rm", "") == kinds
+    kinds = sorted(k.word for k in Kind)
     assert complete_in_bash(script, "ipctop", "snapshot", "--kind", "posix-") == [
         k for k in kinds if k.startswith("posix-")]
+    assert complete_in_bash(script, "ipctop", "metrics", "--kind", "") == kinds
+    # Each action command offers the kinds it takes, no other (rm never offers pipe).
+    for command, takes in COMMAND_KINDS.items():
+        assert complete_in_bash(script, "ipctop", command, "") == sorted(takes), command
+    assert complete_in_bash(script, "ipctop", "rm", "p") == ["posix-mq", "posix-sem",
+                                                             "posix-shm"]
+    assert complete_in_bash(script, "ipctop", "send", "sysv-") == ["sysv-msg"]
+    assert complete_in_bash(script, "ipctop", "sem", "--index", "1", "") == ["posix-sem",
+                                                                             "sysv-sem"]
     assert "--min-age" in complete_in_bash(script, "ipctop", "leaks", "--")
     assert complete_in_bash(script, "ipctop", "--print-completion", "") == ["bash", "zsh"]
+
+
+ACTIONS = ["sysv-shm", "sysv-msg", "sysv-sem", "posix-shm", "posix-mq", "posix-sem", "fifo"]
+COMMAND_KINDS = {
+    "create": ACTIONS, "rm": ACTIONS, "send": ["sysv-msg", "posix-mq", "fifo"],
+    "recv": ["sysv-msg", "posix-mq", "fifo"], "write": ["sysv-shm", "posix-shm"],
+    "read": ["sysv-shm", "posix-shm", "anon-shm", "memfd"], "sem": ["sysv-sem", "posix-sem"],
+}
+"""The kinds each action command takes, as docs/actions.md lists them."""
+
+
+def test_bash_registers_the_completion_for_ipctop() -> None:
+    """What a shell does with the installed script: ``complete -p`` names its function."""
+    done = subprocess.run(["bash", "-c", "source /dev/stdin; complete -p ipctop"],
+                          input=completion("bash"), capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith(" ipctop") and "-F _shtab_ipctop" in done.stdout
 
 
 def test_zsh_completion_names_every_command_and_kind() -> None:
@@ -79,7 +105,9 @@ def test_zsh_completion_names_every_command_and_kind() -> None:
     options, commands = every_option_and_command()
     for name in commands | options:
         assert name in script
-    assert " ".join(k.value.replace("_", "-") for k in Kind) in script
+    assert " ".join(k.word for k in Kind) in script
+    for takes in COMMAND_KINDS.values():  # each command its own list
+        assert f"({' '.join(takes)})" in script
 
 
 def test_unknown_completion_shell_is_one_line() -> None:

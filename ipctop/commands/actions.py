@@ -26,17 +26,21 @@ _SYSV = (Kind.SYSV_SHM, Kind.SYSV_MSG, Kind.SYSV_SEM)
 _POSIX = (Kind.POSIX_SHM, Kind.POSIX_MQ, Kind.POSIX_SEM)
 
 
-def _kind_of(kinds: Sequence[Kind], command: str) -> Callable[[str], Kind]:
-    """An argparse type: a kind ``command`` takes; the error names exactly those kinds."""
+class _KindOf:
+    """An argparse type: a kind ``command`` takes; the error names exactly those kinds, and
+    shell completion (``--print-completion``) offers exactly them (``kinds``)."""
 
-    def parse(text: str) -> Kind:
+    __name__ = "KIND"  # argparse names the type in some messages
+
+    def __init__(self, kinds: Sequence[Kind], command: str) -> None:
+        self.kinds = tuple(kinds)
+        self.command = command
+
+    def __call__(self, text: str) -> Kind:
         try:
-            return parse_kind(text, kinds, command)
+            return parse_kind(text, self.kinds, self.command)
         except ValueError as err:
             raise argparse.ArgumentTypeError(str(err)) from None
-
-    parse.__name__ = "KIND"  # argparse names the type in some messages
-    return parse
 
 
 def _int(text: str) -> int:
@@ -90,7 +94,7 @@ def _add_target(p: argparse.ArgumentParser, kinds: Sequence[Kind], command: str)
     """KIND and ID (or --key for the SysV kinds) of the one object a command acts on, and
     --ns."""
     _add_ns(p)
-    p.add_argument("kind", type=_kind_of(kinds, command), metavar="KIND",
+    p.add_argument("kind", type=_KindOf(kinds, command), metavar="KIND",
                    help=f"{kind_words(kinds)}")
     sysv = any(k in _SYSV for k in kinds)
     ids = [text for text, wanted in (
@@ -131,7 +135,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "If an object with that key or name exists, it is taken as it is when it has the size, "
         "nsems, maxmsg and msgsize given (a note on stderr says it existed), and refused (exit "
         "2, nothing created) when it differs, unless --reuse; --exclusive refuses it always.")
-    p.add_argument("kind", type=_kind_of(ACTION_KINDS, "create"), metavar="KIND",
+    p.add_argument("kind", type=_KindOf(ACTION_KINDS, "create"), metavar="KIND",
                    help=kind_words(ACTION_KINDS))
     p.add_argument("name_or_key", metavar="NAME_OR_KEY",
                    help="SysV key (0x1234, 4660 or private), POSIX /name, or FIFO path")
