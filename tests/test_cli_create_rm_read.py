@@ -270,9 +270,10 @@ def test_recv_as_a_table(capsys: pytest.CaptureFixture[str], made: Make) -> None
     assert out.splitlines() == [
         "3 11 hello\\x20world 68\\x2065\\x206c\\x206c\\x206f\\x2020\\x2077\\x206f\\x2072\\x206c"
         "\\x2064",
-        # display.shown first (ESC as the text \x1b), then raw's own escapes (its backslash
-        # as \x5c): nothing a terminal would act on, and the line still splits on spaces.
-        "1 28 \\x5cx1b]2;owned\\x5cx07\\x20\\x5cu009b31m\\x20\\x5cu202eexe.txt\\x5cxff "
+        # Escaped once, as lsfd --raw: every byte that is not printable ASCII as \xHH
+        # (the C1 CSI and the bidi override as their UTF-8 bytes): nothing a terminal would
+        # act on, and the line still splits on spaces.
+        "1 28 \\x1b]2;owned\\x07\\x20\\xc2\\x9b31m\\x20\\xe2\\x80\\xaeexe.txt\\xff "
         + HOSTILE.hex("\x00").replace("\x00", "\\x20"),
     ]
     code, out, _ = run(capsys, "recv", "posix-mq", q, "-H")
