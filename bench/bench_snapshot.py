@@ -49,6 +49,7 @@ from benchutil import (
     run_timed,
     stats_table,
 )
+from bigload import BigLoad, scaled
 from load import Load, LoadSpec, signals_as_exit
 
 from ipctop.collect.scan_split import WORKERS_ENV, scan_workers
@@ -61,6 +62,10 @@ IMPORTS = "import ipctop.cli, ipctop.commands.snapshot, ipctop.snapshot"
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
+    ap.add_argument("--load", choices=("procs", "big"), default="procs",
+                    help="procs: bench/load.py (--processes); big: bench/bigload.py (~16,500 "
+                    "objects, --scale)")
+    ap.add_argument("--scale", type=float, default=1.0, help="the big load's size (default 1)")
     ap.add_argument("--processes", type=int, default=500, help="load processes (default 500)")
     ap.add_argument("--runs", type=int, default=10, help="runs of each command (default 10)")
     ap.add_argument("--light", action="store_true",
@@ -98,7 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {machine_line()}")
     print(f"ipctop: {' '.join(ipctop)} (scans /proc in {scan_workers()} process(es); "
           f"{WORKERS_ENV} sets it)")
-    with signals_as_exit(), Load(LoadSpec(processes=args.processes, light=args.light)) as load:
+    load: Load | BigLoad = (
+        BigLoad(scaled(args.scale)) if args.load == "big"
+        else Load(LoadSpec(processes=args.processes, light=args.light)))
+    with signals_as_exit(), load:
         print(f"load: {load.describe()}", flush=True)
         seen = what_they_see(ipctop, env, load)
         for _name, cmd, cmd_env in commands:  # warm-up: page cache, .pyc files
@@ -147,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def what_they_see(ipctop: list[str], env: dict[str, str], load: Load) -> list[str]:
+def what_they_see(ipctop: list[str], env: dict[str, str], load: Load | BigLoad) -> list[str]:
     """Run each tool once, capturing output, and count what it reports (sanity: it must see the
     load, or the timing means nothing)."""
     out: list[str] = []
@@ -243,14 +251,34 @@ def profile(ipctop: list[str], env: dict[str, str]) -> None:
     prof.enable()
     take()
     prof.disable()
-    for order in ("tottime", "cumulative"):
-        buf = io.StringIO()
-        pstats.Stats(prof, stream=buf).strip_dirs().sort_stats(order).print_stats(20)
-        text = buf.getvalue()
-        start = text.find("   ncalls")
-        print(f"\ncProfile of take(), top 20 by {order}:\n{text[start:].rstrip()}")
+    print_profile(prof, "take()")
+    from ipctop.snapshot import LiveTake
+
+    live = LiveTake()
+    live()
+    time.sleep(2.0)
+    prof = cProfile.Profile()
+    polls = 10
+    t0 = time.perf_counter()
+    for _ in range(polls):  # as the TUI polls: every 2 s, only what changed is read again
+        prof.enable()
+        live()
+        prof.disable()
+        time.sleep(2.0)
+    print(f"\n{polls} polls of LiveTake (the TUI's collector) 2 s apart, after a first one; "
+          f"{time.perf_counter() - t0 - 2.0 * polls:.2f} s in the polls:")
+    print_profile(prof, f"{polls} LiveTake polls")
     print()
     print(importtime_report(ipctop, env))
+
+
+def print_profile(prof: cProfile.Profile, what: str, top: int = 20) -> None:
+    for order in ("tottime", "cumulative"):
+        buf = io.StringIO()
+        pstats.Stats(prof, stream=buf).strip_dirs().sort_stats(order).print_stats(top)
+        text = buf.getvalue()
+        start = text.find("   ncalls")
+        print(f"\ncProfile of {what}, top {top} by {order}:\n{text[start:].rstrip()}")
 
 
 def importtime_report(ipctop: list[str], env: dict[str, str], top: int = 15) -> str:

@@ -23,39 +23,39 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
+import pwd
 import re
 import signal
-import statistics
 import subprocess
 import sys
+import sysconfig
 import time
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
 
 from benchutil import (
+    REPO,
     DirChurn,
     bench_env,
     ipctop_argv,
     machine_line,
-    markdown_table,
     proc_cpu_seconds,
     proc_status_kb,
 )
+from bigload import BigLoad, scaled
 from load import Load, LoadSpec, signals_as_exit
-
-AIM_FIRST_SCREEN_S = 1.0
-AIM_IDLE_CPU_PCT = 2.0
-AIM_RSS_MB = 100.0
+from tui_headless import one_headless_run
+from tui_keys import key_latencies, view_shown
+from tui_report import Aims, profile_summary, report
 
 
 @dataclass
 class TmuxRun:
     first_paint: float
     first_objects: float
-    """To the frame that shows the marker object in the table."""
+    """To the frame that shows the load's objects (a marker row, or the status bar's count)."""
     first_status: float
     """To the frame whose status bar counts objects."""
     idle_cpu_pct: float | None = None
@@ -66,6 +66,18 @@ class TmuxRun:
     rss_first_mb: float | None = None
     churn: int | None = None
     """/dev/shm and /dev/mqueue create/delete events in the idle window (each makes a poll)."""
+    keys: dict[str, list[float | None]] | None = None
+    """Key latencies (tui_keys.key_latencies), first run only."""
+
+    def one_line(self) -> str:
+        text = f"first paint {self.first_paint:.2f} s, objects {self.first_objects:.2f} s"
+        if self.idle_cpu_pct is not None:
+            text += (f", idle CPU {self.idle_cpu_pct:.1f}%, RSS {self.rss_mb:.0f} MB, "
+                     f"{self.churn} /dev/shm+mqueue events meanwhile")
+        for name, values in (self.keys or {}).items():
+            text += f"; {name.split(' until')[0]} " + "/".join(
+                "-" if v is None else f"{v:.2f}" for v in values)
+        return text
 
 
 class Tmux:
@@ -107,15 +119,38 @@ class Tmux:
     def capture(self) -> str:
         return self.cmd("capture-pane", "-p", "-t", "bench", check=False)
 
+    def capture_styled(self) -> str:
+        return self.cmd("capture-pane", "-p", "-e", "-t", "bench", check=False)
 
-STATUS_OBJECTS = re.compile(r"\b\d+ objects\b")
+    def send(self, *keys: str) -> None:
+        self.cmd("send-keys", "-t", "bench", *keys)
+
+
+STATUS_OBJECTS = re.compile(r"\b(\d+) objects\b")
 """The status bar's object count: the first snapshot has been applied (table rows included)."""
 
 
-def wait_for(tmux: Tmux, marker: str, t0: float, poll: float, timeout: float
+def marker_ready(marker: str) -> Callable[[str], bool]:
+    """On screen once ``marker`` (a row of the table) shows."""
+    return lambda screen: marker in screen
+
+
+def count_ready(at_least: int) -> Callable[[str], bool]:
+    """On screen once the status bar counts at least that many objects and the table has a row
+    (the big load: no one row is sure to be on screen, its count is)."""
+
+    def ready(screen: str) -> bool:
+        m = STATUS_OBJECTS.search(screen)
+        return (m is not None and int(m[1]) >= at_least
+                and view_shown(screen, all_view=True))
+
+    return ready
+
+
+def wait_for(tmux: Tmux, ready: Callable[[str], bool], t0: float, poll: float, timeout: float
              ) -> tuple[float, float, float]:
     """Seconds to the first non-blank frame, to the status bar's "N objects", and to the frame
-    showing ``marker`` (a row of the table)."""
+    that ``ready`` accepts (objects of the load on screen)."""
     first_paint: float | None = None
     status: float | None = None
     while True:
@@ -125,23 +160,24 @@ def wait_for(tmux: Tmux, marker: str, t0: float, poll: float, timeout: float
             first_paint = now
         if status is None and STATUS_OBJECTS.search(screen):
             status = now
-        if marker in screen:
+        if ready(screen):
             return (first_paint if first_paint is not None else now,
                     status if status is not None else now, now)
         if now > timeout:
             hint = (" (the status bar shows objects: the marker row is off screen? try "
                     "--filter-load or a taller --height)" if status is not None else "")
-            raise TimeoutError(f"{marker!r} not on screen after {timeout:.0f} s{hint}; screen:\n"
+            raise TimeoutError(f"the load not on screen after {timeout:.0f} s{hint}; screen:\n"
                                + screen)
         time.sleep(poll)
 
 
-def one_tmux_run(tmux: Tmux, argv: list[str], marker: str, args: argparse.Namespace,
-                 idle: bool) -> TmuxRun:
+def one_tmux_run(tmux: Tmux, argv: list[str], ready: Callable[[str], bool],
+                 args: argparse.Namespace, idle: bool, keys: int, profile: str = ""
+                 ) -> TmuxRun:
     command = "exec " + " ".join(_sh_quote(a) for a in argv)
     t0 = time.perf_counter()
     tmux.respawn(command)
-    paint, status, objects = wait_for(tmux, marker, t0, args.poll, args.timeout)
+    paint, status, objects = wait_for(tmux, ready, t0, args.poll, args.timeout)
     pid = tmux.pane_pid()
     run = TmuxRun(paint, objects, status)
     with contextlib.suppress(OSError):
@@ -158,8 +194,13 @@ def one_tmux_run(tmux: Tmux, argv: list[str], marker: str, args: argparse.Namesp
             churn.close()
         run.idle_cpu_pct = 100 * (c1 - c0) / (w1 - w0)
         run.polls_cpu_ms = 1000 * (c1 - c0) / ((w1 - w0) / args.interval)
+    if keys:
+        run.keys = key_latencies(tmux, keys, args.interval, timeout=args.timeout)
+    if idle:
         kb = proc_status_kb(pid, "VmRSS", "VmHWM")
         run.rss_mb, run.hwm_mb = kb["VmRSS"] / 1024, kb["VmHWM"] / 1024
+    if profile:
+        record_profile(pid, args.profile, profile)
     tmux.respawn("sleep 3600")  # ends ipctop (SIGHUP), ready for the next run
     _wait_gone(pid)
     return run
@@ -183,127 +224,78 @@ def _sh_quote(text: str) -> str:
     return "'" + text.replace("'", "'\\''") + "'"
 
 
-# ---- headless ----------------------------------------------------------------------------------
+# ---- loads, users, profile -------------------------------------------------------------------
 
 
-HEADLESS_CHILD = "--headless-child"
+AIMS: dict[str, Aims] = {
+    # The issue's aims: first screen < 2 s, idle < 10% of a core on the big load and < 2% on a
+    # quiet machine (and on the 500-process load, as the README claimed), RSS < 250 MB, any key
+    # answered < 1 s.
+    "big": Aims(first_screen_s=2.0, idle_pct=10.0, rss_mb=250.0, key_s=1.0),
+    "procs": Aims(first_screen_s=2.0, idle_pct=2.0, rss_mb=250.0, key_s=1.0),
+    "none": Aims(first_screen_s=2.0, idle_pct=2.0, rss_mb=250.0, key_s=1.0),
+}
 
 
-def headless_child(width: int, height: int, idle: float, timeout: float = 60.0) -> int:
-    """Runs in a fresh interpreter: import, start IpcTopApp headless, report when rows appear;
-    with ``idle`` > 0, then split the idle CPU between the collector (its thread's CPU time
-    inside the app's collector, snapshot.LiveTake) and everything else (Textual: diff, table
-    updates, rendering)."""
-    import asyncio
-    import gc
-    import threading
-
-    t0 = time.perf_counter()
-    from ipctop.ui.app import IpcTopApp, default_collector
-
-    t_import = time.perf_counter() - t0
-    collector_cpu: list[float] = []
-    lock = threading.Lock()
-
-    collect = default_collector()  # the app's own: incremental (snapshot.LiveTake)
-
-    def timed_take() -> Any:
-        c0 = time.thread_time()
-        snap = collect()
-        with lock:
-            collector_cpu.append(time.thread_time() - c0)
-        return snap
-
-    async def go() -> None:
-        app = IpcTopApp(collector=timed_take)
-        t1 = time.perf_counter()
-        async with app.run_test(size=(width, height)) as pilot:
-            while not (app.polls >= 1 and app.table.row_count > 0):
-                if time.perf_counter() - t1 > timeout:
-                    raise TimeoutError("no rows in the table")
-                await pilot.pause(0.01)
-            t2 = time.perf_counter()
-            out: dict[str, float] = {"import": t_import, "app_to_rows": t2 - t1,
-                                     "rows": app.table.row_count, "in_process": t2 - t0}
-            print(json.dumps(out), flush=True)
-            if idle > 0:
-                await pilot.pause(2.0)
-                with lock:
-                    done = len(collector_cpu)
-                gc_spent = [0.0, 0.0]
-
-                def on_gc(phase: str, _info: dict[str, int]) -> None:
-                    if phase == "start":
-                        gc_spent[1] = time.thread_time()
-                    else:
-                        gc_spent[0] += time.thread_time() - gc_spent[1]
-
-                main_tid = threading.get_native_id()
-                m0 = _thread_cpu(main_tid)
-                gc.callbacks.append(on_gc)
-                p0, w0 = time.process_time(), time.perf_counter()
-                await pilot.pause(idle)
-                p1, w1 = time.process_time(), time.perf_counter()
-                gc.callbacks.remove(on_gc)
-                m1 = _thread_cpu(main_tid)
-                with lock:
-                    polls = collector_cpu[done:]
-                print(json.dumps({
-                    "idle_wall": w1 - w0, "process_cpu": p1 - p0, "polls": len(polls),
-                    "collector_cpu": sum(polls), "main_thread_cpu": m1 - m0,
-                    "gc_cpu": gc_spent[0],
-                }), flush=True)
-            # Measured; the app's shutdown is not (and must not hang or fail the benchmark).
-            os._exit(0)
-
-    asyncio.run(go())
-    return 1
+def build_load(stack: contextlib.ExitStack, args: argparse.Namespace
+               ) -> tuple[str, Callable[[str], bool], str]:
+    """Enter the chosen load; returns its description, the first-screen test, and a prefix for
+    --filter-load."""
+    if args.load == "big":
+        others = _objects_before()
+        big = stack.enter_context(BigLoad(scaled(args.scale)))
+        return big.describe(), count_ready(big.objects + others // 2), big.prefix + "-bmq-"
+    if args.load == "procs":
+        load = stack.enter_context(Load(LoadSpec(processes=args.processes, light=args.light)))
+        marker = args.marker or load.mq_names[0].lstrip("/")
+        return load.describe(), marker_ready(marker), load.prefix + "-mq-"
+    return "none (the machine as it is)", count_ready(1), ""
 
 
-def _thread_cpu(tid: int) -> float:
-    """utime+stime of one thread of this process, seconds."""
-    with open(f"/proc/self/task/{tid}/stat", "rb") as f:
-        data = f.read()
-    fields = data[data.rindex(b")") + 2:].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def _objects_before() -> int:
+    """A rough count of the machine's other objects (SysV + /dev/shm + queues), so the big load's
+    first screen waits for a count that includes them; pipes and the rest are not counted."""
+    n = 0
+    for kind in ("shm", "msg", "sem"):
+        with contextlib.suppress(OSError), open(f"/proc/sysvipc/{kind}") as f:
+            n += max(0, sum(1 for _ in f) - 1)
+    for d in ("/dev/shm", "/dev/mqueue"):
+        with contextlib.suppress(OSError):
+            n += len(os.listdir(d))
+    return n
 
 
-def one_headless_run(env: dict[str, str], args: argparse.Namespace, idle: float = 0.0
-                     ) -> dict[str, float]:
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, __file__, HEADLESS_CHILD, str(args.width), str(args.height), str(idle)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        wall = time.perf_counter() - t0
-        if idle > 0 and line:
-            more = proc.stdout.readline()
-            if more:
-                line = json.dumps({**json.loads(line), **json.loads(more)})
-        proc.wait(timeout=args.timeout + idle)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    if not line:
-        err = proc.stderr.read() if proc.stderr else ""
-        raise RuntimeError(f"headless run failed: {err[-2000:]}")
-    out: dict[str, float] = json.loads(line)
-    out["spawn_to_rows"] = wall
-    return out
+def as_user(user: str, python: str) -> list[str]:
+    """ipctop as another user through setpriv: this venv's packages and the repository on
+    PYTHONPATH (the venv's interpreter lives under /root, which others cannot reach)."""
+    pw = pwd.getpwnam(user)
+    path = ":".join([sysconfig.get_paths()["purelib"], str(REPO)])
+    return ["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}", "--clear-groups", "--",
+            "env", f"PYTHONPATH={path}", f"HOME={pw.pw_dir}", python, "-m", "ipctop"]
+
+
+PY_SPY = Path(sys.executable).with_name("py-spy")
+
+
+def record_profile(pid: int, seconds: float, out: str) -> None:
+    """py-spy (sampling, --nonblocking: the process is not paused) over the idle TUI; collapsed
+    stacks to ``out``, summarized by report.profile_summary."""
+    spy = str(PY_SPY) if PY_SPY.exists() else "py-spy"
+    subprocess.run([spy, "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "200",
+                    "--nonblocking", "--threads", "-f", "raw", "-o", out],
+                   capture_output=True, check=False, timeout=seconds + 60)
 
 
 # ---- main --------------------------------------------------------------------------------------
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == [HEADLESS_CHILD]:
-        return headless_child(int(argv[1]), int(argv[2]), float(argv[3]))
     ap = argparse.ArgumentParser(description="ipctop TUI benchmark under load")
+    ap.add_argument("--load", choices=("procs", "big", "none"), default="procs",
+                    help="procs: bench/load.py (--processes, default 500); big: bench/bigload.py "
+                    "(~16,500 objects); none: the machine as it is (default procs)")
     ap.add_argument("--processes", type=int, default=500)
+    ap.add_argument("--scale", type=float, default=1.0, help="the big load's size (default 1)")
     ap.add_argument("--light", action="store_true",
                     help="load children that hold only fds exec cat (few mappings each)")
     ap.add_argument("--runs", type=int, default=5, help="first-screen runs (default 5)")
@@ -312,131 +304,67 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--idle", type=float, default=30.0, help="idle window, seconds (default 30)")
     ap.add_argument("--settle", type=float, default=5.0,
                     help="seconds after the first screen before the idle window (default 5)")
+    ap.add_argument("--keys", type=int, default=3,
+                    help="rounds of key-latency probes in the first run (default 3; 0: none)")
     ap.add_argument("--interval", type=float, default=2.0,
                     help="ipctop's default refresh interval, for CPU per poll (default 2)")
     ap.add_argument("--width", type=int, default=200)
     ap.add_argument("--height", type=int, default=60)
     ap.add_argument("--poll", type=float, default=0.02, help="capture-pane period (default 0.02)")
-    ap.add_argument("--timeout", type=float, default=30.0)
+    ap.add_argument("--timeout", type=float, default=60.0)
     ap.add_argument("--ipctop", metavar="CMD", help="the ipctop command (default: console script)")
+    ap.add_argument("--user", help="run ipctop as this user (setpriv), e.g. nobody")
+    ap.add_argument("--user-python", default="/usr/bin/python3",
+                    help="the interpreter for --user (default /usr/bin/python3)")
     ap.add_argument("--marker", help="text whose appearance means objects are on screen "
                     "(default: the load's first POSIX queue name)")
     ap.add_argument("--filter-load", action="store_true",
                     help="start ipctop with --filter PREFIX, so the load's rows are on screen "
                     "whatever else the machine holds")
-    ap.add_argument("--no-headless", action="store_true")
+    ap.add_argument("--profile", type=float, default=0.0, metavar="SECONDS",
+                    help="py-spy the first run's TUI for this long after the idle window")
+    ap.add_argument("--profile-out", default="/tmp/ipctop-bench-tui.pyspy.txt")
+    ap.add_argument("--headless-runs", type=int, default=0,
+                    help="headless run_test() runs (the first also splits idle CPU; default 0)")
     args = ap.parse_args(argv)
 
     env = bench_env()
     env.setdefault("TERM", "xterm-256color")
     env.pop("NO_COLOR", None)
-    ipctop = ipctop_argv(args.ipctop)
+    ipctop = as_user(args.user, args.user_python) if args.user else ipctop_argv(args.ipctop)
+    aims = AIMS[args.load]
     print(f"machine: {machine_line()}")
     print(f"ipctop: {' '.join(ipctop)} in tmux {args.width}x{args.height}")
     tmux_runs: list[TmuxRun] = []
     headless: list[dict[str, float]] = []
-    with signals_as_exit(), Load(LoadSpec(processes=args.processes, light=args.light)) as load:
-        print(f"load: {load.describe()}", flush=True)
-        marker = args.marker or load.mq_names[0].lstrip("/")
-        if args.filter_load:
-            ipctop = [*ipctop, "--filter", f"{load.prefix}-mq-"]
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(signals_as_exit())
+        described, ready, prefix = build_load(stack, args)
+        print(f"load: {described}", flush=True)
+        if args.filter_load and prefix:
+            ipctop = [*ipctop, "--filter", prefix]
             print(f"ipctop: {' '.join(ipctop)}")
         subprocess.run([*ipctop, "--version"], env=env, capture_output=True, check=False)
         with Tmux(args.width, args.height, env) as tmux:
             for i in range(args.runs):
-                run = one_tmux_run(tmux, ipctop, marker, args, idle=i < args.idle_runs)
+                run = one_tmux_run(tmux, ipctop, ready, args, idle=i < args.idle_runs,
+                                   keys=args.keys if i == 0 else 0,
+                                   profile=args.profile_out if i == 0 and args.profile else "")
                 tmux_runs.append(run)
-                print(f"  tmux run {i + 1}/{args.runs}: first paint {run.first_paint:.2f} s, "
-                      f"objects {run.first_objects:.2f} s"
-                      + (f", idle CPU {run.idle_cpu_pct:.1f}%, RSS {run.rss_mb:.0f} MB, "
-                         f"{run.churn} /dev/shm+mqueue events meanwhile"
-                         if run.idle_cpu_pct is not None else ""), flush=True)
-        if not args.no_headless:
-            for i in range(args.runs):
-                h = one_headless_run(env, args, args.idle if i == 0 else 0.0)
-                headless.append(h)
-                print(f"  headless run {i + 1}/{args.runs}: rows after {h['spawn_to_rows']:.2f} s"
-                      f" (import {h['import']:.2f} s)", flush=True)
+                print(f"  tmux run {i + 1}/{args.runs}: {run.one_line()}", flush=True)
+        for i in range(args.headless_runs):
+            h = one_headless_run(env, args, args.idle if i == 0 else 0.0)
+            headless.append(h)
+            print(f"  headless run {i + 1}: rows after {h['spawn_to_rows']:.2f} s"
+                  f" (import {h['import']:.2f} s)", flush=True)
+        print(f"machine at the end: {machine_line()}")
 
     print()
-    print(report(tmux_runs, headless, args))
+    print(report(tmux_runs, headless, args, aims))
+    if args.profile and os.path.exists(args.profile_out):
+        print()
+        print(profile_summary(args.profile_out, args.profile))
     return 0
-
-
-def _med(values: Sequence[float | None]) -> float | None:
-    vals = [v for v in values if v is not None]
-    return statistics.median(vals) if vals else None
-
-
-def _cell(value: float | None, fmt: str) -> str:
-    return "-" if value is None else format(value, fmt)
-
-
-def report(runs: list[TmuxRun], headless: list[dict[str, float]], args: argparse.Namespace
-           ) -> str:
-    def row(what: str, values: Sequence[float | None], fmt: str, aim: str,
-            ok: bool | None) -> list[str]:
-        vals = [v for v in values if v is not None]
-        med = _med(values)
-        return [what, str(len(vals)), _cell(med, fmt), _cell(min(vals) if vals else None, fmt),
-                _cell(max(vals) if vals else None, fmt), aim,
-                "-" if ok is None else ("yes" if ok else "NO")]
-
-    first = _med([r.first_objects for r in runs])
-    idle = _med([r.idle_cpu_pct for r in runs])
-    hwm = max((r.hwm_mb for r in runs if r.hwm_mb is not None), default=None)
-    rows = [
-        row("tmux: first paint (s)", [r.first_paint for r in runs], ".2f", "", None),
-        row('tmux: status bar shows "N objects" (s)', [r.first_status for r in runs], ".2f", "",
-            None),
-        row("tmux: first screen with objects (s)", [r.first_objects for r in runs], ".2f",
-            f"< {AIM_FIRST_SCREEN_S:g}", None if first is None else first < AIM_FIRST_SCREEN_S),
-        row(f"idle CPU, % of one core ({args.idle:g} s at {args.interval:g} s interval)",
-            [r.idle_cpu_pct for r in runs], ".1f", f"< {AIM_IDLE_CPU_PCT:g}",
-            None if idle is None else idle < AIM_IDLE_CPU_PCT),
-        row("CPU per poll interval (ms)", [r.polls_cpu_ms for r in runs], ".0f", "", None),
-        row("/dev/shm+mqueue events in the idle window", [r.churn for r in runs], ".0f", "0",
-            None),
-        row("VmRSS at first screen (MB)", [r.rss_first_mb for r in runs], ".0f", "", None),
-        row("VmRSS after idle (MB)", [r.rss_mb for r in runs], ".0f", f"< {AIM_RSS_MB:g}",
-            None if hwm is None else (_med([r.rss_mb for r in runs]) or 0) < AIM_RSS_MB),
-        row("VmHWM (MB)", [r.hwm_mb for r in runs], ".0f", f"< {AIM_RSS_MB:g}",
-            None if hwm is None else hwm < AIM_RSS_MB),
-    ]
-    if headless:
-        rows += [
-            row("headless run_test: spawn to rows (s)",
-                [h["spawn_to_rows"] for h in headless], ".2f", "", None),
-            row("headless: import ipctop.ui.app (s)", [h["import"] for h in headless], ".2f",
-                "", None),
-            row("headless: app start to rows (s)", [h["app_to_rows"] for h in headless], ".2f",
-                "", None),
-        ]
-    table = markdown_table(["what", "runs", "median", "min", "max", "aim", "met"], rows)
-    split = next((h for h in headless if "process_cpu" in h), None)
-    if split is not None and split["idle_wall"] > 0:
-        total = 100 * split["process_cpu"] / split["idle_wall"]
-        coll = 100 * split["collector_cpu"] / split["idle_wall"]
-        per_poll = 1000 * split["collector_cpu"] / max(split["polls"], 1)
-        table += (
-            f"\n\nheadless idle split over {split['idle_wall']:.0f} s: {total:.1f}% of a core in "
-            f"all; the collector (LiveTake, {int(split['polls'])} polls, {per_poll:.0f} ms CPU "
-            f"each) {coll:.1f}%, the rest (Textual: diff, table updates, rendering) "
-            f"{total - coll:.1f}%"
-        )
-        if "main_thread_cpu" in split:
-            main = 100 * split["main_thread_cpu"] / split["idle_wall"]
-            gcp = 100 * split["gc_cpu"] / split["idle_wall"]
-            table += (f"; by thread: the UI (main) thread {main:.1f}%, of which the cyclic "
-                      f"garbage collector {gcp:.1f}%")
-        expected = split["idle_wall"] / args.interval
-        if split["polls"] > 1.5 * expected:
-            table += (
-                f"\n\nnote: {int(split['polls'])} polls where the interval alone gives "
-                f"~{expected:.0f}: something else made ipctop poll (inotify events from "
-                f"/dev/shm or /dev/mqueue churn trigger a poll each), so this was not idle"
-            )
-    return table
 
 
 if __name__ == "__main__":
