@@ -68,9 +68,12 @@ class TmuxRun:
     """/dev/shm and /dev/mqueue create/delete events in the idle window (each makes a poll)."""
     keys: dict[str, list[float | None]] | None = None
     """Key latencies (tui_keys.key_latencies), first run only."""
+    uid: int | None = None
+    """The real uid ipctop ran as (--user)."""
 
     def one_line(self) -> str:
-        text = f"first paint {self.first_paint:.2f} s, objects {self.first_objects:.2f} s"
+        text = (f"uid {self.uid}: first paint {self.first_paint:.2f} s, "
+                f"objects {self.first_objects:.2f} s")
         if self.idle_cpu_pct is not None:
             text += (f", idle CPU {self.idle_cpu_pct:.1f}%, RSS {self.rss_mb:.0f} MB, "
                      f"{self.churn} /dev/shm+mqueue events meanwhile")
@@ -182,6 +185,7 @@ def one_tmux_run(tmux: Tmux, argv: list[str], ready: Callable[[str], bool],
     run = TmuxRun(paint, objects, status)
     with contextlib.suppress(OSError):
         run.rss_first_mb = proc_status_kb(pid, "VmRSS")["VmRSS"] / 1024
+        run.uid = os.stat(f"/proc/{pid}").st_uid
     if idle:
         time.sleep(args.settle)
         churn = DirChurn()
