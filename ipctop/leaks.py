@@ -134,8 +134,13 @@ def judge(
     """
     j = _Judge(snap, snap.taken_at if now is None else now, alive or proc_alive(),
                ignore_unreadable)
-    return dataclasses.replace(
-        snap, objects=tuple(evolve(o, leak=j.verdict(o)) for o in snap.objects))
+    objects = []
+    for o in snap.objects:
+        leak = j.verdict(o)
+        # The object itself when the verdict is the one it carries: a polling program hands
+        # out one instance per unchanged object, and most objects have no verdict.
+        objects.append(o if leak == o.leak else evolve(o, leak=leak))
+    return dataclasses.replace(snap, objects=tuple(objects))
 
 
 def since(obj: IpcObject) -> float | None:

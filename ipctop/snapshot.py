@@ -26,6 +26,7 @@ imported here; a collector module is imported only when a kind it serves is aske
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import re
 import time
@@ -129,19 +130,22 @@ def take(
 
     if cache is not None:
         # Removing one of these objects changes how other processes' fds and maps read
-        # ("(deleted)") without those processes running: then the cache starts afresh.
-        cache.begin((
-            frozenset(want),
-            frozenset(s.id for s in shms),
-            frozenset((o.dev, o.inode) for o in dev_shm),
-            frozenset(q.id for q in queues or ()),
-        ))
+        # ("(deleted)") without those processes running: those processes are read again.
+        cache.begin(frozenset(want), frozenset((
+            *(("shm", int(s.id)) for s in shms),
+            *(("file", o.dev, o.inode) for o in dev_shm),
+            *(("mq", q.id) for q in queues or ()))))
     # Live, the namespaces in use come from the scan too (SysV msg and sem need no users).
     scanned = scan(proc, live=live, maps=bool(want & _NEEDS_MAPS), workers=workers,
                    cache=cache) if want & _NEEDS_SCAN or (live and want & _NEEDS_NAMESPACES) else \
         ProcScan(processes={}, fds=(), maps=(), unreadable=Unreadable())
     if hide:
         scanned = _hide(scanned, frozenset(hide))
+    memo = cache.memo if cache is not None else None
+    if memo is not None:
+        from ipctop.leaks import ignore_unreadable_default
+
+        memo.probes.begin(scanned.unreadable.count > 0 and not ignore_unreadable_default())
     join = Join(scanned, proc, live, cache.join_memo if cache is not None else None)
 
     spaces = None
@@ -155,18 +159,20 @@ def take(
         queues = None if queues is None else [evolve(o, ipc_ns=own_ipc) for o in queues]
         objects = [evolve(o, ipc_ns=own_ipc) for o in objects]  # SysV msg and sem
 
+    probes = memo.probes if memo is not None else None
     if shms:
         objects += sysv.join_shm(join, shms)
     if dev_shm:
         files = posix.join_dev_shm(join, [o for o in dev_shm if o.kind in want])
-        objects += posix.probe_unused(files, dev / "shm") if live else files
+        objects += posix.probe_unused(files, dev / "shm", probes) if live else files
     if Kind.POSIX_MQ in want:
         mqs = posix.join_mq(join, queues, posix.mq_attrs if live else None,
                             spaces.own_ipc if spaces else None)
-        objects += posix.probe_unused(mqs, dev / "mqueue") if live and queues else mqs
+        objects += posix.probe_unused(mqs, dev / "mqueue", probes) if live and queues else mqs
     unread: dict[tuple[str, int], str] = {}
     if spaces is not None:
-        more, more_shm = namespaces.read_foreign(spaces, join, proc, want, dev_shm, unread)
+        more, more_shm = namespaces.read_foreign(spaces, join, proc, want, dev_shm, unread,
+                                                  probes)
         objects += more
         dev_shm += more_shm
 
@@ -259,9 +265,11 @@ class LiveTake:
     """
 
     def __init__(self, proc: Path = PROC, dev: Path = DEV, *, full_every: float = 120.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, hide: Collection[int] = ()) -> None:
         self.proc = proc
         self.dev = dev
+        self.hide = hide
+        """A test seam, as ``take(hide=)``."""
         self.cache = ScanCache(full_every, clock)
         self._previous: dict[tuple[Kind, str, int | None], IpcObject] = {}
         self.fifo_paths: set[str] = set()
@@ -269,7 +277,7 @@ class LiveTake:
         the TUI adds those it creates and any path the user gives."""
 
     def __call__(self) -> Snapshot:
-        snap = take(self.proc, self.dev, cache=self.cache)
+        snap = take(self.proc, self.dev, cache=self.cache, hide=self.hide)
         if self.fifo_paths:
             from ipctop.collect.pipes import remembered_fifos
 
@@ -283,7 +291,7 @@ class LiveTake:
         objects = []
         for obj in snap.objects:
             old = previous.get(obj.identity)
-            objects.append(old if old is not None and old == obj else obj)
+            objects.append(old if old is not None and (old is obj or old == obj) else obj)
         self._previous = {o.identity: o for o in objects}
         return dataclasses.replace(snap, objects=tuple(objects))
 
@@ -291,6 +299,7 @@ class LiveTake:
 _DIGITS = re.compile(r"(\d+)")
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def natural_key(text: str) -> tuple[tuple[int, int, str], ...]:
     """Sort key that orders "pipe 9" before "pipe 10" and "/q2" before "/q10"."""
     return tuple(

@@ -39,6 +39,7 @@ from ipctop.kinds import KIND_CLASSES, PosixMq, PosixSem, PosixShm, SysvMsg, Sys
 from ipctop.model import IpcObject, Kind, Namespace, Process, evolve
 
 if TYPE_CHECKING:
+    from ipctop.collect.poll_memo import ProbeMemo
     from ipctop.join import Join
 
 SYSV_KINDS = frozenset({Kind.SYSV_SHM, Kind.SYSV_MSG, Kind.SYSV_SEM})
@@ -307,6 +308,7 @@ def read_foreign(
     kinds: Collection[Kind],
     listed_shm: list[PosixShm | PosixSem],
     unread: dict[tuple[str, int], str],
+    probes: ProbeMemo | None = None,
 ) -> tuple[list[IpcObject], list[PosixShm | PosixSem]]:
     """The objects of ``kinds`` in every namespace that is not ipctop's own, joined with their
     users (those in the same namespace only) and marked with the namespace, its container and
@@ -314,6 +316,7 @@ def read_foreign(
 
     ``listed_shm`` are the /dev/shm files already listed (their tmpfs is not read again);
     ``unread`` gets ("ipc" | "mnt", inode) -> why for each namespace that could not be read.
+    ``probes``: a polling program's lease probes (posix.probe_unused).
     """
     from ipctop.collect import posix, sysv
 
@@ -354,7 +357,7 @@ def read_foreign(
             try:
                 mark = {"container": found.containers.get(("mnt", ns)), "ns_pid": pids[0]}
                 files = [evolve(o, **mark) for o in shm_dir.files if o.kind in want]
-                files = posix.probe_unused(posix.join_dev_shm(join, files), shm_dir.fd)
+                files = posix.probe_unused(posix.join_dev_shm(join, files), shm_dir.fd, probes)
             finally:
                 os.close(shm_dir.fd)
             shm_files += files

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ctypes
 import dataclasses
+import functools
 import os
 import stat
 import struct
@@ -37,6 +38,7 @@ from ipctop.kinds import PosixMq, PosixSem, PosixShm
 from ipctop.model import evolve
 
 if TYPE_CHECKING:
+    from ipctop.collect.poll_memo import ProbeMemo
     from ipctop.join import Join
 
 MOUNT_FIX = "mkdir -p /dev/mqueue && mount -t mqueue none /dev/mqueue"
@@ -318,15 +320,22 @@ PosixFile = TypeVar("PosixFile", bound=PosixShm | PosixSem | PosixMq)
 
 
 def probe_unused(objs: list[PosixFile], directory: str | os.PathLike[str] | int,
-                 ) -> list[PosixFile]:
+                 memo: ProbeMemo | None = None) -> list[PosixFile]:
     """``objs`` (files of ``directory``, a path or a directory fd) with ``in_use`` set by the
     kernel's write-lease probe (:func:`ipctop.safepath.probe`) for each one /proc showed no user
     of; others unchanged.
 
     This is what keeps a leak verdict from going blind when some processes cannot be read: the
     kernel counts every open file description and mapping, whoever holds it.
+
+    With ``memo`` (a polling program), only where the answer can change a verdict (some
+    process could not be read; a queue with messages), and with answers kept per file for a
+    while (see :class:`~ipctop.collect.poll_memo.ProbeMemo`).
     """
     todo = [i for i, o in enumerate(objs) if not o.users]
+    if memo is not None:
+        todo = [i for i in todo if memo.blind and _verdict_needs_probe(objs[i])] \
+            if todo else todo
     if not todo:
         return objs
     out = list(objs)
@@ -342,13 +351,37 @@ def probe_unused(objs: list[PosixFile], directory: str | os.PathLike[str] | int,
             o = out[i]
             if dir_fd is None:
                 answer = safepath.Probe(None, cannot)
-            elif isinstance(o, PosixMq):
-                answer = safepath.probe(dir_fd, o.id[1:], safepath.MQUEUE_FILE)
+            elif memo is None:
+                answer = _probe(dir_fd, o)
             else:
-                expect = dataclasses.replace(safepath.SHM_FILE, dev=o.dev)
-                answer = safepath.probe(dir_fd, os.path.basename(o.path), expect, o.inode)
-            out[i] = evolve(o, in_use=answer.in_use, in_use_why=answer.why)
+                answer = memo.answer(_probe_key(o), functools.partial(_probe, dir_fd, o))
+            if answer.in_use != o.in_use or answer.why != o.in_use_why:
+                out[i] = evolve(o, in_use=answer.in_use, in_use_why=answer.why)
     finally:
         if dir_fd is not None and own:
             os.close(dir_fd)
     return out
+
+
+def _probe(dir_fd: int, o: PosixShm | PosixSem | PosixMq) -> safepath.Probe:
+    if isinstance(o, PosixMq):
+        return safepath.probe(dir_fd, o.id[1:], safepath.MQUEUE_FILE)
+    expect = dataclasses.replace(safepath.SHM_FILE, dev=o.dev)
+    return safepath.probe(dir_fd, os.path.basename(o.path), expect, o.inode)
+
+
+def _verdict_needs_probe(o: PosixShm | PosixSem | PosixMq) -> bool:
+    """Whether the kernel's answer can change the leak verdict on ``o`` (no user in /proc): an
+    empty queue is no leak whoever holds it (leaks.py)."""
+    if isinstance(o, PosixMq):
+        return bool(o.messages) if o.messages is not None else bool(o.bytes)
+    return True
+
+
+def _probe_key(o: PosixShm | PosixSem | PosixMq) -> tuple[object, ...]:
+    """The same file, unchanged: (dev, inode, ctime) for /dev/shm. A queue's ctime moves
+    whenever its QSIZE file is read (by us too), so a queue goes by name and mtime (creation,
+    last send or receive) instead."""
+    if isinstance(o, PosixMq):
+        return ("mq", o.ipc_ns, o.id, o.mtime, o.uid)
+    return ("shm", o.dev, o.inode, o.ctime)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from ipctop.collect.poll_memo import PollMemo
 from ipctop.collect.procfs import FdUse, MapUse
 from ipctop.model import Process
 
@@ -44,10 +45,10 @@ class ScanCache:
     small file read for the rest instead of four.
 
     Two things change what a process's fds and maps look like without the process running:
-    a SysV segment or /dev/shm file removed by someone else (the maps and fd links then say
-    "(deleted)"), and anything this reasoning overlooks. For the first, :meth:`begin` is given
-    the identities of those objects and starts afresh when they change; for the second, every
-    ``full_every`` seconds the cache starts afresh anyway.
+    a SysV segment, /dev/shm file or queue removed by someone else (the maps and fd links then
+    say "(deleted)"), and anything this reasoning overlooks. For the first, :meth:`begin` is
+    given the identities of those objects and reads again the processes that referred to one
+    that is gone; for the second, every ``full_every`` seconds the cache starts afresh anyway.
     """
 
     def __init__(self, full_every: float = 120.0,
@@ -56,24 +57,49 @@ class ScanCache:
         self.clock = clock
         self.seen: dict[int, Seen] = {}
         self.identity: object = None
+        self.held: frozenset[Hashable] = frozenset()
         self.full_at: float | None = None
         self.join_memo: dict[tuple[object, ...], Any] = {}
+        self.memo = PollMemo(clock)
+        """What the object collectors keep between polls (collect/poll_memo.py)."""
         """Kept for ``snapshot.take``: the users it joined, by the ids of their fds and maps."""
         self.reused = 0
         """Processes the last scan took from the cache."""
         self.read = 0
         """Processes the last scan read."""
 
-    def begin(self, identity: object = None) -> None:
-        """Start a scan; forget everything if ``identity`` (of the objects whose removal shows
-        in other processes' fds and maps) changed, or on the periodic full scan."""
+    def begin(self, identity: object = None, held: frozenset[Hashable] = frozenset()) -> None:
+        """Start a scan; forget everything if ``identity`` (what is asked for) changed, or on the
+        periodic full scan.
+
+        ``held``: the objects whose removal shows in other processes' fds and maps ("(deleted)"),
+        as :func:`refers` names them. A process that referred to one that is gone since the
+        previous scan is read again; the others are kept (on a machine where other programs
+        create and remove /dev/shm files all the time, starting afresh at each removal meant
+        reading every process at every poll)."""
         now = self.clock()
         if identity != self.identity or self.full_at is None or \
                 now - self.full_at >= self.full_every:
             self.seen = {}
             self.full_at = now
+        elif gone := self.held - held:
+            self.seen = {pid: seen for pid, seen in self.seen.items()
+                         if not any(item in gone for item in refers(seen))}
         self.identity = identity
+        self.held = held
         self.reused = self.read = 0
+
+
+def refers(seen: Seen) -> Iterator[Hashable]:
+    """What a process's fds and maps refer to, as ``ScanCache.begin``'s ``held`` names it:
+    ("shm", shmid), ("file", dev, inode) and ("mq", name)."""
+    for f in seen.fds:
+        if f.mqueue:
+            yield ("mq", f.target)
+        elif f.dev is not None and f.ino is not None:
+            yield ("file", f.dev, f.ino)
+    for m in seen.maps:
+        yield ("shm", m.shmid) if m.shmid is not None else ("file", m.dev, m.inode)
 
 
 SIGNAL_STATES = ("D", "T", "t")

@@ -1,0 +1,136 @@
+"""What the collectors of a polling program keep from one poll to the next (PollMemo).
+
+A TUI or exporter polls a machine with thousands of objects, and between two polls almost none of
+them change. Each collector keeps what it built in the previous poll with the cheap signal that
+tells it is still right, and builds again only where that signal moved:
+
+- a row of /proc/sysvipc/{shm,msg,sem}: the row's text (collect/sysv.py);
+- a semaphore set's values, pids and waiter counts: its row, and its otime and ctime older
+  than the previous read, and no waiter on it then or since (collect/sysv.py);
+- a /dev/shm or /dev/mqueue file: its stat (collect/posix.py);
+- the kernel's "is anyone holding this file" lease probe: kept per file for a while (ProbeMemo).
+
+Everything kept is keyed by what the current poll saw, so an object that disappears is
+forgotten at the next poll: memory stays proportional to what exists now.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Hashable
+from typing import Any, Generic, TypeVar
+
+from ipctop.safepath import Probe
+
+V = TypeVar("V")
+
+RACY = 1.0
+"""Seconds: a timestamp this close to (or after) the moment we read something may be followed by
+another change with the same timestamp (the kernel's clocks for these are coarse: seconds for
+SysV, a jiffy for files), so whatever was read with it is not trusted at the next poll."""
+
+
+class Kept(Generic[V]):
+    """A dict kept across polls that holds only the keys the current poll used."""
+
+    def __init__(self) -> None:
+        self.previous: dict[Hashable, V] = {}
+        self.current: dict[Hashable, V] = {}
+
+    def turn(self) -> None:
+        """A new poll: what the last one used is now what may be reused."""
+        self.previous, self.current = self.current, {}
+
+    def get(self, key: Hashable) -> V | None:
+        hit = self.current.get(key)
+        return self.previous.get(key) if hit is None else hit
+
+    def put(self, key: Hashable, value: V) -> V:
+        self.current[key] = value
+        return value
+
+    def __len__(self) -> int:
+        return len(self.current)
+
+
+class ProbeMemo:
+    """The write-lease probes (safepath.probe) of a polling program.
+
+    A probe costs a few system calls, and while the lease is held (two fcntl calls apart) another
+    process's non-blocking open of the file fails with EAGAIN: probing every unused file at every
+    poll is both slow at thousands of files and a nuisance. So a poll asks the kernel only where
+    its answer can change a verdict (some processes could not be read, so /proc alone cannot say
+    nobody holds the file; see leaks.py), keeps each answer for the same file (dev, inode, ctime)
+    for ``max_age`` seconds, and asks at most ``budget`` files per poll, those never asked first:
+    at 3,000 unused files the answers arrive over the first few polls and then cost a few probes
+    per poll. Until a file is asked, its ``in_use`` stays None with the reason.
+
+    What this gives up: a process that cannot be read may open or map a file after it was probed;
+    until the answer expires the file can still be called a leak. Removal never trusts it: it
+    takes the lease again at the last moment (reclaim.py).
+    """
+
+    def __init__(self, max_age: float = 60.0, budget: int = 200,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.max_age = max_age
+        self.budget = budget
+        self.clock = clock
+        self.answers: Kept[tuple[float, Probe]] = Kept()
+        self.blind = True
+        """Whether this poll needs the kernel's word: set by snapshot.take (some process could
+        not be read, and unreadable processes are not ignored)."""
+        self.left = budget
+        """Probes this poll may still make."""
+        self.asked = 0
+        """Probes made this poll."""
+        self.waiting = 0
+        """Files left unasked this poll for want of budget."""
+
+    def begin(self, blind: bool) -> None:
+        self.answers.turn()
+        self.blind = blind
+        self.left = self.budget
+        self.asked = self.waiting = 0
+
+    def answer(self, key: Hashable, ask: Callable[[], Probe]) -> Probe:
+        """The kept answer for ``key``, or ``ask()`` while the budget lasts."""
+        now = self.clock()
+        kept = self.answers.get(key)
+        if kept is not None and now - kept[0] < self.max_age:
+            self.answers.put(key, kept)
+            return kept[1]
+        if self.left <= 0:
+            if kept is not None:  # expired: the old answer until there is budget again
+                self.answers.put(key, kept)
+                return kept[1]
+            self.waiting += 1
+            return NOT_YET
+        self.left -= 1
+        self.asked += 1
+        got = ask()
+        self.answers.put(key, (now, got))
+        return got
+
+
+NOT_YET = Probe(None, "not asked yet: a poll asks the kernel about a few hundred files at most")
+
+
+class PollMemo:
+    """Everything the collectors keep between two polls (see the module docstring)."""
+
+    def __init__(self, probe_clock: Callable[[], float] = time.monotonic) -> None:
+        self.probes = ProbeMemo(clock=probe_clock)
+        self.rows: dict[str, Kept[Any]] = {}
+        """Per /proc/sysvipc file: row text -> what was built from it."""
+        self.read_at: dict[str, float] = {}
+        """Per /proc/sysvipc file: when (epoch seconds) the previous poll read it."""
+        self.files: dict[str, Kept[Any]] = {}
+        """Per listed directory: file name -> (stat key, object)."""
+
+    def kept(self, table: dict[str, Kept[Any]], name: str) -> Kept[Any]:
+        """The Kept of ``name`` in ``table``, turned for this poll."""
+        found = table.get(name)
+        if found is None:
+            found = table[name] = Kept()
+        found.turn()
+        return found
