@@ -26,7 +26,6 @@ imported here; a collector module is imported only when a kind it serves is aske
 from __future__ import annotations
 
 import dataclasses
-import functools
 import os
 import re
 import time
@@ -211,7 +210,17 @@ def take(
 
         objects += mappings.join_shared_mappings(join, dev_shm)
 
-    objects.sort(key=lambda o: (_KIND_ORDER[o.kind], natural_key(o.id)))
+    if memo is not None:  # a polling program: the sort keys of the previous poll's ids
+        kept = memo.kept(memo.rows, "sort keys")
+
+        def order(o: IpcObject) -> tuple[int, tuple[tuple[int, int, str], ...]]:
+            key = kept.get(o.id)
+            return (_KIND_ORDER[o.kind], kept.put(o.id, natural_key(o.id) if key is None
+                                                  else key))
+
+        objects.sort(key=order)
+    else:
+        objects.sort(key=lambda o: (_KIND_ORDER[o.kind], natural_key(o.id)))
     if cache is not None:
         cache.join_memo = join.memo
 
@@ -299,7 +308,6 @@ class LiveTake:
 _DIGITS = re.compile(r"(\d+)")
 
 
-@functools.lru_cache(maxsize=1 << 16)
 def natural_key(text: str) -> tuple[tuple[int, int, str], ...]:
     """Sort key that orders "pipe 9" before "pipe 10" and "/q2" before "/q10"."""
     return tuple(
