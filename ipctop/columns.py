@@ -36,6 +36,9 @@ class Column:
     trunc: bool = False
     """Free text (a command line, a list of users) that a table may cut to fit the terminal;
     identifiers are never cut."""
+    priority: int | None = None
+    """How soon the command line's tables hide the column when cutting is not enough to fit
+    the terminal (0: never); None: the TUI's priority for its key (ipctop.ui.column_fit)."""
 
     @property
     def name(self) -> str:
@@ -134,7 +137,7 @@ def _where(o: IpcObject) -> str | None:
     return o.container or f"ns {o.where}"
 
 
-CONTAINER = Column("container", "CONTAINER", _where,
+CONTAINER = Column("container", "CONTAINER", _where, priority=1,
                    help="for an object of another namespace: its container, or the namespace "
                    "inode when nothing names one (\"-\": ipctop's own)")
 NS_PID = Column("ns_pid", "NS-PID", _attr("ns_pid"), right=True,

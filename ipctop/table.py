@@ -55,6 +55,9 @@ class Style:
     """Sizes as whole numbers of bytes instead of "4.0K"."""
     width: int | None = None
     """Fit the table in this many columns by truncating ``trunc`` columns; None: never cut."""
+    hide: bool = False
+    """When cutting is not enough to fit ``width``, hide columns, the least important first
+    (:attr:`Header.priority`); off when the columns were chosen with ``-o``."""
     time_format: str = "short"
     """How points in time (CTIME) show: "short", "full" or "iso", as lsipc's --time-format."""
 
@@ -66,6 +69,8 @@ class Header:
     name: str
     right: bool = False
     trunc: bool = False
+    priority: int = 0
+    """0: never hidden; the higher, the sooner hidden when the table does not fit (Style.hide)."""
 
 
 def cell_width(text: str) -> int:
@@ -90,11 +95,30 @@ def _cut(text: str, width: int) -> str:
     return "".join(out) + ELLIPSIS
 
 
+def _line_width(widths: Sequence[int]) -> int:
+    return sum(widths) + 2 * (len(widths) - 1)
+
+
+def _visible(widths: list[int], headers: Sequence[Header], limit: int,
+             hide: bool) -> tuple[list[int], list[int]]:
+    """The columns to print (indexes) and their widths in ``limit`` columns: the ``trunc``
+    columns cut first; if that is not enough (and ``hide``), the least important column hidden
+    (highest priority, the rightmost of equals), and the rest fitted again, until the line fits
+    or only priority-0 columns are left."""
+    keep = list(range(len(headers)))
+    while True:
+        fitted = _fit([widths[i] for i in keep], [headers[i] for i in keep], limit)
+        hideable = [i for i in keep if headers[i].priority > 0]
+        if not hide or not hideable or _line_width(fitted) <= limit:
+            return keep, fitted
+        keep.remove(max(hideable, key=lambda i: (headers[i].priority, i)))
+
+
 def _fit(widths: list[int], headers: Sequence[Header], limit: int) -> list[int]:
     """Narrow the ``trunc`` columns, widest first, until the line fits in ``limit`` columns or
     each is at its minimum (then the line is left longer: identifiers are never cut)."""
     widths = list(widths)
-    excess = sum(widths) + 2 * (len(widths) - 1) - limit
+    excess = _line_width(widths) - limit
     floor = [max(MIN_TRUNC_WIDTH, cell_width(h.name)) if h.trunc else w
              for h, w in zip(headers, widths, strict=True)]
     while excess > 0:
@@ -125,7 +149,10 @@ def render_cells(headers: Sequence[Header], rows: Iterable[Sequence[object]],
         for i, c in enumerate(row):
             widths[i] = max(widths[i], cell_width(c))
     if style.width is not None:
-        widths = _fit(widths, headers, style.width)
+        keep, widths = _visible(widths, headers, style.width, style.hide)
+        if len(keep) < len(headers):
+            headers, names = [headers[i] for i in keep], [names[i] for i in keep]
+            cells = [[row[i] for i in keep] for row in cells]
 
     def line(values: Sequence[str]) -> str:
         parts = []
@@ -152,10 +179,21 @@ def cell(column: Column, obj: IpcObject, now: float, style: Style) -> str:
     return column.show(value, now)
 
 
+def priority(column: Column) -> int:
+    """How soon a column is hidden when a table does not fit the terminal: the column's own
+    ``priority``, else the TUI's for the same column (ipctop.ui.column_fit, pure Python), so
+    both drop the same columns first; 0 (identity, the verdict) never."""
+    if column.priority is not None:
+        return column.priority
+    from ipctop.ui.column_fit import fit_of
+
+    return fit_of(column).priority
+
+
 def render(columns: Sequence[Column], objects: Iterable[IpcObject], now: float,
            style: Style = Style()) -> str:
     """A table of ``objects``, one row each, in ``columns``."""
-    headers = [Header(c.name, c.right, c.trunc) for c in columns]
+    headers = [Header(c.name, c.right, c.trunc, priority(c)) for c in columns]
     return render_cells(headers, ([cell(c, o, now, style) for c in columns] for o in objects),
                         style)
 
@@ -179,7 +217,7 @@ def add_output_options(p: argparse.ArgumentParser, json_help: str) -> None:
     p.add_argument("-b", "--bytes", action="store_true",
                    help="print sizes in bytes rather than in a human-readable form")
     p.add_argument("-u", "--notruncate", action="store_true",
-                   help="never cut columns to fit the terminal")
+                   help="never cut or hide columns to fit the terminal")
     p.add_argument("--time-format", choices=("short", "full", "iso"), default="short",
                    metavar="FORMAT",
                    help="how CTIME shows: short (10:22 today, Nov28 this year, 2025-Nov "
@@ -187,7 +225,8 @@ def add_output_options(p: argparse.ArgumentParser, json_help: str) -> None:
                    "(2026-11-28T10:22:38+00:00), as lsipc's")
     p.add_argument("-w", "--width", type=whole_number(1), metavar="N",
                    help="fit the table in N columns (default: the terminal's width when "
-                   "output is a terminal; piped, nothing is cut)")
+                   "output is a terminal; piped, nothing is cut): long free text is cut, "
+                   "then the least important columns are hidden (not those -o names)")
 
 
 def terminal_width() -> int | None:
@@ -211,7 +250,8 @@ def style_from_args(args: argparse.Namespace) -> Style:
     if width is None and not (args.notruncate or args.raw):
         width = terminal_width()
     return Style(raw=args.raw, headings=not args.noheadings, bytes=args.bytes,
-                 width=None if args.notruncate else width, time_format=args.time_format)
+                 width=None if args.notruncate else width, time_format=args.time_format,
+                 hide=args.output is None)
 
 
 def wants_column_list(args: argparse.Namespace) -> bool:

@@ -120,9 +120,11 @@ def _read_all(fd: int) -> bytes:
     return b"".join(chunks)
 
 
-def on_terminal(argv: list[str], columns: int = 80, rows: int = 24) -> str:
+def on_terminal(argv: list[str], columns: int = 80, rows: int = 24,
+                env: dict[str, str] | None = None) -> str:
     """Run ``ipctop argv`` with a pseudo-terminal ``columns`` x ``rows`` as its stdin and
-    stdout, as a person at a terminal would; its output once it exits (CR LF made LF)."""
+    stdout, as a person at a terminal would (``env``: variables to set, e.g. COLUMNS); its
+    output once it exits (CR LF made LF)."""
     import fcntl
     import pty
     import struct
@@ -134,6 +136,7 @@ def on_terminal(argv: list[str], columns: int = 80, rows: int = 24) -> str:
         try:
             fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
             os.environ.pop("COLUMNS", None)
+            os.environ.update(env or {})
             os.execv(sys.executable, [sys.executable, "-m", "ipctop", *argv])
         finally:
             os._exit(127)

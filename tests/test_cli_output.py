@@ -9,6 +9,7 @@ and names never), nothing cut when piped; `-o LIST` / `-o +LIST`, `--list-column
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -78,7 +79,7 @@ def test_table_fits_the_terminal_and_is_whole_when_piped(segment: tuple[str, str
     row = next(line for line in narrow.stdout.splitlines() if line.split()[:1] == [shmid])
     assert row.split()[1] == key and len(row) <= 60 and row.endswith("…")
     # Narrower than the ids and numbers need: free text at its minimum (8 columns), the rest
-    # whole; the line runs over, as util-linux's do, rather than hide a column.
+    # whole; the line runs over, as util-linux's do, rather than hide a column -o asked for.
     tiny = ipctop("snapshot", "--kind", "sysv-shm", "-w", "20", "-o", "ID,KEY,CREATOR")
     row = next(line for line in tiny.stdout.splitlines() if line.split()[:1] == [shmid])
     assert row.split()[1] == key and len(row.split()[2]) == 8 and row.endswith("…")
@@ -223,3 +224,59 @@ def test_full_output_device_is_one_line_exit_2(args: list[str]) -> None:
                              stderr=subprocess.PIPE, text=True, timeout=120, check=False)
     assert out.returncode == 2
     assert out.stderr == "ipctop: writing output: No space left on device\n"
+
+
+def _too_wide(text: str, width: int) -> list[str]:
+    """Table lines of ``text`` wider than ``width`` (notes and the leaks summary are prose a
+    terminal wraps; they are not table lines)."""
+    from ipctop.table import cell_width
+
+    prose = ("note:", "ipctop:", "No leaks", "Nothing to remove")
+    return [line for line in text.splitlines()
+            if cell_width(line) > width and not line.startswith(prose)
+            and "reclaimable)" not in line]
+
+
+def test_every_table_fits_80_columns_and_is_whole_when_piped(
+        segment: tuple[str, str], tag: Tag) -> None:
+    """At 80 columns (a real pty) each table command's default table fits: free text cut
+    first, then the least important columns hidden; ids, keys and LEAK stay. Piped, every
+    default column is there, whatever COLUMNS says (as lsipc)."""
+    import sysv_ipc
+
+    shmid, key = segment
+    leaked_segment(tag)
+    queue = sysv_ipc.MessageQueue(tag.key(), sysv_ipc.IPC_CREX)
+    tag.undo(queue.remove)
+    queue.send(b"a message long enough to need cutting at eighty columns: " + b"x" * 80)
+    for argv in (["snapshot"], ["leaks", "--all"], ["snapshot", "--list-columns"],
+                 ["leaks", "--list-columns"],
+                 ["recv", "sysv-msg", str(queue.id), "--peek", "-n", "-o", "+HEX"]):
+        text = on_terminal(argv, columns=80)
+        assert text.strip() and "Traceback" not in text, argv
+        assert _too_wide(text, 80) == [], argv
+    shm = on_terminal(["snapshot", "--kind", "sysv-shm"], columns=80)
+    header = next(line.split() for line in shm.splitlines() if line.split()[:1] == ["ID"])
+    row = next(line.split() for line in shm.splitlines() if line.split()[:1] == [shmid])
+    assert header[:2] == ["ID", "KEY"] and header[-1] == "LEAK" and row[1] == key
+    assert "CREATOR" not in header and set(header) < set(DEFAULTS.split(",")) | {"CONTAINER"}
+    # COLUMNS wins over the terminal's own size, as for util-linux (a pty 200 wide here).
+    env80 = on_terminal(["snapshot", "--kind", "sysv-shm"], columns=200, env={"COLUMNS": "80"})
+    assert _too_wide(env80, 80) == [] and "…" in on_terminal(
+        ["snapshot", "--kind", "sysv-shm", "-o", "ID,CREATOR"], columns=200,
+        env={"COLUMNS": "80"})
+    # -o: the columns asked for are all there (cut, never hidden); -u: nothing cut or hidden.
+    chosen = on_terminal(["snapshot", "--kind", "sysv-shm", "-o", DEFAULTS], columns=80)
+    assert next(line.split() for line in chosen.splitlines()
+                if line.startswith("ID") or line.lstrip().startswith("ID"))[:14] == \
+        DEFAULTS.split(",")
+    whole = on_terminal(["snapshot", "--kind", "sysv-shm", "-u"], columns=80)
+    assert LONG_ARG in whole and "CREATOR" in whole
+    # Piped, with or without COLUMNS: every default column, nothing cut.
+    for env in ({}, {"COLUMNS": "80"}):
+        piped = subprocess.run([sys.executable, "-m", "ipctop", "snapshot", "--kind",
+                                "sysv-shm"], capture_output=True, text=True, timeout=120,
+                               env={**os.environ, **env}, check=True).stdout
+        head = next(line.split() for line in piped.splitlines() if line.split()[:1] == ["ID"])
+        assert [h for h in head if h != "CONTAINER"] == DEFAULTS.split(","), env
+        assert LONG_ARG in piped

@@ -119,10 +119,54 @@ def _args(*argv: str) -> argparse.Namespace:
 
 def test_style_from_args() -> None:
     # Under pytest stdout is not a terminal: nothing is cut unless --width asks.
-    assert style_from_args(_args()) == Style()
+    assert style_from_args(_args()) == Style(hide=True)
     assert style_from_args(_args("-r", "-n", "-b", "-w", "50")) == Style(
-        raw=True, headings=False, bytes=True, width=50)
+        raw=True, headings=False, bytes=True, width=50, hide=True)
+    assert not style_from_args(_args("-o", "ID", "-w", "50")).hide  # -o: cut, never hidden
     assert style_from_args(_args("-w", "50", "--notruncate")).width is None
     for argv in (["--json", "-o", "ID"], ["-J", "--raw"], ["--json", "-n"]):
         with pytest.raises(UsageError, match="--json prints every field"):
             style_from_args(_args(*argv))
+
+
+PRIORITIZED = [Header("ID", right=True), Header("NAME"), Header("MODE", priority=5),
+               Header("OWNER", priority=3), Header("SIZE", right=True, priority=1),
+               Header("COMMAND", trunc=True, priority=7), Header("USERS", trunc=True, priority=2),
+               Header("LEAK")]
+ROW = [32828, "/a-long-name-never-cut", "0600", "someuser", "8.0K",
+       "python3 -m worker --queue=frames --threads=8", "12/a,13/b,14/c", "LEAK"]
+
+
+def test_columns_hide_by_priority_when_cutting_is_not_enough() -> None:
+    def header(width: int) -> list[str]:
+        return render_cells(PRIORITIZED, [ROW], Style(width=width, hide=True)).split("\n")[0] \
+            .split()
+
+    whole = len(render_cells(PRIORITIZED, [ROW]).split("\n")[0])
+    assert header(whole) == [h.name for h in PRIORITIZED]  # it fits: nothing hidden
+    # Cutting the free text comes first: a little narrower, everything is still there.
+    assert header(whole - 20) == [h.name for h in PRIORITIZED]
+    # Then the least important go, one by one: COMMAND (7), MODE (5), OWNER (3), USERS (2)...
+    assert header(76) == ["ID", "NAME", "MODE", "OWNER", "SIZE", "USERS", "LEAK"]
+    assert header(67) == ["ID", "NAME", "MODE", "OWNER", "SIZE", "USERS", "LEAK"]
+    assert header(61) == ["ID", "NAME", "OWNER", "SIZE", "USERS", "LEAK"]
+    assert header(53) == ["ID", "NAME", "SIZE", "USERS", "LEAK"]
+    assert header(45) == ["ID", "NAME", "SIZE", "LEAK"]
+    # ...never the identity or the verdict (priority 0), however narrow: the line runs over.
+    assert header(10) == ["ID", "NAME", "LEAK"]
+    for width in (76, 67, 61, 53, 45):
+        lines = render_cells(PRIORITIZED, [ROW], Style(width=width, hide=True)).splitlines()
+        assert all(cell_width(line) <= width for line in lines), width
+        assert "/a-long-name-never-cut" in lines[1]
+    # A hidden column's free text gives its room back: USERS whole once COMMAND is gone.
+    assert "12/a,13/b,14/c" in render_cells(PRIORITIZED, [ROW], Style(width=76, hide=True))
+
+
+def test_columns_chosen_with_o_are_never_hidden() -> None:
+    """Style.hide is off with -o: cut, never hidden (the line runs over when it must)."""
+    text = render_cells(PRIORITIZED, [ROW], Style(width=50))
+    assert text.split("\n")[0].split() == [h.name for h in PRIORITIZED]
+    parser = argparse.ArgumentParser()
+    add_output_options(parser, "json")
+    assert style_from_args(parser.parse_args([])).hide
+    assert not style_from_args(parser.parse_args(["-o", "ID"])).hide

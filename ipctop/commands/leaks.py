@@ -45,7 +45,7 @@ def _leak(get: Any) -> Any:
 
 COLUMNS: tuple[Column, ...] = (
     Column("status", "STATUS", _leak(lambda v: _STATUS_TEXT.get(v.status, v.status)),
-           help="LEAK, pending (removed while attached) or unknown"),
+           help="LEAK, pending (removed while attached) or unknown", priority=0),
     Column("kind", "KIND", lambda o: o.kind.word,
            help="kind, as commands take it (sysv-shm, posix-mq, ...)"),
     Column("ident", "ID/NAME", ident, help="POSIX name or path; SysV id and key"),

@@ -148,7 +148,8 @@ def notes(snap: Snapshot) -> list[str]:
     return out
 
 
-_SIGNAL_HEADERS = ("PID", "COMMAND", "USER", "PENDING", "BLOCKED")
+_SIGNAL_HEADERS = {"PID": 0, "COMMAND": 1, "USER": 2, "PENDING": 0, "BLOCKED": 3}
+"""The pending-signals table's columns and how soon each is hidden to fit (0: never)."""
 
 
 def readable(style: Style) -> bool:
@@ -184,8 +185,8 @@ def render_tables(snap: Snapshot, kinds: set[Kind] | None = None, now: float | N
     if plain and pending and kinds is None and columns is None:
         out.append(f"Pending signals ({len(pending)})\n")
         out.append(render_cells(
-            [Header(h, right=h == "PID", trunc=h in ("PENDING", "BLOCKED"))
-             for h in _SIGNAL_HEADERS],
+            [Header(h, right=h == "PID", trunc=h in ("PENDING", "BLOCKED"), priority=rank)
+             for h, rank in _SIGNAL_HEADERS.items()],
             [[p.pid, p.comm, p.user, ",".join(p.signals.pending), ",".join(p.signals.blocked)]
              for p in pending], style))
         out.append("\n")
