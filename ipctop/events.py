@@ -9,9 +9,9 @@ No Textual and no I/O here.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from ipctop.fmt import human_bytes
 from ipctop.model import IpcObject, Kind, Snapshot
@@ -19,6 +19,8 @@ from ipctop.model import IpcObject, Kind, Snapshot
 CREATED = "created"
 REMOVED = "removed"
 CHANGED = "changed"
+
+K = TypeVar("K", bound=Hashable)
 
 ObjectKey = tuple[Kind, str, int | None]
 """How an object is recognised across snapshots: its kind, its id and, outside ipctop's own
@@ -112,17 +114,30 @@ def diff(old: Snapshot | None, new: Snapshot) -> list[Event]:
     """
     if old is None:
         return []
-    at = new.taken_at
-    before = {object_key(o): o for o in old.objects}
-    after = {object_key(o): o for o in new.objects}
+    return diff_keyed({object_key(o): o for o in old.objects},
+                      {object_key(o): o for o in new.objects}, new.taken_at)
+
+
+def diff_keyed(before: Mapping[K, IpcObject], after: Mapping[K, IpcObject], at: float,
+               keys: tuple[Iterable[K], Iterable[K], Iterable[K]] | None = None) -> list[Event]:
+    """``diff`` of two mappings that key each object the same way (by ``object_key`` or by
+    anything derived from it, such as the TUI's row keys), so a caller that keeps them across
+    polls builds nothing twice. ``keys``: (removed, created, changed) when the caller knows
+    them already (changed: the common keys whose objects may differ; the others are taken as
+    unchanged); None: found here by comparing every key."""
+    if keys is None:
+        keys = ([key for key in before if key not in after],
+                [key for key in after if key not in before], after)
+    removed, created, changed = keys
     events: list[Event] = []
-    for key, obj in before.items():
-        if key not in after:
-            events.append(Event(at, REMOVED, obj.kind, obj.id, obj.name, where=obj.where))
-    for key, obj in after.items():
-        if key not in before:
-            events.append(Event(at, CREATED, obj.kind, obj.id, obj.name, where=obj.where))
-    for key, obj in after.items():
+    for key in removed:
+        obj = before[key]
+        events.append(Event(at, REMOVED, obj.kind, obj.id, obj.name, where=obj.where))
+    for key in created:
+        obj = after[key]
+        events.append(Event(at, CREATED, obj.kind, obj.id, obj.name, where=obj.where))
+    for key in changed:
+        obj = after[key]
         prev = before.get(key)
         if prev is None or prev is obj or prev == obj:
             continue

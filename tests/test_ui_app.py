@@ -130,18 +130,19 @@ async def test_only_changed_cells_are_updated(monkeypatch: pytest.MonkeyPatch) -
     async with running(app) as pilot:
         updated: list[tuple[str, str]] = []
         added: list[str] = []
-        real_update, real_add = app.table.update_cell, app.table.add_row
+        real_update, real_add = app.table.update_cell, app.table.add_rows_keyed
 
         def spy_update(row_key: str, column_key: str, value: object, **kw: object) -> None:
             updated.append((str(row_key), str(column_key)))
             real_update(row_key, column_key, value, **kw)  # type: ignore[arg-type]
 
-        def spy_add(*cells: object, key: str | None = None, **kw: object) -> object:
-            added.append(str(key))
-            return real_add(*cells, key=key, **kw)  # type: ignore[arg-type]
+        def spy_add(rows: list[tuple[str, dict[str, object]]]) -> None:
+            added.extend(key for key, _cells in rows)
+            real_add(rows)
 
         monkeypatch.setattr(app.table, "update_cell", spy_update)
-        monkeypatch.setattr(app.table, "add_row", spy_add)
+        monkeypatch.setattr(app.table, "add_rows_keyed", spy_add)
+        monkeypatch.setattr(app.table, "add_row", None)  # rows come in bulk only
         await poll(pilot)  # only the two queues' depth changes
         assert added == []
         assert {row for row, _ in updated} <= {"sysv_msg:0", "posix_mq:/jobs"}

@@ -20,10 +20,10 @@ from ipctop.meters import Meter
 from ipctop.model import Kind, Leak
 from ipctop.ui.app import IpcTopApp, pane_place
 from ipctop.ui.column_fit import fit_columns, fit_of
+from ipctop.ui.row_text import natural
 from ipctop.ui.widgets.detail_pane import DetailPane, uses_text
 from ipctop.ui.widgets.limit_meters import bar, percent, render_meter
 from ipctop.ui.widgets.notice_line import NoticeLine
-from ipctop.ui.widgets.object_table import natural
 from ipctop.ui.widgets.status_bar import LEAK_STYLE, fit_parts, status_parts
 
 

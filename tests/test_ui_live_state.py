@@ -21,7 +21,7 @@ def test_new_ghost_history_and_announced() -> None:
     live.update(fake())
     assert set(live.ghosts) == {"posix_shm:/psm_old"}
     assert "posix_shm:/psm_old" not in live.objects
-    assert list(live.history["sysv_msg:0"]) == [3.0, 4.0, 5.0, 6.0]
+    assert live.depths("sysv_msg:0") == [3.0, 4.0, 5.0, 6.0]
     assert live.polls == 4
     live.update(fake())
     assert live.ghosts == {}  # faded for one poll only

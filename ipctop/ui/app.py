@@ -26,7 +26,7 @@ from __future__ import annotations
 import gc
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -46,6 +46,7 @@ from ipctop.ui.filtering import Filtering
 from ipctop.ui.leak_actions import LeakActions
 from ipctop.ui.live_state import LiveState, row_key
 from ipctop.ui.object_actions import ObjectActions
+from ipctop.ui.object_index import ObjectIndex
 from ipctop.ui.palette import palette_commands
 from ipctop.ui.polling import WATCH_BURST, Polling
 from ipctop.ui.screens.detail import DetailScreen
@@ -57,7 +58,7 @@ from ipctop.ui.widgets.event_log import EventLog
 from ipctop.ui.widgets.filter_box import FilterBox
 from ipctop.ui.widgets.limit_meters import LimitMeters
 from ipctop.ui.widgets.notice_line import NoticeLine
-from ipctop.ui.widgets.object_table import GONE, NEW, ObjectTable, Row, row_key_of
+from ipctop.ui.widgets.object_table import GONE, ObjectTable, row_key_of
 from ipctop.ui.widgets.status_bar import StatusBar
 from ipctop.watch import DEFAULT_DIRS, Watcher
 
@@ -160,6 +161,8 @@ class IpcTopApp(Polling, Filtering, ObjectActions, LeakActions, App[int]):
         self.view_index = 0
         self.initial_filter = filter_text
         self.live = LiveState()
+        self.index = ObjectIndex(self.views)
+        """Which objects each view lists and the filter lets through (tab counts, rows)."""
         self.previewer = previewer
         self._watch = watch
         self._watch_dirs = tuple(watch_dirs)
@@ -273,6 +276,7 @@ class IpcTopApp(Polling, Filtering, ObjectActions, LeakActions, App[int]):
 
     def _apply_snapshot(self, snap: Snapshot) -> None:
         fresh_events = self.live.update(snap)
+        self.index.update(self.live.objects, self.live.touched)
         if self._freeze_gc and self.live.polls == 1:
             self.call_after_refresh(gc.freeze)
         for notice in snap.notices:
@@ -325,9 +329,9 @@ class IpcTopApp(Polling, Filtering, ObjectActions, LeakActions, App[int]):
         """Tab labels with counts; the counts follow the filter, like the tables."""
         snap = self.snapshot
         tabs = self.main_screen.query_one("#views", Tabs)
-        shown = None if snap is None else [o for o in snap.objects if self.table.matches(o)]
+        self.index.set_filter(self.table.filter_text, self.live.objects)
         for i, view in enumerate(self.views):
-            count = None if shown is None else sum(1 for o in shown if view.match(o))
+            count = None if snap is None else self.index.count(view.id)
             label = self._tab_label(i, view, count)
             tab = tabs.query_one(f"#view-{view.id}", Tab)
             if tab.label_text != label:
@@ -339,23 +343,13 @@ class IpcTopApp(Polling, Filtering, ObjectActions, LeakActions, App[int]):
         if tab.label_text != events_label:
             tab.label = events_label
 
-    def _rows(self, view: View) -> Iterator[Row]:
-        if self.snapshot is None:
-            return
-        for obj in self.snapshot.objects:
-            if view.match(obj):
-                key = row_key_of(obj)
-                yield Row(key, obj, NEW if key in self.live.fresh else "")
-        for key, obj in self.live.ghosts.items():
-            if view.match(obj):
-                yield Row(key, obj, GONE)
-
     def _refresh_table(self) -> None:
         view = self.current_view
-        if view is None:
+        if view is None or self.snapshot is None:
             return
+        self.index.set_filter(self.table.filter_text, self.live.objects)
         self.table.set_view(*self._columns(view))
-        self.table.show(self._rows(view), self.clock())
+        self.table.sync(self.live, self.index, view, self.clock())
 
     def _columns(self, view: View) -> tuple[str, list[Column]]:
         """(table layout id, columns) of ``view``: its own, and CONTAINER after the id while
@@ -371,7 +365,7 @@ class IpcTopApp(Polling, Filtering, ObjectActions, LeakActions, App[int]):
         if obj is None and key is not None and key in self.live.ghosts:
             obj, gone = self.live.ghosts[key], True
         prev = None  # the pane reads it off the UI thread, with self.previewer
-        history = list(self.live.history.get(key, ())) if key else []
+        history = self.live.depths(key) if key else []
         return {"obj": obj, "history": history, "preview": prev, "gone": gone}
 
     def _refresh_detail(self) -> None:
@@ -520,8 +514,7 @@ class IpcTopApp(Polling, Filtering, ObjectActions, LeakActions, App[int]):
         when what they depend on changed (the selection's kind, the view, leaks or none)."""
         obj = self.selected_object
         snap = self.snapshot
-        signature = (self.view_index, obj.kind if obj else None,
-                     bool(snap and any(o.leak and o.leak.status == "leak" for o in snap.objects)))
+        signature = (self.view_index, obj.kind if obj else None, bool(snap and self.live.leaks))
         if signature != self._bindings_for:
             self._bindings_for = signature
             self.refresh_bindings()

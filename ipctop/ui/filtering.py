@@ -17,8 +17,8 @@ from typing import Any
 from textual.widgets import DataTable, Input
 
 from ipctop.ui.host import host_of
+from ipctop.ui.row_text import filter_matches
 from ipctop.ui.widgets.filter_box import FilterBox
-from ipctop.ui.widgets.object_table import filter_matches
 
 
 class Filtering:

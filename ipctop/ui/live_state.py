@@ -8,13 +8,19 @@ seen by one poll only is counted as short-lived instead of logged (``keep_short_
 as they come). A leak verdict that only restates itself (still a leak, a new idle time in its
 reason) is not logged again.
 
+Each poll costs one pass over the snapshot to key its objects; the rest is proportional to what
+changed: the live collector hands out the same instance for an object that did not change, so the
+objects created, removed and changed (``touched``) are told apart with ``is``, and only those are
+compared field by field, have their queue depth recorded, or are redrawn by the table. Queue depth
+history is kept as the changes only (a poll number and a value each time the depth moves), so an
+idle queue costs one entry however long it lives.
+
 Kept apart from app.py so the bookkeeping is a plain, testable function of successive snapshots.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections import deque
 
 from ipctop.events import (
     CHANGED,
@@ -24,7 +30,7 @@ from ipctop.events import (
     ObjectKey,
     changed_fields,
     describe_changes,
-    diff,
+    diff_keyed,
 )
 from ipctop.model import IpcObject, Kind, Snapshot
 
@@ -51,7 +57,12 @@ DEPTH_KINDS = (Kind.SYSV_MSG, Kind.POSIX_MQ, Kind.PIPE, Kind.FIFO, Kind.UNIX_SOC
 def row_key(kind: Kind, ident: str, where: int | None = None) -> str:
     """The table's row key for an object: "kind:id", and "@namespace" for an object outside
     ipctop's own namespaces (ids repeat across namespaces)."""
-    return f"{kind.value}:{ident}" if where is None else f"{kind.value}:{ident}@{where}"
+    prefix = _PREFIX[kind]
+    return prefix + ident if where is None else f"{prefix}{ident}@{where}"
+
+
+_PREFIX = {kind: f"{kind.value}:" for kind in Kind}
+"""Kind -> "kind:" (an enum's value is a slow attribute, and every object is keyed each poll)."""
 
 
 def depth(obj: IpcObject) -> float | None:
@@ -78,7 +89,16 @@ class LiveState:
         """Objects gone in the latest poll, shown dimmed for one poll."""
         self.fresh: set[str] = set()
         """Row keys new in the latest poll."""
-        self.history: dict[str, deque[float]] = {}
+        self.touched: set[str] = set()
+        """Row keys whose row may look different after the latest poll: objects created,
+        changed or removed by it, and last poll's new and fading ones (their marks go)."""
+        self.removed: set[str] = set()
+        """Row keys of objects gone in the latest poll (the ghosts' keys)."""
+        self.leaks: set[str] = set()
+        """Row keys of the objects whose verdict is "leak"."""
+        self._depths: dict[str, list[tuple[int, float]]] = {}
+        """Row key -> (poll, depth) each time the depth changed, the latest HISTORY polls' worth
+        (and the value before them)."""
         self.announced: set[tuple[str, ObjectKey]] = set()
         """(action, key) inotify already logged; the next poll does not log them again."""
         self.keep_short_lived = False
@@ -113,29 +133,69 @@ class LiveState:
     def update(self, snap: Snapshot) -> list[Event]:
         """Take in a new snapshot; return the events to log."""
         old_objects = self.objects
-        found = diff(self.snapshot, snap)
+        first = self.snapshot is None
+        self.objects = objects = {row_key(o.kind, o.id, o.where): o for o in snap.objects}
         self.snapshot = snap
         self.polls += 1
-        self.objects = {row_key(o.kind, o.id, o.where): o for o in snap.objects}
-        self.ghosts = {}
-        self.fresh = set()
-        for ev in found:
-            key = row_key(ev.kind, ev.id, ev.where)
-            if ev.action == REMOVED and key in old_objects:
-                self.ghosts[key] = old_objects[key]
-            elif ev.action == CREATED:
-                self.fresh.add(key)
+        added: list[str] = []
+        changed: list[str] = []
+        for key, obj in objects.items():
+            old = old_objects.get(key)
+            if old is None:
+                added.append(key)
+            elif old is not obj:
+                changed.append(key)
+        removed = [key for key in old_objects if key not in objects] \
+            if len(old_objects) + len(added) != len(objects) else []
+        touched = {*added, *changed, *removed, *self.ghosts, *self.fresh}
+        if first:
+            touched = set(objects)
+        self.touched = touched
+        self.removed = set(removed)
+        self.ghosts = {} if first else {key: old_objects[key] for key in removed}
+        self.fresh = set() if first else set(added)
+        found = [] if first else diff_keyed(old_objects, objects, snap.taken_at,
+                                            (removed, added, changed))
         events = [ev for ev in found if (ev.action, ev.key) not in self.announced
                   and loggable(ev)]
         self.announced.clear()
         events = self._quiet(events, old_objects)
-        for key, obj in self.objects.items():
+        for key in removed:
+            self._depths.pop(key, None)
+            self.leaks.discard(key)
+        for key in (objects if first else (*added, *changed)):
+            obj = objects[key]
+            if obj.leak is not None and obj.leak.status == "leak":
+                self.leaks.add(key)
+            else:
+                self.leaks.discard(key)
             value = depth(obj) if obj.kind in DEPTH_KINDS else None
             if value is not None:
-                self.history.setdefault(key, deque(maxlen=HISTORY)).append(value)
-        for key in [k for k in self.history if k not in self.objects]:
-            del self.history[key]
+                self._record_depth(key, value)
         return events
+
+    def _record_depth(self, key: str, value: float) -> None:
+        changes = self._depths.setdefault(key, [])
+        if changes and changes[-1][1] == value:
+            return
+        changes.append((self.polls, value))
+        start = self.polls - HISTORY + 1
+        while len(changes) > 1 and changes[1][0] <= start:
+            del changes[0]  # the value before the window is the next entry's or older
+
+    def depths(self, key: str) -> list[float]:
+        """Queue depth at each of the latest HISTORY polls that saw the object, oldest first."""
+        changes = self._depths.get(key)
+        if not changes or key not in self.objects:
+            return []
+        start = max(changes[0][0], self.polls - HISTORY + 1)
+        out: list[float] = []
+        index = 0
+        for poll in range(start, self.polls + 1):
+            while index + 1 < len(changes) and changes[index + 1][0] <= poll:
+                index += 1
+            out.append(changes[index][1])
+        return out
 
 
 def _without_restated_leak(ev: Event, old: IpcObject | None, new: IpcObject | None
