@@ -35,7 +35,8 @@ from benchutil import (
     run_timed,
     stats_table,
 )
-from load import Load, LoadSpec, signals_as_exit
+from load import Load, LoadSpec
+from loadkit import signals_as_exit
 
 SERIES = re.compile(rb"^ipctop_scrape_duration_seconds (\S+)$", re.M)
 

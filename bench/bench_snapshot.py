@@ -50,7 +50,8 @@ from benchutil import (
     stats_table,
 )
 from bigload import BigLoad, scaled
-from load import Load, LoadSpec, signals_as_exit
+from load import Load, LoadSpec
+from loadkit import signals_as_exit
 
 from ipctop.collect.scan_split import WORKERS_ENV, scan_workers
 from ipctop.model import Snapshot

@@ -45,7 +45,8 @@ from benchutil import (
     proc_status_kb,
 )
 from bigload import BigLoad, scaled
-from load import Load, LoadSpec, signals_as_exit
+from load import Load, LoadSpec
+from loadkit import signals_as_exit
 from tui_headless import one_headless_run
 from tui_keys import key_latencies, view_shown
 from tui_report import Aims, profile_summary, report

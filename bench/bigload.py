@@ -40,26 +40,36 @@ import mmap
 import os
 import re
 import resource
-import select
 import signal
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import NoReturn
 
-from load import _check, _close_all_but, _libc, _MqAttr, signals_as_exit, sweep_stale
+from load import sweep_stale
+from loadkit import (
+    FAILED,
+    READY,
+    MqAttr,
+    StartStop,
+    alive,
+    check,
+    child_setup,
+    libc,
+    reap,
+    remove_objects,
+    remove_sysv,
+    signals_as_exit,
+    sysv_objects,
+    wait_ready,
+)
 
 _IPC_PRIVATE = 0
 _IPC_CREAT = 0o1000
 _IPC_EXCL = 0o2000
-_IPC_RMID = 0
-_PR_SET_PDEATHSIG = 1
 _CAP_SYS_RESOURCE = 24
-_READY = b"+"
-_FAILED = b"!"
 _KEY_MAGIC = 0x1C
 _MAX_INDEX = 1 << 12
 """SysV objects of one kind per run (the key has 12 bits for the index)."""
@@ -111,7 +121,7 @@ class _Limit:
 
 
 @dataclass
-class BigLoad:
+class BigLoad(StartStop):
     """The big load, as a context manager. Attributes say what it made."""
 
     spec: BigSpec = field(default_factory=BigSpec)
@@ -135,18 +145,6 @@ class BigLoad:
     def __post_init__(self) -> None:
         if not self.prefix:
             self.prefix = f"ipctop-bench-{os.getpid()}"
-
-    def __enter__(self) -> BigLoad:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
 
     @property
     def pids(self) -> list[int]:
@@ -260,14 +258,14 @@ class BigLoad:
         spec = self.spec
         size = ctypes.c_size_t(spec.segment_bytes)
         for k in range(spec.sysv_segments):
-            self.shm_ids.append(self._sysv(lambda key, fl: int(_libc.shmget(key, size, fl)),
+            self.shm_ids.append(self._sysv(lambda key, fl: int(libc.shmget(key, size, fl)),
                                            k, "shmget"))
         for k in range(spec.sysv_queues):
-            self.msg_ids.append(self._sysv(lambda key, fl: int(_libc.msgget(key, fl)),
+            self.msg_ids.append(self._sysv(lambda key, fl: int(libc.msgget(key, fl)),
                                            k, "msgget"))
         for k in range(spec.sem_sets):
             self.sem_ids.append(self._sysv(
-                lambda key, fl: int(_libc.semget(key, spec.sems_per_set, fl)), k, "semget"))
+                lambda key, fl: int(libc.semget(key, spec.sems_per_set, fl)), k, "semget"))
         for k in range(spec.shm_files):
             path = f"/dev/shm/{self.prefix}-bshm-{k}"
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
@@ -276,17 +274,17 @@ class BigLoad:
                 os.ftruncate(fd, spec.shm_file_bytes)
             finally:
                 os.close(fd)
-        attr = _MqAttr(0, 1, 64, 0)
+        attr = MqAttr(0, 1, 64, 0)
         for k in range(spec.mqueues):
             name = f"/{self.prefix}-bmq-{k}"
             flags = os.O_RDWR | os.O_CREAT | os.O_EXCL
-            mqd = int(_libc.mq_open(name.encode(), flags, 0o600, ctypes.byref(attr)))
+            mqd = int(libc.mq_open(name.encode(), flags, 0o600, ctypes.byref(attr)))
             if mqd < 0 and ctypes.get_errno() == 24:  # EMFILE: RLIMIT_MSGQUEUE is used up
                 self._raise_rlimit(resource.RLIMIT_MSGQUEUE,
                                    resource.getrlimit(resource.RLIMIT_MSGQUEUE)[0]
                                    + 1024 * (spec.mqueues - k))
-                mqd = int(_libc.mq_open(name.encode(), flags, 0o600, ctypes.byref(attr)))
-            _check(mqd, f"mq_open {name}")
+                mqd = int(libc.mq_open(name.encode(), flags, 0o600, ctypes.byref(attr)))
+            check(mqd, f"mq_open {name}")
             self.mq_names.append(name)
             os.close(mqd)
 
@@ -296,7 +294,7 @@ class BigLoad:
         ident = get(key, _IPC_CREAT | _IPC_EXCL | 0o600)
         if ident >= 0:
             return ident
-        return _check(get(_IPC_PRIVATE, _IPC_CREAT | 0o600), what)
+        return check(get(_IPC_PRIVATE, _IPC_CREAT | 0o600), what)
 
     def _fork_children(self) -> None:
         spec = self.spec
@@ -328,7 +326,7 @@ class BigLoad:
                 with contextlib.suppress(OSError):
                     os.close(fd)
         try:
-            _wait_ready(ready_r, len(self.children), spec.ready_timeout)
+            wait_ready(ready_r, len(self.children), spec.ready_timeout)
         finally:
             os.close(ready_r)
 
@@ -342,24 +340,10 @@ class BigLoad:
                 with contextlib.suppress(OSError):
                     os.close(self._release_w)
                 self._release_w = None
-            _reap(self.children)
+            reap(self.children)
             self.children.clear()
-            for shmid in self.shm_ids:
-                _libc.shmctl(shmid, _IPC_RMID, None)
-            for msqid in self.msg_ids:
-                _libc.msgctl(msqid, _IPC_RMID, None)
-            for semid in self.sem_ids:
-                _libc.semctl(semid, 0, _IPC_RMID)
-            self.shm_ids.clear()
-            self.msg_ids.clear()
-            self.sem_ids.clear()
-            for path in self.shm_paths:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(path)
-            self.shm_paths.clear()
-            for name in self.mq_names:
-                _libc.mq_unlink(name.encode())
-            self.mq_names.clear()
+            remove_objects(self.shm_ids, self.msg_ids, self.sem_ids, self.shm_paths,
+                           self.mq_names)
             _restore(self.raised)
             self.raised.clear()
             for which, (soft, hard) in self._rlimits.items():
@@ -373,48 +357,6 @@ class BigLoad:
                 self._lock_fd = None
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, old)
-
-
-def _reap(pids: list[int], grace: float = 10.0) -> None:
-    left = set(pids)
-    deadline = time.monotonic() + grace
-    while left and time.monotonic() < deadline:
-        for pid in list(left):
-            try:
-                done, _ = os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                done = pid
-            if done:
-                left.discard(pid)
-        if left:
-            time.sleep(0.01)
-    for pid in left:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    for pid in left:
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, 0)
-
-
-def _wait_ready(ready_r: int, want: int, timeout: float) -> None:
-    got = failed = 0
-    deadline = time.monotonic() + timeout
-    while got + failed < want:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError(f"only {got} of {want} load processes became ready")
-        if not select.select([ready_r], [], [], left)[0]:
-            continue
-        try:
-            data = os.read(ready_r, 65536)
-        except BlockingIOError:
-            continue
-        if not data:
-            break
-        got += data.count(_READY)
-        failed += data.count(_FAILED)
-    if failed or got < want:
-        raise RuntimeError(f"{failed} load processes failed to set up, {got} of {want} ready")
 
 
 def _restore(raised: list[_Limit]) -> None:
@@ -461,11 +403,11 @@ def sweep_big() -> list[str]:
             if m:
                 removed += _sweep_lock(os.path.join(d, name), int(m[1], 16))
     for d, unlink in (("/dev/shm", lambda n: os.unlink(f"/dev/shm/{n}")),
-                      ("/dev/mqueue", lambda n: _libc.mq_unlink(f"/{n}".encode()))):
+                      ("/dev/mqueue", lambda n: libc.mq_unlink(f"/{n}".encode()))):
         with contextlib.suppress(OSError):
             for name in os.listdir(d):
                 m = _BIG_NAMED.fullmatch(name)
-                if m and not _pid_alive(int(m[1])):
+                if m and not alive(int(m[1])):
                     with contextlib.suppress(FileNotFoundError):
                         unlink(name)
                     removed.append(f"{d}/{name}")
@@ -487,22 +429,10 @@ def _sweep_lock(path: str, tag: int) -> list[str]:
             info = json.loads(os.pread(fd, 1 << 16, 0) or b"{}")
         except ValueError:
             info = {}
-        rmids: dict[str, Callable[[int], object]] = {
-            "shm": lambda i: _libc.shmctl(i, _IPC_RMID, None),
-            "msg": lambda i: _libc.msgctl(i, _IPC_RMID, None),
-            "sem": lambda i: _libc.semctl(i, 0, _IPC_RMID),
-        }
-        for kind, rmid in rmids.items():
-            try:
-                with open(f"/proc/sysvipc/{kind}") as f:
-                    rows = [line.split() for line in f.readlines()[1:]]
-            except OSError:
-                continue
-            for row in rows:
-                key, ident = int(row[0]) & 0xFFFFFFFF, int(row[1])
-                if key >> 24 == _KEY_MAGIC and (key >> 12) & 0xFFF == tag:
-                    rmid(ident)
-                    removed.append(f"SysV {kind} {ident} (key 0x{key:08x})")
+        for kind, key, ident in sysv_objects():
+            if key >> 24 == _KEY_MAGIC and (key >> 12) & 0xFFF == tag:
+                remove_sysv(kind, ident)
+                removed.append(f"SysV {kind} {ident} (key 0x{key:08x})")
         raised = [_Limit(p, i, old, new) for p, i, old, new in info.get("raised", [])]
         _restore(raised)
         removed += [f"limit {lim.path} back to {lim.old}" for lim in raised]
@@ -514,17 +444,6 @@ def _sweep_lock(path: str, tag: int) -> list[str]:
     return removed
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
-    except FileNotFoundError:
-        return False
-    except OSError:
-        return True
-    return data[data.rfind(b")") + 2:][:1] != b"Z"
-
-
 # ---- the child ---------------------------------------------------------------------------------
 
 
@@ -533,17 +452,12 @@ def _child_main(i: int, load: BigLoad, keep: list[int], release_r: int, ready_w:
     """In the forked child: attach, map, open a queue; say ready; block until released."""
     status = 1
     try:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we go
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGALRM, signal.SIG_DFL)
-        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        signal.alarm(load.spec.max_seconds)
-        _close_all_but({0, 1, 2, *keep})
+        child_setup(load.spec.max_seconds, keep)
         held: list[object] = []
         spec = load.spec
         for j in range(spec.attach_each if load.shm_ids else 0):
             shmid = load.shm_ids[(i * spec.attach_each + j) % len(load.shm_ids)]
-            addr = _libc.shmat(shmid, None, 0)
+            addr = libc.shmat(shmid, None, 0)
             if addr in (None, ctypes.c_void_p(-1).value):
                 raise OSError(ctypes.get_errno(), "shmat")
             held.append(addr)
@@ -554,8 +468,8 @@ def _child_main(i: int, load: BigLoad, keep: list[int], release_r: int, ready_w:
             os.close(fd)
         if load.mq_names:
             name = load.mq_names[i % len(load.mq_names)]
-            held.append(_check(_libc.mq_open(name.encode(), os.O_RDWR, 0, None), name))
-        os.write(ready_w, _READY)
+            held.append(check(libc.mq_open(name.encode(), os.O_RDWR, 0, None), name))
+        os.write(ready_w, READY)
         os.close(ready_w)
         while os.read(release_r, 1):
             pass
@@ -563,7 +477,7 @@ def _child_main(i: int, load: BigLoad, keep: list[int], release_r: int, ready_w:
         status = 0
     except BaseException:
         with contextlib.suppress(BaseException):
-            os.write(ready_w, _FAILED)
+            os.write(ready_w, FAILED)
     finally:
         os._exit(status)
 

@@ -34,7 +34,6 @@ import gc
 import mmap
 import os
 import re
-import select
 import shutil
 import signal
 import socket
@@ -43,10 +42,26 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import NoReturn
+
+from loadkit import (
+    FAILED,
+    READY,
+    MqAttr,
+    StartStop,
+    alive,
+    check,
+    child_setup,
+    libc,
+    reap,
+    remove_objects,
+    remove_sysv,
+    signals_as_exit,
+    sysv_objects,
+    wait_ready,
+)
 
 MAX_PROCESSES = 4000
 """Hard cap on children, whatever the caller asks."""
@@ -64,11 +79,7 @@ SHAPES: tuple[str, ...] = (
 
 _IPC_PRIVATE = 0
 _IPC_CREAT = 0o1000
-_IPC_RMID = 0
 _SEM_PERMS = 0o600
-_PR_SET_PDEATHSIG = 1
-_READY = b"+"
-_FAILED = b"!"
 
 
 @dataclass(frozen=True)
@@ -103,7 +114,7 @@ class _Child:
 
 
 @dataclass
-class Load:
+class Load(StartStop):
     """The load, as a context manager. Attributes describe what it made (for sanity checks)."""
 
     spec: LoadSpec = field(default_factory=LoadSpec)
@@ -128,22 +139,6 @@ class Load:
             self.prefix = f"ipctop-bench-{os.getpid()}"
 
     # ---- context manager -------------------------------------------------------------------
-
-    def __enter__(self) -> Load:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def pids(self) -> list[int]:
@@ -232,14 +227,14 @@ class Load:
         size = ctypes.c_size_t(spec.segment_bytes)
 
         def shmget(key: int, flags: int) -> int:
-            return int(_libc.shmget(key, size, flags))
+            return int(libc.shmget(key, size, flags))
 
         for k in range(spec.sysv_segments):
             self.shm_ids.append(_sysv_create(shmget, k, "shmget"))
         self.msg_ids.append(_sysv_create(
-            lambda key, flags: int(_libc.msgget(key, flags)), 14, "msgget"))
+            lambda key, flags: int(libc.msgget(key, flags)), 14, "msgget"))
         self.sem_ids.append(_sysv_create(
-            lambda key, flags: int(_libc.semget(key, 3, flags)), 15, "semget"))
+            lambda key, flags: int(libc.semget(key, 3, flags)), 15, "semget"))
         for k in range(spec.posix_shm_files):
             path = f"/dev/shm/{self.prefix}-shm-{k}"
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
@@ -250,10 +245,10 @@ class Load:
                 os.close(fd)
         # Small queues: RLIMIT_MSGQUEUE (800 KiB per user by default, shared with every other
         # root process here) fails mq_open with EMFILE once default-sized queues use it up.
-        attr = _MqAttr(0, 1, 64, 0)
+        attr = MqAttr(0, 1, 64, 0)
         for k in range(spec.mqueues):
             name = f"/{self.prefix}-mq-{k}"
-            mqd = _check(_libc.mq_open(name.encode(), os.O_RDWR | os.O_CREAT | os.O_EXCL,
+            mqd = check(libc.mq_open(name.encode(), os.O_RDWR | os.O_CREAT | os.O_EXCL,
                                        0o600, ctypes.byref(attr)), f"mq_open {name}")
             self.mq_names.append(name)
             os.close(mqd)
@@ -264,26 +259,7 @@ class Load:
             self.fifo_paths.append(path)
 
     def _wait_ready(self, ready_r: int) -> None:
-        want = len(self.children)
-        got = failed = 0
-        deadline = time.monotonic() + self.spec.ready_timeout
-        while got + failed < want:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError(f"only {got} of {want} load processes became ready")
-            readable, _, _ = select.select([ready_r], [], [], left)
-            if not readable:
-                continue
-            try:
-                data = os.read(ready_r, 65536)
-            except BlockingIOError:
-                continue
-            if not data:
-                break
-            got += data.count(_READY)
-            failed += data.count(_FAILED)
-        if failed or got < want:
-            raise RuntimeError(f"{failed} load processes failed to set up, {got} of {want} ready")
+        wait_ready(ready_r, len(self.children), self.spec.ready_timeout)
 
     # ---- teardown --------------------------------------------------------------------------
 
@@ -300,22 +276,8 @@ class Load:
                     os.close(fd)
             self._parent_fds.clear()
             self._reap()
-            for shmid in self.shm_ids:
-                _libc.shmctl(shmid, _IPC_RMID, None)
-            for msqid in self.msg_ids:
-                _libc.msgctl(msqid, _IPC_RMID, None)
-            for semid in self.sem_ids:
-                _libc.semctl(semid, 0, _IPC_RMID)
-            self.shm_ids.clear()
-            self.msg_ids.clear()
-            self.sem_ids.clear()
-            for path in self.shm_paths:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(path)
-            self.shm_paths.clear()
-            for name in self.mq_names:
-                _libc.mq_unlink(name.encode())
-            self.mq_names.clear()
+            remove_objects(self.shm_ids, self.msg_ids, self.sem_ids, self.shm_paths,
+                           self.mq_names)
             if self.fifo_dir is not None:
                 shutil.rmtree(self.fifo_dir, ignore_errors=True)
                 self.fifo_dir = None
@@ -323,25 +285,8 @@ class Load:
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
-    def _reap(self, grace: float = 10.0) -> None:
-        left = {c.pid for c in self.children}
-        deadline = time.monotonic() + grace
-        while left and time.monotonic() < deadline:
-            for pid in list(left):
-                try:
-                    done, _ = os.waitpid(pid, os.WNOHANG)
-                except ChildProcessError:
-                    done = pid
-                if done:
-                    left.discard(pid)
-            if left:
-                time.sleep(0.01)
-        for pid in left:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        for pid in left:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, 0)
+    def _reap(self) -> None:
+        reap([c.pid for c in self.children])
         self.children.clear()
 
 
@@ -366,19 +311,7 @@ def _sysv_create(get: Callable[[int, int], int], k: int, what: str) -> int:
         ident = get(key, _IPC_CREAT | _IPC_EXCL | 0o600)
         if ident >= 0:
             return ident
-    return _check(get(_IPC_PRIVATE, _IPC_CREAT | 0o600), what)
-
-
-def _alive(pid: int) -> bool:
-    """The process exists and is not a zombie (a SIGKILLed load may wait a while to be reaped)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
-    except FileNotFoundError:
-        return False
-    except OSError:
-        return True
-    return data[data.rfind(b")") + 2:][:1] != b"Z"
+    return check(get(_IPC_PRIVATE, _IPC_CREAT | 0o600), what)
 
 
 _NAMED = re.compile(r"ipctop-bench-(\d+)-(?:shm|mq)-\d+")
@@ -391,29 +324,17 @@ def sweep_stale(fifo_parent: str = LoadSpec.fifo_parent) -> list[str]:
     whose creating pid is gone: SysV ids with a 0x1B.. key, /dev/shm/ipctop-bench-PID-shm-N,
     /dev/mqueue/ipctop-bench-PID-mq-N, and FIFO directories holding only that load's FIFOs."""
     removed: list[str] = []
-    rmids: dict[str, Callable[[int], object]] = {
-        "shm": lambda i: _libc.shmctl(i, _IPC_RMID, None),
-        "msg": lambda i: _libc.msgctl(i, _IPC_RMID, None),
-        "sem": lambda i: _libc.semctl(i, 0, _IPC_RMID),
-    }
-    for kind, rmid in rmids.items():
-        try:
-            with open(f"/proc/sysvipc/{kind}") as f:
-                rows = [line.split() for line in f.readlines()[1:]]
-        except OSError:
-            continue
-        for row in rows:
-            key, ident = int(row[0]) & 0xFFFFFFFF, int(row[1])
-            if key >> 24 == _KEY_MAGIC and not _alive((key >> 4) & 0xFFFFF):
-                rmid(ident)
-                removed.append(f"SysV {kind} {ident} (key 0x{key:08x})")
+    for kind, key, ident in sysv_objects():
+        if key >> 24 == _KEY_MAGIC and not alive((key >> 4) & 0xFFFFF):
+            remove_sysv(kind, ident)
+            removed.append(f"SysV {kind} {ident} (key 0x{key:08x})")
     for d in ("/dev/shm", "/dev/mqueue"):
         with contextlib.suppress(OSError):
             for name in os.listdir(d):
                 m = _NAMED.fullmatch(name)
-                if m and not _alive(int(m[1])):
+                if m and not alive(int(m[1])):
                     if d == "/dev/mqueue":
-                        _libc.mq_unlink(f"/{name}".encode())
+                        libc.mq_unlink(f"/{name}".encode())
                     else:
                         with contextlib.suppress(FileNotFoundError):
                             os.unlink(os.path.join(d, name))
@@ -421,7 +342,7 @@ def sweep_stale(fifo_parent: str = LoadSpec.fifo_parent) -> list[str]:
     with contextlib.suppress(OSError):
         for name in os.listdir(fifo_parent):
             m = _FIFO_DIR.fullmatch(name)
-            if not m or _alive(int(m[1])):
+            if not m or alive(int(m[1])):
                 continue
             path = os.path.join(fifo_parent, name)
             fifo = re.compile(rf"ipctop-bench-{m[1]}-fifo-\d+")
@@ -445,14 +366,9 @@ def _child_main(
     """Runs in the forked child: take hold of the shape's objects, say ready, block, exit."""
     status = 1
     try:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we go
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGALRM, signal.SIG_DFL)
-        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        signal.alarm(load.spec.max_seconds)
-        _close_all_but({0, 1, 2, *keep})
+        child_setup(load.spec.max_seconds, keep)
         held = _take_hold(shape, i, load)
-        os.write(ready_w, _READY)
+        os.write(ready_w, READY)
         os.close(ready_w)
         if load.spec.light and shape in _EXEC_SHAPES:
             inherited = [fd for fd in keep if fd not in (release_r, ready_w)]
@@ -463,7 +379,7 @@ def _child_main(
         status = 0
     except BaseException:
         with contextlib.suppress(BaseException):
-            os.write(ready_w, _FAILED)
+            os.write(ready_w, FAILED)
     finally:
         os._exit(status)
 
@@ -485,15 +401,6 @@ def _become_cat(release_r: int, fds: list[int]) -> NoReturn:
     os.execv(_CAT, [_CAT])
 
 
-def _close_all_but(keep: set[int]) -> None:
-    lo = 0
-    for fd in sorted(keep):
-        if fd > lo:
-            os.closerange(lo, fd)
-        lo = fd + 1
-    os.closerange(lo, 1 << 20)
-
-
 def _take_hold(shape: str, i: int, load: Load) -> list[object]:
     """Open/attach/map what this shape holds; returns objects to keep alive."""
     held: list[object] = []
@@ -503,7 +410,7 @@ def _take_hold(shape: str, i: int, load: Load) -> list[object]:
         flags = os.O_RDWR if k % 2 else os.O_RDONLY | os.O_NONBLOCK
         held.append(os.open(path, flags))
     elif shape == "sysv-shm" and load.shm_ids:
-        addr = _libc.shmat(load.shm_ids[k % len(load.shm_ids)], None, 0)
+        addr = libc.shmat(load.shm_ids[k % len(load.shm_ids)], None, 0)
         if addr in (None, ctypes.c_void_p(-1).value):
             raise OSError(ctypes.get_errno(), "shmat")
         held.append(addr)
@@ -516,59 +423,11 @@ def _take_hold(shape: str, i: int, load: Load) -> list[object]:
             held.append(fd)
     elif shape == "mqueue" and load.mq_names:
         name = load.mq_names[k % len(load.mq_names)]
-        held.append(_check(_libc.mq_open(name.encode(), os.O_RDWR, 0, None), f"mq_open {name}"))
+        held.append(check(libc.mq_open(name.encode(), os.O_RDWR, 0, None), f"mq_open {name}"))
     return held
 
 
-# ---- libc --------------------------------------------------------------------------------------
-
-
-class _MqAttr(ctypes.Structure):
-    _fields_ = [("mq_flags", ctypes.c_long), ("mq_maxmsg", ctypes.c_long),
-                ("mq_msgsize", ctypes.c_long), ("mq_curmsgs", ctypes.c_long),
-                ("pad", ctypes.c_long * 4)]
-
-
-def _load_libc() -> ctypes.CDLL:
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.shmget.argtypes = [ctypes.c_int, ctypes.c_size_t, ctypes.c_int]
-    libc.shmat.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
-    libc.shmat.restype = ctypes.c_void_p
-    libc.shmctl.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
-    libc.msgget.argtypes = [ctypes.c_int, ctypes.c_int]
-    libc.msgctl.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
-    libc.semget.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
-    libc.mq_open.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.c_uint, ctypes.c_void_p]
-    libc.mq_unlink.argtypes = [ctypes.c_char_p]
-    return libc
-
-
-_libc = _load_libc()
-
-
-def _check(value: int, what: str) -> int:
-    if value < 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"{what}: {os.strerror(err)}")
-    return int(value)
-
-
 # ---- by hand -----------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def signals_as_exit() -> Iterator[None]:
-    """Turn SIGTERM/SIGHUP into SystemExit for the duration, so ``with Load()`` cleans up."""
-
-    def _raise(signum: int, _frame: object) -> None:
-        raise SystemExit(128 + signum)
-
-    old = {s: signal.signal(s, _raise) for s in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,6 +23,7 @@ sys.path.insert(0, str(BENCH))
 
 from bigload import BigLoad, BigSpec, lock_dir, sweep_big  # noqa: E402
 from load import Load, LoadSpec  # noqa: E402
+from loadkit import alive  # noqa: E402
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the loads are built as root")
 
@@ -33,15 +34,6 @@ TINY = BigSpec(sysv_segments=3, sysv_queues=2, sem_sets=2, shm_files=3, mqueues=
 def _sysv_ids(kind: str) -> set[int]:
     with open(f"/proc/sysvipc/{kind}") as f:
         return {int(line.split()[1]) for line in f.readlines()[1:]}
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
-    except FileNotFoundError:
-        return False
-    return data[data.rfind(b")") + 2:][:1] != b"Z"
 
 
 def _pipes_held(pid: int) -> int:
@@ -68,7 +60,7 @@ def _assert_put_back(raised: list[tuple[str, str]]) -> None:
 
 def _wait_dead(pids: list[int], timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
-    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+    while any(alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
 
 
@@ -90,8 +82,13 @@ def _assert_present(made: dict[str, object]) -> None:
     pids = made["pids"]
     assert isinstance(pids, list) and len(pids) == TINY.processes
     # Every pipe is held: 6 pipes, write ends in each child, read ends in the next (the last
-    # child holds both ends of its own), plus each child's end of the release pipe.
-    assert sum(_pipes_held(pid) for pid in pids) == 2 * TINY.pipes + len(pids)
+    # child holds both ends of its own), plus each child's end of the release pipe (and, for a
+    # moment after it said ready, of the ready pipe: wait for it to close that one).
+    want = 2 * TINY.pipes + len(pids)
+    deadline = time.monotonic() + 10
+    while sum(_pipes_held(pid) for pid in pids) != want and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert sum(_pipes_held(pid) for pid in pids) == want
     assert os.path.exists(str(made["lock"]))
 
 
@@ -103,7 +100,7 @@ def _assert_gone(made: dict[str, object]) -> None:
     for name in made["mq"]:  # type: ignore[attr-defined]
         assert not os.path.exists(f"/dev/mqueue{name}")
     for pid in made["pids"]:  # type: ignore[attr-defined]
-        assert not _alive(pid)
+        assert not alive(pid)
     assert not os.path.exists(str(made["lock"]))
 
 
@@ -166,11 +163,11 @@ def test_process_load_is_torn_down() -> None:
         assert set(sem) <= _sysv_ids("sem")
         assert all(os.path.exists(p) for p in files)
         assert all(os.path.exists(f"/dev/mqueue{n}") for n in mqs)
-        assert len(pids) == 7 and all(_alive(p) for p in pids)
+        assert len(pids) == 7 and all(alive(p) for p in pids)
         assert fifo_dir is not None and os.path.isdir(fifo_dir)
     assert not set(shm) & _sysv_ids("shm") and not set(msg) & _sysv_ids("msg")
     assert not set(sem) & _sysv_ids("sem")
     assert not any(os.path.exists(p) for p in files)
     assert not any(os.path.exists(f"/dev/mqueue{n}") for n in mqs)
-    assert not any(_alive(p) for p in pids)
+    assert not any(alive(p) for p in pids)
     assert not os.path.exists(fifo_dir)
