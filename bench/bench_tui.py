@@ -247,9 +247,9 @@ def build_load(stack: contextlib.ExitStack, args: argparse.Namespace
     """Enter the chosen load; returns its description, the first-screen test, and a prefix for
     --filter-load."""
     if args.load == "big":
-        others = _objects_before()
+        # ipctop starts after the load is built, so its first snapshot holds all of it.
         big = stack.enter_context(BigLoad(scaled(args.scale)))
-        return big.describe(), count_ready(big.objects + others // 2), big.prefix + "-bmq-"
+        return big.describe(), count_ready(big.objects), big.prefix + "-bmq-"
     if args.load == "procs":
         load = stack.enter_context(Load(LoadSpec(processes=args.processes, light=args.light)))
         marker = args.marker or load.mq_names[0].lstrip("/")
@@ -257,26 +257,20 @@ def build_load(stack: contextlib.ExitStack, args: argparse.Namespace
     return "none (the machine as it is)", count_ready(1), ""
 
 
-def _objects_before() -> int:
-    """A rough count of the machine's other objects (SysV + /dev/shm + queues), so the big load's
-    first screen waits for a count that includes them; pipes and the rest are not counted."""
-    n = 0
-    for kind in ("shm", "msg", "sem"):
-        with contextlib.suppress(OSError), open(f"/proc/sysvipc/{kind}") as f:
-            n += max(0, sum(1 for _ in f) - 1)
-    for d in ("/dev/shm", "/dev/mqueue"):
-        with contextlib.suppress(OSError):
-            n += len(os.listdir(d))
-    return n
-
-
-def as_user(user: str, python: str) -> list[str]:
-    """ipctop as another user through setpriv: this venv's packages and the repository on
+def as_user(user: str, python: str, source: str) -> list[str]:
+    """ipctop as another user through setpriv: this venv's packages and the source tree on
     PYTHONPATH (the venv's interpreter lives under /root, which others cannot reach)."""
     pw = pwd.getpwnam(user)
-    path = ":".join([sysconfig.get_paths()["purelib"], str(REPO)])
+    path = ":".join([source, sysconfig.get_paths()["purelib"]])
     return ["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}", "--clear-groups", "--",
-            "env", f"PYTHONPATH={path}", f"HOME={pw.pw_dir}", python, "-m", "ipctop"]
+            "env", "-C", source, f"PYTHONPATH={path}", f"HOME={pw.pw_dir}", python, "-m",
+            "ipctop"]
+
+
+def from_source(source: str) -> list[str]:
+    """ipctop from another source tree (``git archive REV | tar -x -C DIR``), with this venv's
+    packages: run in that directory, so ``-m ipctop`` finds its package first."""
+    return ["env", "-C", source, sys.executable, "-m", "ipctop"]
 
 
 PY_SPY = Path(sys.executable).with_name("py-spy")
@@ -318,6 +312,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--poll", type=float, default=0.02, help="capture-pane period (default 0.02)")
     ap.add_argument("--timeout", type=float, default=60.0)
     ap.add_argument("--ipctop", metavar="CMD", help="the ipctop command (default: console script)")
+    ap.add_argument("--source", metavar="DIR",
+                    help="run ipctop from this source tree (e.g. a `git archive` of the "
+                    "baseline commit) with this venv's packages, for before/after figures")
     ap.add_argument("--user", help="run ipctop as this user (setpriv), e.g. nobody")
     ap.add_argument("--user-python", default="/usr/bin/python3",
                     help="the interpreter for --user (default /usr/bin/python3)")
@@ -336,7 +333,11 @@ def main(argv: list[str] | None = None) -> int:
     env = bench_env()
     env.setdefault("TERM", "xterm-256color")
     env.pop("NO_COLOR", None)
-    ipctop = as_user(args.user, args.user_python) if args.user else ipctop_argv(args.ipctop)
+    source = os.path.abspath(args.source) if args.source else str(REPO)
+    if args.user:
+        ipctop = as_user(args.user, args.user_python, source)
+    else:
+        ipctop = from_source(source) if args.source else ipctop_argv(args.ipctop)
     aims = AIMS[args.load]
     print(f"machine: {machine_line()}")
     print(f"ipctop: {' '.join(ipctop)} in tmux {args.width}x{args.height}")
