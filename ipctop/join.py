@@ -95,14 +95,15 @@ class Join:
 
     # ------------------------------------------------------------------ users
 
-    def remembered(self, kind: str, items: Sequence[FdUse] | Sequence[MapUse],
+    def remembered(self, kind: str, items: Sequence[object],
                    build: Callable[[Sequence[Any]], T]) -> T:
         """``build(items)``, or what it returned in the previous scan for the very same items.
 
         In an incremental scan a process that has not run keeps its FdUse and MapUse
         instances, so an object whose users have not changed is joined from the same
         instances; the memo is keyed by their ids and holds them, so an id cannot have been
-        reused. It keeps only what this scan asked for."""
+        reused. It keeps only what this scan asked for. The items may be anything held the
+        same way (a joined object is remembered by the object and its users)."""
         held = tuple(items)
         key = (kind, *map(id, held))
         hit = self.old_memo.get(key)

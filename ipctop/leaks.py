@@ -125,18 +125,25 @@ def judge(
     *,
     alive: Alive | None = None,
     ignore_unreadable: bool = False,
+    memo: VerdictMemo | None = None,
 ) -> Snapshot:
     """``snap`` with every object's ``leak`` set by the rules (see the module docstring).
 
     ``now`` (default: when the snapshot was taken) only words ages in reasons. With
     ``ignore_unreadable`` the processes ipctop could not read are assumed to use no IPC; otherwise
     an object judged by its users is "unknown" while any process could not be read.
+    ``memo`` (a polling program's, kept between calls) saves judging again an object that is
+    the same instance as at the previous call when every fact its verdict was drawn from (the
+    pids it names, alive or gone; the ages it words; how many processes were unreadable) is
+    still the same: a verdict is a function of exactly those.
     """
     j = _Judge(snap, snap.taken_at if now is None else now, alive or proc_alive(),
                ignore_unreadable)
+    if memo is not None:
+        memo.turn()
     objects = []
     for o in snap.objects:
-        leak = j.verdict(o)
+        leak = j.verdict(o) if memo is None else j.remembered(o, memo)
         # The object itself when the verdict is the one it carries: a polling program hands
         # out one instance per unchanged object, and most objects have no verdict.
         objects.append(o if leak == o.leak else evolve(o, leak=leak))
@@ -241,26 +248,91 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}es" if word.endswith("s") else f"{n} {word}s"
 
 
+class VerdictMemo:
+    """Verdicts of the previous ``judge`` call, by object (see ``judge(memo=)``)."""
+
+    def __init__(self) -> None:
+        self.previous: dict[int, tuple[IpcObject, Leak | None, object, tuple[Fact, ...]]] = {}
+        self.current: dict[int, tuple[IpcObject, Leak | None, object, tuple[Fact, ...]]] = {}
+        self.judged = 0
+        """Objects judged afresh by the last call."""
+
+    def turn(self) -> None:
+        self.previous, self.current = self.current, {}
+        self.judged = 0
+
+
+Fact = tuple[str, int | float | None, float | None, object]
+"""One fact a verdict was drawn from: (what, pid or time, time, what it said)."""
+
+
 class _Judge:
     def __init__(self, snap: Snapshot, now: float, alive: Alive, ignore_unreadable: bool) -> None:
         self.snap = snap
         self.now = now
         self.alive_fn = alive
+        self.alive_seen: dict[int, float | None] = {}
+        """``alive`` of each pid asked once per call: many objects name the same creator."""
+        self.said: dict[tuple[str, int | float | None, float | None], object] = {}
+        """What each fact said in this call (many objects name the same creator, or were
+        made in the same second)."""
+        self.facts: list[Fact] | None = None
+        """While judging with a memo: the facts consulted so far."""
         self.blind = 0 if ignore_unreadable else snap.unreadable.count
         # What the kernel refused, e.g. " (/proc/1/fd: Permission denied)": as root too, so no
         # "run as root" advice here.
         self.refused = f" ({snap.unreadable.sample[0]})" if snap.unreadable.sample else ""
         self.procs = {p.pid: p for p in snap.processes}
+        self.context = (self.blind, self.refused)
+
+    def remembered(self, o: IpcObject, memo: VerdictMemo) -> Leak | None:
+        """The verdict on ``o`` of the previous call if ``o`` is the same instance and every
+        fact it was drawn from still holds; else judged afresh."""
+        hit = memo.previous.get(id(o))
+        if hit is not None and hit[0] is o and hit[2] == self.context and \
+                all(self.fact(what, a, b) == said for what, a, b, said in hit[3]):
+            memo.current[id(o)] = hit
+            return hit[1]
+        self.facts = []
+        try:
+            leak = self.verdict(o)
+            memo.current[id(o)] = (o, leak, self.context, tuple(self.facts))
+        finally:
+            self.facts = None
+        memo.judged += 1
+        return leak
+
+    def fact(self, what: str, a: int | float | None, b: float | None) -> object:
+        if what == "gone":
+            return self.gone(int(a or 0), b)
+        if what == "ago":
+            return self.ago(a)
+        if what == "comm":
+            return self._comm(int(a or 0))
+        return self._state(int(a or 0))
+
+    def note(self, what: str, a: int | float | None, b: float | None, said: object) -> None:
+        if self.facts is not None:
+            self.facts.append((what, a, b, said))
 
     # -- facts about pids
 
     def gone(self, pid: int, after: float | None) -> tuple[bool, str]:
         """(is pid gone, a phrase saying so). ``after``: when the pid was last recorded acting."""
+        said = self.said.get(("gone", pid, after))
+        if said is None:
+            said = self.said[("gone", pid, after)] = self._gone(pid, after)
+        self.note("gone", pid, after, said)
+        return said  # type: ignore[return-value]
+
+    def _gone(self, pid: int, after: float | None) -> tuple[bool, str]:
         p = self.procs.get(pid)
         if p is not None and p.state not in ("Z", "X", "x"):
             start: float | None = p.start_time or 0.0
+        elif pid in self.alive_seen:
+            start = self.alive_seen[pid]
         else:
-            start = self.alive_fn(pid)
+            start = self.alive_seen[pid] = self.alive_fn(pid)
         if start is None:
             return True, f"{pid} is gone"
         if after and start and start > after + REUSE_SLACK:
@@ -295,7 +367,11 @@ class _Judge:
         return Leak(reason=reason, reclaim_bytes=reclaim, status=LEAK, evidence=tuple(evidence))
 
     def ago(self, t: float | None) -> str:
-        return human_age(t, self.now) if t else "?"
+        said = self.said.get(("ago", t, None))
+        if said is None:
+            said = self.said[("ago", t, None)] = human_age(t, self.now) if t else "?"
+        self.note("ago", t, None, said)
+        return said  # type: ignore[return-value]
 
     # -- rules
 
@@ -461,11 +537,15 @@ class _Judge:
 
     def _comm(self, pid: int) -> str:
         p = self.procs.get(pid)
-        return p.comm if p is not None else "?"
+        said = p.comm if p is not None else "?"
+        self.note("comm", pid, None, said)
+        return said
 
     def _state(self, pid: int) -> str:
         p = self.procs.get(pid)
-        return p.state if p is not None else ""
+        said = p.state if p is not None else ""
+        self.note("state", pid, None, said)
+        return said
 
 
 def leak_dict(obj: IpcObject, now: float) -> dict[str, object]:

@@ -38,7 +38,7 @@ from ipctop.collect.procs import ProcScan, ScanCache, scan
 from ipctop.errors import IpcError
 from ipctop.join import Join
 from ipctop.kinds import PosixMq, PosixSem, PosixShm, SysvShm, UnixSocket
-from ipctop.model import IpcObject, Kind, Limits, Namespace, Snapshot, Unreadable, evolve
+from ipctop.model import IpcObject, Kind, Limits, Namespace, Snapshot, Unreadable
 
 _KIND_ORDER = {kind: i for i, kind in enumerate(Kind)}
 _NEEDS_SCAN = set(Kind) - {Kind.SYSV_MSG, Kind.SYSV_SEM}
@@ -99,29 +99,42 @@ def take(
             notices.append(f"{label}: {err}")
         return default
 
+    memo = cache.memo if cache is not None else None
+    if memo is not None:
+        memo.begin()
+    own_ipc = own_mnt = None  # marked on the objects of ipctop's own namespaces, when live
+    if live and want & _NEEDS_NAMESPACES:
+        from ipctop.collect.namespaces import own_namespaces
+
+        own_ipc, own_mnt = own_namespaces(proc)
+
     objects: list[IpcObject] = []
     shms: list[SysvShm] = []
     if want & {Kind.SYSV_SHM, Kind.SYSV_MSG, Kind.SYSV_SEM}:
         from ipctop.collect import sysv
 
         if Kind.SYSV_MSG in want:
-            objects += collect("SysV msg", lambda: sysv.read_msg(proc, live=live), [])
+            objects += collect("SysV msg", lambda: sysv.read_msg(
+                proc, live=live, memo=memo, ipc_ns=own_ipc), [])
         if Kind.SYSV_SEM in want:
-            objects += collect("SysV sem", lambda: sysv.read_sem(proc, live=live), [])
+            objects += collect("SysV sem", lambda: sysv.read_sem(
+                proc, live=live, memo=memo, ipc_ns=own_ipc), [])
         if Kind.SYSV_SHM in want:
-            shms = collect("SysV shm", lambda: sysv.read_shm(proc), shms)
+            shms = collect("SysV shm", lambda: sysv.read_shm(proc, memo=memo, ipc_ns=own_ipc),
+                           shms)
 
     if want & {Kind.POSIX_SHM, Kind.POSIX_SEM, Kind.SHARED_MAPPING, Kind.POSIX_MQ}:
         from ipctop.collect import posix
 
     dev_shm: list[PosixShm | PosixSem] = []
     if want & {Kind.POSIX_SHM, Kind.POSIX_SEM, Kind.SHARED_MAPPING}:
-        dev_shm = collect("/dev/shm", lambda: posix.read_dev_shm(dev), [])
+        dev_shm = collect("/dev/shm", lambda: posix.read_dev_shm(dev, memo=memo,
+                                                                 mnt_ns=own_mnt), [])
 
     queues: list[PosixMq] | None = None
     if Kind.POSIX_MQ in want:
         try:
-            queues = posix.read_mqueue(dev, live=live)
+            queues = posix.read_mqueue(dev, live=live, memo=memo, ipc_ns=own_ipc)
         except posix.MqueueNotMounted as err:
             notices.append(str(err))
         except (IpcError, OSError) as err:
@@ -140,7 +153,6 @@ def take(
         ProcScan(processes={}, fds=(), maps=(), unreadable=Unreadable())
     if hide:
         scanned = _hide(scanned, frozenset(hide))
-    memo = cache.memo if cache is not None else None
     if memo is not None:
         from ipctop.leaks import ignore_unreadable_default
 
@@ -152,11 +164,6 @@ def take(
         from ipctop.collect import namespaces
 
         spaces = namespaces.survey(proc, scanned.processes)
-        own_ipc, own_mnt = spaces.own_ipc, spaces.own_mnt
-        shms = [evolve(o, ipc_ns=own_ipc) for o in shms]
-        dev_shm = [evolve(o, mnt_ns=own_mnt) for o in dev_shm]
-        queues = None if queues is None else [evolve(o, ipc_ns=own_ipc) for o in queues]
-        objects = [evolve(o, ipc_ns=own_ipc) for o in objects]  # SysV msg and sem
 
     probes = memo.probes if memo is not None else None
     if shms:
@@ -186,7 +193,8 @@ def take(
         from ipctop.collect import pipes
 
         if Kind.PIPE in want:
-            objects += pipes.join_pipes(join)
+            objects += pipes.join_pipes(join, None if hide else memo,
+                                        cache is None or cache.blind_ran)
         if Kind.FIFO in want:
             objects += pipes.join_fifos(join)
     if Kind.UNIX_SOCKET in want:
@@ -261,7 +269,8 @@ def take(
     # and `leaks` all carry the same verdicts. Liveness of pids is read from the same ``proc``.
     from ipctop.leaks import ignore_unreadable_default, judge, proc_alive
 
-    return judge(snap, alive=proc_alive(proc), ignore_unreadable=ignore_unreadable_default())
+    return judge(snap, alive=proc_alive(proc), ignore_unreadable=ignore_unreadable_default(),
+                 memo=memo.verdicts if memo is not None else None)
 
 
 class LiveTake:
@@ -281,6 +290,7 @@ class LiveTake:
         """A test seam, as ``take(hide=)``."""
         self.cache = ScanCache(full_every, clock)
         self._previous: dict[tuple[Kind, str, int | None], IpcObject] = {}
+        self._by_id: dict[int, tuple[IpcObject, tuple[Kind, str, int | None]]] = {}
         self.fifo_paths: set[str] = set()
         """FIFOs to list even when no process holds them open (collect.pipes.remembered_fifos):
         the TUI adds those it creates and any path the user gives."""
@@ -296,12 +306,26 @@ class LiveTake:
                 snap = dataclasses.replace(snap, objects=tuple(sorted(
                     (*snap.objects, *extra),
                     key=lambda o: (_KIND_ORDER[o.kind], natural_key(o.id)))))
-        previous = self._previous
+        # The previous poll's instance of each object that is equal to this poll's. Most
+        # are the very same instance already (the collectors reuse what did not change):
+        # those are told by id, without computing their identity again.
+        by_id, by_identity = self._by_id, self._previous
+        new_by_id: dict[int, tuple[IpcObject, tuple[Kind, str, int | None]]] = {}
+        new_by_identity: dict[tuple[Kind, str, int | None], IpcObject] = {}
         objects = []
         for obj in snap.objects:
-            old = previous.get(obj.identity)
-            objects.append(old if old is not None and (old is obj or old == obj) else obj)
-        self._previous = {o.identity: o for o in objects}
+            hit = by_id.get(id(obj))
+            if hit is not None and hit[0] is obj:
+                ident = hit[1]
+            else:
+                ident = obj.identity
+                old = by_identity.get(ident)
+                if old is not None and old == obj:
+                    obj = old
+            new_by_id[id(obj)] = (obj, ident)
+            new_by_identity[ident] = obj
+            objects.append(obj)
+        self._by_id, self._previous = new_by_id, new_by_identity
         return dataclasses.replace(snap, objects=tuple(objects))
 
 

@@ -7,17 +7,24 @@ kept per file and asked only while some process is unreadable (``hide=`` makes o
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import time
 from collections.abc import Callable
+from pathlib import Path
+from unittest import mock
 
 import posix_ipc
 import pytest
-from conftest import Cleanup, Spawn, unique_name
+import sysv_ipc
+from conftest import Cleanup, Spawn, unique_key, unique_name
 
-from ipctop.collect.poll_memo import NOT_YET, Kept, ProbeMemo
+from ipctop.collect import posix, sysv
+from ipctop.collect.poll_memo import NOT_YET, Kept, PollMemo, ProbeMemo
 from ipctop.collect.procfs import FdUse, MapUse
 from ipctop.collect.scan_cache import ScanCache, Seen
-from ipctop.kinds import PosixShm
+from ipctop.kinds import PosixShm, SysvShm
 from ipctop.leaks import IGNORE_UNREADABLE_ENV
 from ipctop.model import IpcObject, Kind, Process, Snapshot
 from ipctop.safepath import Probe
@@ -104,9 +111,13 @@ def test_live_take_probes_only_while_blind_and_sees_a_new_file(spawn: Spawn,
     assert getattr(o, "in_use", None) is False and getattr(h, "in_use", None) is True
     assert o.leak is not None and o.leak.status == "leak"
     assert h.leak is None and h.users == ()
-    # The next poll keeps the answers: the same objects come back, no probe for them.
+    # The next poll keeps the answers: no probe for them (the same time of asking).
+    answers = live.cache.memo.probes.answers
+    asked = {k: v[0] for k, v in answers.current.items() if k[2] in (o.inode, h.inode)}
     again = live()
-    assert find(again, Kind.POSIX_SHM, orphan) is o and find(again, Kind.POSIX_SHM, held) is h
+    assert len(asked) == 2 and asked == {k: answers.current[k][0] for k in asked}
+    assert find(again, Kind.POSIX_SHM, held) is h  # no verdict, nothing changed: one instance
+    assert getattr(find(again, Kind.POSIX_SHM, orphan), "in_use", None) is False
     # A file made between polls is asked about at the next one.
     newer = shm_file(cleanup)
     assert getattr(find(live(), Kind.POSIX_SHM, newer), "in_use", None) is False
@@ -177,11 +188,253 @@ def test_a_removal_forgets_only_the_processes_that_referred_to_it() -> None:
     assert cache.seen == {}
 
 
-def test_an_unchanged_file_is_the_same_instance_and_a_resize_shows(cleanup: Cleanup) -> None:
+def test_an_unchanged_file_is_the_same_instance_and_a_resize_shows(cleanup: Cleanup,
+                                                                   spawn: Spawn) -> None:
     name = shm_file(cleanup)
+    keep: list[int] = []
+    spawn(lambda: keep.append(os.open(f"/dev/shm{name}", os.O_RDONLY)) or None)  # no verdict
     live = LiveTake()
     first = find(live(), Kind.POSIX_SHM, name)
     assert find(live(), Kind.POSIX_SHM, name) is first
     os.truncate(f"/dev/shm{name}", 8192)
     grown = find(live(), Kind.POSIX_SHM, name)
     assert isinstance(grown, PosixShm) and grown.size == 8192 and grown is not first
+
+
+# --------------------------------------------------------------------------- SysV rows, semctl
+
+
+def _mine(live: LiveTake, kind: Kind, ident: str) -> IpcObject:
+    return find(live(), kind, ident)
+
+
+def test_sysv_rows_reused_until_they_change(cleanup: Cleanup) -> None:
+    seg = sysv_ipc.SharedMemory(unique_key(), sysv_ipc.IPC_CREX, 0o600, size=4096)
+    cleanup(seg.remove)
+    seg.detach()
+    live = LiveTake()
+    first = _mine(live, Kind.SYSV_SHM, str(seg.id))
+    assert _mine(live, Kind.SYSV_SHM, str(seg.id)) is first
+    seg.attach()  # nattch, atime, lpid move: the row changed
+    cleanup(seg.detach)
+    attached = _mine(live, Kind.SYSV_SHM, str(seg.id))
+    assert isinstance(attached, SysvShm) and attached.nattch == 1 and attached is not first
+    assert os.getpid() in attached.pids
+    newer = sysv_ipc.SharedMemory(unique_key(), sysv_ipc.IPC_CREX, 0o600, size=8192)
+    cleanup(newer.remove)
+    newer.detach()
+    made = _mine(live, Kind.SYSV_SHM, str(newer.id))  # a new segment, at the next poll
+    assert made.size == 8192
+
+
+def test_a_changed_semaphore_value_is_seen_at_the_next_poll(cleanup: Cleanup) -> None:
+    sem = sysv_ipc.Semaphore(unique_key(), sysv_ipc.IPC_CREX, 0o600, initial_value=1)
+    cleanup(sem.remove)
+    live = LiveTake()
+    ident = str(sem.id)
+
+    def values() -> object:
+        return getattr(_mine(live, Kind.SYSV_SEM, ident), "values", None)
+
+    assert values() == (1,)
+    for step in range(2, 6):  # changes within one second of each other: otime cannot tell
+        sem.release()  # semop
+        assert values() == (step,)
+    sem.value = 9  # SETVAL: ctime
+    assert values() == (9,)
+    sem.value = 3
+    assert values() == (3,)
+    # Settled (times older than the read): the same instance, no semctl.
+    old = _mine(live, Kind.SYSV_SEM, ident)
+    with mock.patch.object(sysv, "_settled", lambda *t, read_at: True):
+        assert _mine(live, Kind.SYSV_SEM, ident) is old
+        sem.release()  # and yet a semop shows: it moved the row's otime, or
+        time.sleep(1.1)  # (the same second as the last: let the second turn)
+        sem.release()
+        assert getattr(_mine(live, Kind.SYSV_SEM, ident), "values", None) == (5,)
+
+
+def test_semaphore_waiters_come_and_go(cleanup: Cleanup,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    sem = sysv_ipc.Semaphore(unique_key(), sysv_ipc.IPC_CREX, 0o600, initial_value=0)
+    cleanup(sem.remove)
+    live = LiveTake()
+    ident = str(sem.id)
+    assert getattr(_mine(live, Kind.SYSV_SEM, ident), "ncnt", None) == (0,)
+    monkeypatch.setattr(sysv, "SEM_RECHECK", 0.2)  # a waiter moves no time the row shows
+    blocked = _Blocked(sem.key)
+    cleanup(blocked.kill)
+    deadline = time.monotonic() + 30
+    while getattr(_mine(live, Kind.SYSV_SEM, ident), "ncnt", None) != (1,):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    monkeypatch.setattr(sysv, "SEM_RECHECK", 3600.0)
+    blocked.kill()  # the waiter leaves: a set that had waiters is always asked again
+    assert getattr(_mine(live, Kind.SYSV_SEM, ident), "ncnt", None) == (0,)
+
+
+class _Blocked:
+    """A child blocked in semop on the first semaphore of a set."""
+
+    def __init__(self, key: int) -> None:
+        self.pid = os.fork()
+        if self.pid == 0:  # pragma: no cover - the child
+            try:
+                sysv_ipc.Semaphore(key).acquire()
+            finally:
+                os._exit(0)
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self.pid, 0)
+
+
+def test_a_queues_capacity_set_is_seen(cleanup: Cleanup) -> None:
+    q = sysv_ipc.MessageQueue(unique_key(), sysv_ipc.IPC_CREX, 0o600)
+    cleanup(q.remove)
+    live = LiveTake()
+    before = _mine(live, Kind.SYSV_MSG, str(q.id)).size
+    q.max_size = (before or 16384) // 2  # IPC_SET, in the same second as the read
+    assert _mine(live, Kind.SYSV_MSG, str(q.id)).size == (before or 16384) // 2
+
+
+def test_sysv_rows_of_a_fixture_tree(tmp_path: Path) -> None:
+    """The row memo on a fixture file: a row whose text changed is parsed again; the others
+    are the objects of the previous poll; a new header is parsed by its own columns."""
+    memo = PollMemo()
+    table = tmp_path / "sysvipc" / "shm"
+    table.parent.mkdir()
+    head = ("       key      shmid perms                  size  cpid  lpid nattch   uid   gid  "
+            "cuid  cgid      atime      dtime      ctime                   rss                  "
+            "swap\n")
+    row = "{key:>10} {id:>10} {perms:>5} {size:>21} 100 101 {n:>6} 0 0 0 0 0 0 1700000000 {rss} 0\n"
+    table.write_text(head + row.format(key=1, id=5, perms=600, size=4096, n=0, rss=0)
+                     + row.format(key=2, id=6, perms=600, size=4096, n=1, rss=4096))
+    memo.begin()
+    a = sysv.read_shm(tmp_path, memo=memo)
+    memo.begin()
+    table.write_text(head + row.format(key=1, id=5, perms=600, size=4096, n=0, rss=0)
+                     + row.format(key=2, id=6, perms=600, size=4096, n=2, rss=8192))
+    b = sysv.read_shm(tmp_path, memo=memo)
+    assert b[0] is a[0] and b[1] is not a[1]
+    assert (b[1].nattch, b[1].rss) == (2, 8192)
+    assert b == sysv.read_shm(tmp_path)
+    memo.begin()
+    table.write_text(head.replace("rss", "xyz") + row.format(key=1, id=5, perms=600,
+                                                             size=4096, n=0, rss=0))
+    c = sysv.read_shm(tmp_path, memo=memo)
+    assert c[0] is not a[0] and c[0].rss is None  # no rss column any more
+
+
+# --------------------------------------------------------------------------- /dev/shm, mqueue
+
+
+def test_a_posix_semaphore_value_is_seen_at_the_next_poll(cleanup: Cleanup) -> None:
+    name = f"/{unique_name()}"
+    sem = posix_ipc.Semaphore(name, posix_ipc.O_CREX, initial_value=1)
+    cleanup(sem.unlink)
+    cleanup(sem.close)
+    live = LiveTake()
+    assert getattr(_mine(live, Kind.POSIX_SEM, name), "value", None) == 1
+    sem.release()  # writes the mapped word: no stat field moves
+    assert getattr(_mine(live, Kind.POSIX_SEM, name), "value", None) == 2
+
+
+def test_posix_queue_messages_are_seen_at_the_next_poll(cleanup: Cleanup) -> None:
+    name = f"/{unique_name()}"
+    q = posix_ipc.MessageQueue(name, posix_ipc.O_CREX, max_messages=4, max_message_size=16)
+    cleanup(q.unlink)
+    cleanup(q.close)
+    live = LiveTake()
+    first = _mine(live, Kind.POSIX_MQ, name)
+    assert getattr(first, "messages", None) == 0
+    for n in (1, 2, 3):  # within one jiffy or one second of each other
+        q.send(b"x")
+        assert getattr(_mine(live, Kind.POSIX_MQ, name), "messages", None) == n
+    q.receive()
+    assert getattr(_mine(live, Kind.POSIX_MQ, name), "messages", None) == 2
+
+
+def test_dev_shm_and_mqueue_listings_of_a_fixture_tree(tmp_path: Path) -> None:
+    memo = PollMemo()
+    shm = tmp_path / "shm"
+    shm.mkdir()
+    (shm / "a").write_bytes(b"\0" * 10)
+    (shm / "b").write_bytes(b"\0" * 20)
+    memo.begin()
+    first = posix.read_dev_shm(tmp_path, memo=memo)
+    memo.begin()
+    (shm / "b").write_bytes(b"\0" * 30)
+    (shm / "c").write_bytes(b"")
+    second = posix.read_dev_shm(tmp_path, memo=memo)
+    by_id = {o.id: o for o in second}
+    assert by_id["/a"] is next(o for o in first if o.id == "/a")
+    assert by_id["/b"].size == 30 and "/c" in by_id
+    assert sorted(second, key=lambda o: o.id) == sorted(posix.read_dev_shm(tmp_path),
+                                                       key=lambda o: o.id)
+    mq = tmp_path / "mqueue"
+    mq.mkdir()
+    qfile = mq / "q"
+    qfile.write_text("QSIZE:0          NOTIFY:0     SIGNO:0     NOTIFY_PID:0     \n")
+    old = time.time() - 10
+    os.utime(qfile, (old, old))
+    memo.begin()
+    q1 = posix.read_mqueue_dir(mq, live=False, memo=memo)
+    memo.begin()
+    q2 = posix.read_mqueue_dir(mq, live=False, memo=memo)
+    assert q2[0] is q1[0]
+    qfile.write_text("QSIZE:5          NOTIFY:0     SIGNO:0     NOTIFY_PID:0     \n")
+    memo.begin()
+    q3 = posix.read_mqueue_dir(mq, live=False, memo=memo)
+    assert q3[0].bytes == 5
+
+
+# --------------------------------------------------------------------------- pipes, verdicts
+
+
+def test_a_pipe_written_between_polls_is_measured_again(spawn: Spawn) -> None:
+    """A pipe whose holders did not run keeps its Pipe; one whose holder wrote is read."""
+    r, w = os.pipe()
+
+    def hold_and_write() -> None:
+        signal.signal(signal.SIGUSR1, lambda *_: os.write(w, b"hello"))
+
+    child = spawn(hold_and_write)
+    os.close(r)
+    os.close(w)
+    live = LiveTake()
+    ident = next(o.id for o in live().of_kind(Kind.PIPE)
+                 if {(u.pid, u.fd) for u in o.users} == {(child.pid, r), (child.pid, w)})
+    for _ in range(40):  # until the child's poll-to-poll state is settled (read, then reused)
+        before = find(live(), Kind.PIPE, ident)
+        if find(live(), Kind.PIPE, ident) is before:
+            break
+    assert getattr(before, "bytes", None) == 0
+    os.kill(child.pid, signal.SIGUSR1)  # it runs and writes 5 bytes
+    deadline = time.monotonic() + 20
+    while getattr(find(live(), Kind.PIPE, ident), "bytes", None) != 5:
+        assert time.monotonic() < deadline
+
+
+def test_a_verdict_follows_its_creators_death(spawn: Spawn, cleanup: Cleanup) -> None:
+    """The segment's row does not change when its creator dies; its verdict must."""
+    key = unique_key()
+
+    def create() -> bytes:
+        seg = sysv_ipc.SharedMemory(key, sysv_ipc.IPC_CREX, 0o600, size=4096)
+        seg.detach()
+        return str(seg.id).encode()
+
+    creator = spawn(create)
+    ident = creator.report.decode()
+    cleanup(lambda: sysv_ipc.remove_shared_memory(int(ident)))
+    live = LiveTake()
+    first = find(live(), Kind.SYSV_SHM, ident)
+    assert first.leak is None and find(live(), Kind.SYSV_SHM, ident) is first
+    pid = creator.pid
+    creator.stop()  # killed and reaped
+    leaked = find(live(), Kind.SYSV_SHM, ident)
+    assert leaked.leak is not None and leaked.leak.status == "leak"
+    assert f"creator {pid} is gone" in leaked.leak.reason

@@ -14,7 +14,8 @@ import os
 import stat
 import struct
 import termios
-from collections.abc import Collection, Iterable
+import time
+from collections.abc import Collection, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from ipctop.collect.common import mode_str, user_name
@@ -24,21 +25,54 @@ from ipctop.kinds import Fifo, Pipe
 from ipctop.model import IpcObject, User
 
 if TYPE_CHECKING:
+    from ipctop.collect.poll_memo import PollMemo
     from ipctop.join import Join
 
 F_GETPIPE_SZ = 1032
 
 
-def join_pipes(join: Join) -> list[IpcObject]:
-    """Every pipe some process holds, with its holders and (live) queue and capacity."""
+PIPE_RECHECK = 10.0
+"""Seconds: how often a polling program measures again a pipe whose holders have not run, while
+some process it cannot read has run (and might hold the pipe)."""
+
+
+def join_pipes(join: Join, memo: PollMemo | None = None, blind_ran: bool = True,
+               ) -> list[IpcObject]:
+    """Every pipe some process holds, with its holders and (live) queue and capacity.
+
+    With ``memo`` (a polling program's): a pipe whose holders are the very fds of the previous
+    poll (so none of its holders ran: a process that runs is read again, and its fds are new)
+    is the Pipe of the previous poll, without measuring it again: bytes move through a pipe only
+    when a process holding it runs. A process ipctop cannot read might hold it too, so while one
+    of those has run (``blind_ran``), such a pipe is measured again every PIPE_RECHECK to twice
+    that seconds (spread over polls by inode).
+    """
     out: list[IpcObject] = []
+    kept = memo.kept(memo.rows, "pipes") if memo is not None else None
+    now = time.monotonic()
     for ino, fds in join.pipes_by_ino.items():
-        users = join.fd_users(fds)
-        queued = capacity = None
-        if join.live:
-            queued, capacity = queued_bytes(join.proc, users, fds)
-        out.append(Pipe(id=str(ino), users=users, bytes=queued, capacity=capacity))
+        if kept is None:
+            out.append(_pipe(join, ino, fds))
+            continue
+        hit = kept.get(ino)
+        if hit is not None and len(hit[0]) == len(fds) and \
+                all(a is b for a, b in zip(hit[0], fds, strict=True)) and \
+                (not blind_ran or now - hit[2] < PIPE_RECHECK * (1.0 + (ino % 97) / 97.0)):
+            kept.put(ino, hit)
+            out.append(hit[1])
+            continue
+        pipe = _pipe(join, ino, fds)
+        kept.put(ino, (tuple(fds), pipe, now))
+        out.append(pipe)
     return out
+
+
+def _pipe(join: Join, ino: int, fds: Sequence[FdUse]) -> Pipe:
+    users = join.fd_users(fds)
+    queued = capacity = None
+    if join.live:
+        queued, capacity = queued_bytes(join.proc, users, fds)
+    return Pipe(id=str(ino), users=users, bytes=queued, capacity=capacity)
 
 
 def join_fifos(join: Join) -> list[IpcObject]:
@@ -61,7 +95,7 @@ def join_fifos(join: Join) -> list[IpcObject]:
 
 
 def queued_bytes(proc: str, users: tuple[User, ...],
-                 fds: list[FdUse]) -> tuple[int | None, int | None]:
+                 fds: Sequence[FdUse]) -> tuple[int | None, int | None]:
     """(bytes queued, capacity) of a pipe or FIFO, through one of its fds; None when unknown.
 
     Only while it has a reader: opening the read side ourselves must not make a write succeed

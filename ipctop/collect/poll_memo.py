@@ -20,9 +20,11 @@ import time
 from collections.abc import Callable, Hashable
 from typing import Any, Generic, TypeVar
 
+from ipctop.model import IpcObject, evolve
 from ipctop.safepath import Probe
 
 V = TypeVar("V")
+T = TypeVar("T", bound=IpcObject)
 
 RACY = 1.0
 """Seconds: a timestamp this close to (or after) the moment we read something may be followed by
@@ -76,6 +78,7 @@ class ProbeMemo:
         self.budget = budget
         self.clock = clock
         self.answers: Kept[tuple[float, Probe]] = Kept()
+        self.marked: Kept[tuple[Any, Probe, Any]] = Kept()
         self.blind = True
         """Whether this poll needs the kernel's word: set by snapshot.take (some process could
         not be read, and unreadable processes are not ignored)."""
@@ -86,7 +89,18 @@ class ProbeMemo:
         self.waiting = 0
         """Files left unasked this poll for want of budget."""
 
+    def mark(self, obj: T, answer: Probe) -> T:
+        """``obj`` with the answer in it: the same instance as at the previous poll when both
+        are (an object that the probe marks would otherwise be new at every poll)."""
+        key = id(obj)
+        hit = self.marked.get(key)
+        if hit is None or hit[0] is not obj or hit[1] is not answer:
+            hit = (obj, answer, evolve(obj, in_use=answer.in_use, in_use_why=answer.why))
+        self.marked.put(key, hit)
+        return hit[2]  # type: ignore[no-any-return]
+
     def begin(self, blind: bool) -> None:
+        self.marked.turn()
         self.answers.turn()
         self.blind = blind
         self.left = self.budget
@@ -121,11 +135,29 @@ class PollMemo:
     def __init__(self, probe_clock: Callable[[], float] = time.monotonic) -> None:
         self.probes = ProbeMemo(clock=probe_clock)
         self.rows: dict[str, Kept[Any]] = {}
-        """Per /proc/sysvipc file: row text -> what was built from it."""
-        self.read_at: dict[str, float] = {}
-        """Per /proc/sysvipc file: when (epoch seconds) the previous poll read it."""
+        """Per /proc/sysvipc file (and header): row text -> (object built from it, when)."""
         self.files: dict[str, Kept[Any]] = {}
         """Per listed directory: file name -> (stat key, object)."""
+        self.used: set[str] = set()
+        from ipctop.leaks import VerdictMemo
+
+        self.verdicts = VerdictMemo()
+        """The leak verdicts of the previous poll (leaks.judge)."""
+
+    def forget(self) -> None:
+        """Build everything afresh at the next poll (the scan's periodic full read: whatever
+        this reasoning overlooks does not last); the lease answers expire by themselves."""
+        self.rows.clear()
+        self.files.clear()
+        self.verdicts.turn()
+        self.verdicts.turn()
+
+    def begin(self) -> None:
+        """A new poll: tables the previous poll did not use (a namespace gone) are dropped."""
+        for table in (self.rows, self.files):
+            for name in [name for name in table if name not in self.used]:
+                del table[name]
+        self.used = set()
 
     def kept(self, table: dict[str, Kept[Any]], name: str) -> Kept[Any]:
         """The Kept of ``name`` in ``table``, turned for this poll."""
@@ -133,4 +165,5 @@ class PollMemo:
         if found is None:
             found = table[name] = Kept()
         found.turn()
+        self.used.add(name)
         return found

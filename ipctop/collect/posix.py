@@ -19,7 +19,8 @@ import functools
 import os
 import stat
 import struct
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -33,12 +34,13 @@ from ipctop.collect.common import (
     statfs_type,
     user_name,
 )
+from ipctop.collect.poll_memo import RACY
 from ipctop.errors import IpcError, ParseError
 from ipctop.kinds import PosixMq, PosixSem, PosixShm
 from ipctop.model import evolve
 
 if TYPE_CHECKING:
-    from ipctop.collect.poll_memo import ProbeMemo
+    from ipctop.collect.poll_memo import PollMemo, ProbeMemo
     from ipctop.join import Join
 
 MOUNT_FIX = "mkdir -p /dev/mqueue && mount -t mqueue none /dev/mqueue"
@@ -96,31 +98,56 @@ def _regular_files(directory: str | os.PathLike[str] | int, shown: str | None = 
             yield entry.name, path, st
 
 
-def read_dev_shm(dev: Path = DEV, *, dir_fd: int | None = None) -> list[PosixShm | PosixSem]:
-    """Every regular file in ``dev``/shm: sem.NAME as a PosixSem "/NAME", others as PosixShm.
+def read_dev_shm(dev: Path = DEV, *, dir_fd: int | None = None, memo: PollMemo | None = None,
+                 memo_name: str = "", mnt_ns: int | None = None) -> list[PosixShm | PosixSem]:
+    """Every regular file in ``dev``/shm: sem.NAME as a PosixSem "/NAME", others as PosixShm,
+    marked with ``mnt_ns``.
 
     With ``dir_fd`` (a /dev/shm reached through another mount namespace), the files of that
     directory, their paths as seen inside ("/dev/shm/NAME").
     Subdirectories and non-regular files are ignored; files that vanish mid-listing are skipped.
+    With ``memo`` (a polling program; ``memo_name`` tells directories apart), a file whose stat
+    is the same as at the previous poll gives the object of then: every field comes from the
+    stat, but a semaphore's value, which changes without any stat field moving (sem_post writes
+    the mapped page), is read again.
     """
     out: list[PosixShm | PosixSem] = []
     listing = _regular_files(dev / "shm") if dir_fd is None else \
         _regular_files(dir_fd, "/dev/shm")
+    kept = memo.kept(memo.files, memo_name or str(dev / "shm")) if memo is not None else None
     for file_name, path, st in listing:
+        stamp = (st.st_dev, st.st_ino, st.st_size, st.st_mode, st.st_uid, st.st_mtime_ns,
+                 st.st_ctime_ns)
+        is_sem = file_name.startswith(SEM_PREFIX) and len(file_name) > len(SEM_PREFIX)
+        if kept is not None:
+            hit = kept.get(file_name)
+            if hit is not None and hit[0] == stamp:
+                obj = hit[1]
+                if isinstance(obj, PosixSem):
+                    value = sem_value(path if dir_fd is None else file_name, dir_fd)
+                    if value != obj.value:
+                        obj = evolve(obj, value=value)
+                kept.put(file_name, (stamp, obj))
+                out.append(obj)
+                continue
         uid, owner, mode = st.st_uid, user_name(st.st_uid), mode_str(st.st_mode)
-        if file_name.startswith(SEM_PREFIX) and len(file_name) > len(SEM_PREFIX):
+        made: PosixShm | PosixSem
+        if is_sem:
             name = "/" + file_name[len(SEM_PREFIX):]
-            out.append(PosixSem(
+            made = PosixSem(
                 id=name, name=name, uid=uid, owner=owner, mode=mode, size=st.st_size,
                 ctime=st.st_ctime, path=path, dev=st.st_dev, inode=st.st_ino,
-                value=sem_value(path if dir_fd is None else file_name, dir_fd),
-            ))
+                value=sem_value(path if dir_fd is None else file_name, dir_fd), mnt_ns=mnt_ns,
+            )
         else:
             name = "/" + file_name
-            out.append(PosixShm(
+            made = PosixShm(
                 id=name, name=name, uid=uid, owner=owner, mode=mode, size=st.st_size,
-                ctime=st.st_ctime, path=path, dev=st.st_dev, inode=st.st_ino,
-            ))
+                ctime=st.st_ctime, path=path, dev=st.st_dev, inode=st.st_ino, mnt_ns=mnt_ns,
+            )
+        if kept is not None:
+            kept.put(file_name, (stamp, made))
+        out.append(made)
     return out
 
 
@@ -199,31 +226,50 @@ def mq_attrs(name: str) -> tuple[int, int, int] | None:
         _mq.close(mqd)
 
 
-def read_mqueue_dir(directory: Path, *, live: bool = True) -> list[PosixMq]:
-    """Every queue file in ``directory`` (an mqueue mount), without checking that it is one.
+def read_mqueue_dir(directory: Path, *, live: bool = True, memo: PollMemo | None = None,
+                    ipc_ns: int | None = None) -> list[PosixMq]:
+    """Every queue file in ``directory`` (an mqueue mount), without checking that it is one;
+    marked with ``ipc_ns``.
 
     ``read_mqueue`` is the entry point; this is split out so the parser runs on fixture trees.
     Unreadable QSIZE files leave bytes/notify_pid None; vanished files are skipped.
+
+    With ``memo`` (a polling program), a queue is read again only when it may have changed:
+    a send or receive moves its mtime, mq_notify and chmod its ctime. Reading the QSIZE file
+    moves the ctime too, so what is compared is the ctime right after our own read. A queue
+    whose mtime is within a second of that read may change again without the mtime moving (the
+    clock is coarse): it is read again at the next poll.
     """
     out: list[PosixMq] = []
+    kept = memo.kept(memo.files, f"mq:{directory}") if memo is not None else None
     for file_name, path, st in _regular_files(directory):
+        if kept is not None:
+            hit = kept.get(file_name)
+            if hit is not None and hit[0] == (st.st_ino, st.st_mode, st.st_uid, st.st_mtime_ns,
+                                              st.st_ctime_ns):
+                kept.put(file_name, hit)
+                out.append(hit[1])
+                continue
         qbytes: int | None = None
         notify_pid: int | None = None
+        after: os.stat_result | None = None
         try:
-            with open(path, encoding="ascii", errors="replace") as f:
-                text = f.read()
+            with open(path, "rb") as f:
+                text = f.read().decode("ascii", "replace")
+                after = os.fstat(f.fileno())
         except FileNotFoundError:
             continue
         except OSError:
             pass
         else:
             qbytes, notify_pid = parse_qsize(text, path)
+        read_at = time.time_ns()
         name = "/" + file_name
         attrs = mq_attrs(name) if live else None
         messages = maxmsg = msgsize = None
         if attrs is not None:
             messages, maxmsg, msgsize = attrs
-        out.append(PosixMq(
+        obj = PosixMq(
             id=name,
             name=name,
             uid=st.st_uid,
@@ -237,11 +283,18 @@ def read_mqueue_dir(directory: Path, *, live: bool = True) -> list[PosixMq]:
             msgsize=msgsize,
             notify_pid=notify_pid,
             mtime=st.st_mtime,
-        ))
+            ipc_ns=ipc_ns,
+        )
+        if kept is not None and after is not None and \
+                after.st_mtime_ns + RACY * 1e9 < read_at:
+            kept.put(file_name, ((after.st_ino, after.st_mode, after.st_uid, after.st_mtime_ns,
+                                  after.st_ctime_ns), obj))
+        out.append(obj)
     return out
 
 
-def read_mqueue(dev: Path = DEV, *, live: bool = True) -> list[PosixMq]:
+def read_mqueue(dev: Path = DEV, *, live: bool = True, memo: PollMemo | None = None,
+                ipc_ns: int | None = None) -> list[PosixMq]:
     """Every POSIX message queue in ``dev``/mqueue; with ``live``, counts via ``mq_attrs``.
 
     Raises MqueueNotMounted (one line, with the mount command) when the mqueue fs is not there.
@@ -252,7 +305,7 @@ def read_mqueue(dev: Path = DEV, *, live: bool = True) -> list[PosixMq]:
             f"{directory} is not an mqueue mount, so POSIX message queues cannot be listed; "
             f"fix: {MOUNT_FIX}"
         )
-    return read_mqueue_dir(directory, live=live)
+    return read_mqueue_dir(directory, live=live, memo=memo, ipc_ns=ipc_ns)
 
 
 # --------------------------------------------------------------------------- join
@@ -261,18 +314,26 @@ def read_mqueue(dev: Path = DEV, *, live: bool = True) -> list[PosixMq]:
 def join_dev_shm(join: Join, objs: list[PosixShm | PosixSem]) -> list[PosixShm | PosixSem]:
     """Users of /dev/shm files: fds and maps whose (st_dev, st_ino) is the file's (a semaphore's
     creator maps a temp name, so never by name)."""
-    from ipctop.join import user_order
-
     out: list[PosixShm | PosixSem] = []
     for o in objs:
         if o.dev is None or o.inode is None:
             out.append(o)
             continue
         key = (o.dev, o.inode)
-        users = join.fd_users(join.fds_by_file.get(key, ())) + \
-            join.map_users(join.maps_by_file.get(key, ()))
-        out.append(evolve(o, users=tuple(sorted(users, key=user_order))))
+        by_fd = join.fd_users(join.fds_by_file.get(key, ()))
+        by_map = join.map_users(join.maps_by_file.get(key, ()))
+        # The joined object of the previous poll when the file and its users are the same.
+        out.append(join.remembered("dev_shm", (o, by_fd, by_map), _with_users))
     return out
+
+
+def _with_users(items: Sequence[object]) -> PosixShm | PosixSem:
+    from ipctop.join import user_order
+
+    o, by_fd, by_map = items
+    assert isinstance(o, PosixShm | PosixSem)
+    assert isinstance(by_fd, tuple) and isinstance(by_map, tuple)
+    return evolve(o, users=tuple(sorted(by_fd + by_map, key=user_order)))
 
 
 def join_mq(
@@ -293,7 +354,8 @@ def join_mq(
         if (held := [f for f in fds if join.ipc_ns_of(f.pid) == ns])}
     for q in queues or ():
         listed.add(q.id)
-        out.append(evolve(q, users=join.fd_users(by_name.get(q.id, ()))))
+        users = join.fd_users(by_name.get(q.id, ()))
+        out.append(join.remembered("mq", (q, users), _with_fd_users))
     for name, fds in by_name.items():
         if name in listed:
             continue
@@ -314,6 +376,12 @@ def join_mq(
             users=join.fd_users(fds),
         ))
     return out
+
+
+def _with_fd_users(items: Sequence[object]) -> PosixMq:
+    q, users = items
+    assert isinstance(q, PosixMq) and isinstance(users, tuple)
+    return evolve(q, users=users)
 
 
 PosixFile = TypeVar("PosixFile", bound=PosixShm | PosixSem | PosixMq)
@@ -356,7 +424,8 @@ def probe_unused(objs: list[PosixFile], directory: str | os.PathLike[str] | int,
             else:
                 answer = memo.answer(_probe_key(o), functools.partial(_probe, dir_fd, o))
             if answer.in_use != o.in_use or answer.why != o.in_use_why:
-                out[i] = evolve(o, in_use=answer.in_use, in_use_why=answer.why)
+                out[i] = evolve(o, in_use=answer.in_use, in_use_why=answer.why) \
+                    if memo is None else memo.mark(o, answer)
     finally:
         if dir_fd is not None and own:
             os.close(dir_fd)

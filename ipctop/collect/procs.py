@@ -159,6 +159,8 @@ class _Scanner(SplitScan):
             pid_fd = os.open(str(pid), O_DIR, dir_fd=proc_fd)
         except OSError as err:
             self.fail(pid, f"{self.proc}/{pid}/status", err)  # as reading status would say
+            if cache is not None and pid in self.bad_pids:
+                cache.blind(pid, stamp)
             return
         try:
             first_fd, first_map = len(self.fds), len(self.maps)
@@ -166,6 +168,8 @@ class _Scanner(SplitScan):
         finally:
             os.close(pid_fd)
         process = self.processes.get(pid)
+        if cache is not None and pid in self.bad_pids:
+            cache.blind(pid, stamp)
         if stamp is None or status is None or process is None:
             return  # never reused: read again next time
         threads = threads_of(status)
@@ -215,6 +219,8 @@ class _Scanner(SplitScan):
         self.maps.extend(prev.maps)
         for text in prev.notes:
             self.note(pid, text)
+        if prev.notes and self.cache is not None:
+            self.cache.blind(pid, stamp)  # partly unreadable, and it has not run
         self.seen[pid] = prev
         return True
 

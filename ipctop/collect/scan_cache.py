@@ -58,11 +58,18 @@ class ScanCache:
         self.seen: dict[int, Seen] = {}
         self.identity: object = None
         self.held: frozenset[Hashable] = frozenset()
+        self.blind_before: dict[int, bytes | None] = {}
         self.full_at: float | None = None
         self.join_memo: dict[tuple[object, ...], Any] = {}
         self.memo = PollMemo(clock)
         """What the object collectors keep between polls (collect/poll_memo.py)."""
         """Kept for ``snapshot.take``: the users it joined, by the ids of their fds and maps."""
+        self.blind_stamps: dict[int, bytes | None] = {}
+        """Run stamps of the processes the last scan could not read (whole or in part)."""
+        self.blind_ran = True
+        """Whether some process the last scan could not read may have run since the scan
+        before (its stamp changed or could not be read): then what /proc showed of others
+        does not tell everything that may have changed (a pipe it holds was written)."""
         self.reused = 0
         """Processes the last scan took from the cache."""
         self.read = 0
@@ -82,12 +89,21 @@ class ScanCache:
                 now - self.full_at >= self.full_every:
             self.seen = {}
             self.full_at = now
+            self.memo.forget()
         elif gone := self.held - held:
             self.seen = {pid: seen for pid, seen in self.seen.items()
                          if not any(item in gone for item in refers(seen))}
         self.identity = identity
         self.held = held
         self.reused = self.read = 0
+        self.blind_ran = False
+        self.blind_before, self.blind_stamps = self.blind_stamps, {}
+
+    def blind(self, pid: int, stamp: bytes | None) -> None:
+        """Process ``pid`` could not be read (whole or in part) by this scan."""
+        self.blind_stamps[pid] = stamp
+        if stamp is None or self.blind_before.get(pid) != stamp:
+            self.blind_ran = True
 
 
 def refers(seen: Seen) -> Iterator[Hashable]:

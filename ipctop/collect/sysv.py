@@ -16,16 +16,19 @@ by the header line, so a kernel that adds or drops a column (older ones lack rss
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from ipctop.collect.common import PROC, load_libc, mode_str, user_name
+from ipctop.collect.poll_memo import RACY
 from ipctop.errors import ParseError
 from ipctop.kinds import SysvMsg, SysvSem, SysvShm
 from ipctop.model import IpcObject, evolve
 
 if TYPE_CHECKING:
+    from ipctop.collect.poll_memo import PollMemo
     from ipctop.join import Join
 
 SHM_DEST = 0o1000
@@ -68,22 +71,40 @@ def _rows(path: Path, required: tuple[str, ...]) -> Iterator[dict[str, int]]:
     A missing or unreadable file (a kernel without SysV IPC) yields nothing; a malformed line
     raises ParseError naming the file and the line.
     """
-    try:
-        text = path.read_text()
-    except (FileNotFoundError, PermissionError):
+    lines = _lines(path)
+    if lines is None:
         return
-    lines = text.splitlines()
+    parse = _parser(path, lines, required)
+    for lineno, line in enumerate(lines[1:], start=2):
+        row = parse(line, lineno)
+        if row is not None:
+            yield row
+
+
+def _lines(path: Path) -> list[bytes] | None:
+    """The lines of a /proc/sysvipc table; None when it is missing or unreadable."""
+    try:
+        with open(path, "rb") as f:
+            return f.read().splitlines()
+    except (FileNotFoundError, PermissionError):
+        return None
+
+
+def _parser(path: Path, lines: list[bytes], required: tuple[str, ...],
+            ) -> Callable[[bytes, int], dict[str, int] | None]:
+    """A parser of one row of ``path`` by its header line (the first of ``lines``)."""
     if not lines or not lines[0].strip():
         raise ParseError(path, 1, "missing header line")
-    names = lines[0].split()
+    names = lines[0].decode("ascii", "replace").split()
     missing = [c for c in required if c not in names]
     if missing:
         raise ParseError(path, 1, f"header lacks column(s): {', '.join(missing)}")
     bases = [8 if n == "perms" else 10 for n in names]
-    for lineno, line in enumerate(lines[1:], start=2):
+
+    def parse(line: bytes, lineno: int) -> dict[str, int] | None:
         fields = line.split()
         if not fields:
-            continue
+            return None
         if len(fields) != len(names):
             raise ParseError(path, lineno, f"expected {len(names)} fields, got {len(fields)}")
         row: dict[str, int] = {}
@@ -92,21 +113,63 @@ def _rows(path: Path, required: tuple[str, ...]) -> Iterator[dict[str, int]]:
                 row[name] = int(field, base)
             except ValueError:
                 raise ParseError(path, lineno, f"{name}: not a number: {field!r}") from None
-        yield row
+        return row
+
+    return parse
+
+
+Built = TypeVar("Built", bound=IpcObject)
+
+
+def _table(path: Path, required: tuple[str, ...], build: Callable[[dict[str, int]], Built],
+           memo: PollMemo | None, still_right: Callable[[Built, float], bool] | None = None,
+           ) -> list[Built]:
+    """``build(row)`` for each row of ``path``; with ``memo`` (a polling program), a row whose
+    text is the same as at the previous poll gives the object built from it then, unless
+    ``still_right(obj, when_built)`` says the row alone cannot tell (a semaphore's values)."""
+    now = time.time()
+    lines = _lines(path)
+    if lines is None:
+        return []
+    parse = _parser(path, lines, required)
+    out: list[Built] = []
+    kept = memo.kept(memo.rows, f"{path}\0{lines[0]!r}") if memo is not None else None
+    for lineno, line in enumerate(lines[1:], start=2):
+        if kept is not None:
+            hit = kept.get(line)
+            if hit is not None and (still_right is None or still_right(hit[0], hit[1])):
+                out.append(kept.put(line, hit)[0])
+                continue
+        row = parse(line, lineno)
+        if row is None:
+            continue
+        obj = build(row)
+        if kept is not None:
+            kept.put(line, (obj, now))
+        out.append(obj)
+    return out
+
+
+def _settled(*times: float | None, read_at: float) -> bool:
+    """Whether a change after ``read_at`` must show in these times (whole seconds, as SysV keeps
+    them): all are older than the second the object was read in."""
+    return all(t is None or t + RACY < read_at for t in times)
 
 
 _SHM_COLS = ("key", "shmid", "perms", "size", "cpid", "lpid", "nattch", "uid",
              "atime", "dtime", "ctime")
 
 
-def read_shm(proc: Path = PROC) -> list[SysvShm]:
-    """Every SysV shared memory segment in /proc/sysvipc/shm."""
-    out: list[SysvShm] = []
-    for r in _rows(proc / "sysvipc" / "shm", _SHM_COLS):
+def read_shm(proc: Path = PROC, *, memo: PollMemo | None = None,
+             ipc_ns: int | None = None) -> list[SysvShm]:
+    """Every SysV shared memory segment in /proc/sysvipc/shm, marked with ``ipc_ns``.
+
+    With ``memo``, an unchanged row gives the object of the previous poll (every field comes
+    from the row)."""
+
+    def build(r: dict[str, int]) -> SysvShm:
         perms = r["perms"]
-        rss = r.get("rss")
-        swap = r.get("swap")
-        out.append(SysvShm(
+        return SysvShm(
             id=str(r["shmid"]),
             key=format_key(r["key"]),
             owner=user_name(r["uid"]),
@@ -119,12 +182,14 @@ def read_shm(proc: Path = PROC) -> list[SysvShm]:
             lpid=r["lpid"],
             dest=bool(perms & SHM_DEST),
             locked=bool(perms & SHM_LOCKED),
-            rss=rss,
-            swap=swap,
+            rss=r.get("rss"),
+            swap=r.get("swap"),
             atime=_time(r["atime"]),
             dtime=_time(r["dtime"]),
-        ))
-    return out
+            ipc_ns=ipc_ns,
+        )
+
+    return _table(proc / "sysvipc" / "shm", _SHM_COLS, build, memo)
 
 
 _MSG_COLS = ("key", "msqid", "perms", "cbytes", "qnum", "lspid", "lrpid", "uid",
@@ -139,16 +204,19 @@ def msg_qbytes(msqid: int) -> int | None:
     return ctypes.c_ulong.from_buffer(buf, _MSG_QBYTES_OFFSET).value
 
 
-def read_msg(proc: Path = PROC, *, live: bool = True) -> list[SysvMsg]:
-    """Every SysV message queue in /proc/sysvipc/msg.
+def read_msg(proc: Path = PROC, *, live: bool = True, memo: PollMemo | None = None,
+             ipc_ns: int | None = None) -> list[SysvMsg]:
+    """Every SysV message queue in /proc/sysvipc/msg, marked with ``ipc_ns``.
 
     ``size`` is the queue's capacity (msg_qbytes), which only msgctl tells: filled when ``live``
-    and the queue is readable by us, else None. Pass ``live=False`` for a fixture tree.
+    and the queue is readable by us, else None. Pass ``live=False`` for a fixture tree. With
+    ``memo``, an unchanged row gives the object of the previous poll: msg_qbytes changes only by
+    IPC_SET, which moves the row's ctime (unless that was in the second the queue was read).
     """
-    out: list[SysvMsg] = []
-    for r in _rows(proc / "sysvipc" / "msg", _MSG_COLS):
+
+    def build(r: dict[str, int]) -> SysvMsg:
         msqid = r["msqid"]
-        out.append(SysvMsg(
+        return SysvMsg(
             id=str(msqid),
             key=format_key(r["key"]),
             owner=user_name(r["uid"]),
@@ -162,8 +230,13 @@ def read_msg(proc: Path = PROC, *, live: bool = True) -> list[SysvMsg]:
             lrpid=r["lrpid"],
             stime=_time(r["stime"]),
             rtime=_time(r["rtime"]),
-        ))
-    return out
+            ipc_ns=ipc_ns,
+        )
+
+    def still_right(o: SysvMsg, read_at: float) -> bool:
+        return _settled(o.ctime, read_at=read_at)
+
+    return _table(proc / "sysvipc" / "msg", _MSG_COLS, build, memo, still_right)
 
 
 _SEM_COLS = ("key", "semid", "perms", "nsems", "uid", "otime", "ctime")
@@ -209,14 +282,29 @@ def sem_state(semid: int, nsems: int) -> _SemLive:
     )
 
 
-def read_sem(proc: Path = PROC, *, live: bool = True) -> list[SysvSem]:
-    """Every SysV semaphore array in /proc/sysvipc/sem; with ``live``, values etc. via semctl."""
-    out: list[SysvSem] = []
-    for r in _rows(proc / "sysvipc" / "sem", _SEM_COLS):
+SEM_RECHECK = 10.0
+"""Seconds: how often a polling program reads a settled semaphore set's waiter counts again."""
+
+
+def read_sem(proc: Path = PROC, *, live: bool = True, memo: PollMemo | None = None,
+             ipc_ns: int | None = None) -> list[SysvSem]:
+    """Every SysV semaphore array in /proc/sysvipc/sem, marked with ``ipc_ns``; with ``live``,
+    values etc. via semctl.
+
+    With ``memo`` (a polling program), a set is asked again (5 + 3 x nsems semctl calls) only
+    where something may have changed: its row changed, its otime (semop, and the undo of a
+    process that exits) or ctime (SETVAL, SETALL, IPC_SET) is not older than the second it was
+    read in, it had waiters then, or it was read more than SEM_RECHECK seconds ago. The last
+    one is for the waiter counts alone: a process that starts waiting (or gives up) moves no
+    time the row shows. The recheck is spread over polls by semid.
+    """
+    now = time.time()
+
+    def build(r: dict[str, int]) -> SysvSem:
         semid, nsems = r["semid"], r["nsems"]
         state: _SemLive = sem_state(semid, nsems) if live else (None, None, None, None)
         values, sempids, ncnt, zcnt = state
-        out.append(SysvSem(
+        return SysvSem(
             id=str(semid),
             key=format_key(r["key"]),
             owner=user_name(r["uid"]),
@@ -229,8 +317,19 @@ def read_sem(proc: Path = PROC, *, live: bool = True) -> list[SysvSem]:
             ncnt=ncnt,
             zcnt=zcnt,
             otime=_time(r["otime"]),
-        ))
-    return out
+            ipc_ns=ipc_ns,
+        )
+
+    def still_right(o: SysvSem, read_at: float) -> bool:
+        if not live:
+            return True
+        if any(o.ncnt or ()) or any(o.zcnt or ()):
+            return False
+        # Spread: each set's recheck falls due at its own phase of the period.
+        due = SEM_RECHECK * (1.0 + (int(o.id) % 97) / 97.0)
+        return now - read_at < due and _settled(o.otime, o.ctime, read_at=read_at)
+
+    return _table(proc / "sysvipc" / "sem", _SEM_COLS, build, memo, still_right)
 
 
 # --------------------------------------------------------------------------- join
@@ -241,12 +340,20 @@ def join_shm(join: Join, shms: list[SysvShm]) -> list[IpcObject]:
     the segment's IPC namespace only (shmids repeat across namespaces); and the creator's
     command."""
     own = join.own_ipc_ns
-    return [
-        evolve(s, users=join.map_users(join.maps_by_shmid.get(
-                   (own if s.ipc_ns is None else s.ipc_ns, int(s.id)), ())),
-               creator=_creator(join, s.cpid, s.ctime))
-        for s in shms
-    ]
+    out: list[IpcObject] = []
+    for s in shms:
+        users = join.map_users(join.maps_by_shmid.get(
+            (own if s.ipc_ns is None else s.ipc_ns, int(s.id)), ()))
+        creator = _creator(join, s.cpid, s.ctime)
+        # The joined object of the previous poll when the segment and its users are the same.
+        out.append(join.remembered("sysv_shm", (s, users, creator), _joined))
+    return out
+
+
+def _joined(items: Sequence[object]) -> IpcObject:
+    shm, users, creator = items
+    assert isinstance(shm, SysvShm)
+    return evolve(shm, users=users, creator=creator)
 
 
 def _creator(join: Join, pid: int, created: float | None) -> str | None:
