@@ -9,6 +9,8 @@ this module says where each byte sits in a line (:func:`byte_columns`) and which
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+
 WIDTH = 16
 """Bytes per line."""
 _OFFSET_COLS = 10  # "00000000" and two spaces
@@ -60,6 +62,27 @@ def hexdump(data: bytes, offset: int = 0, width: int = WIDTH) -> str:
     lines = hexdump_lines(data, offset, width)
     lines.append(f"{offset + len(data):08x}")
     return "\n".join(lines) + "\n"
+
+
+def dump_lines(pieces: Iterable[tuple[int, bytes]], end: int, squeeze: bool = True,
+               width: int = WIDTH) -> Iterator[str]:
+    """The dump of consecutive ``pieces`` (offset, bytes; each a whole number of lines but the
+    last), line by line, ending with the offset ``end``: a big object is dumped as it is read,
+    never held whole. With ``squeeze``, a run of lines identical to the one before shows as one
+    "*", as ``hexdump -C`` does unless ``-v`` (a mostly empty segment takes three lines)."""
+    previous: bytes | None = None
+    starred = False
+    for offset, data in pieces:
+        for i in range(0, len(data), width):
+            line = data[i:i + width]
+            if squeeze and line == previous:
+                if not starred:
+                    starred = True
+                    yield "*"
+                continue
+            previous, starred = line, False
+            yield format_line(line, offset + i, width)
+    yield f"{end:08x}"
 
 
 def changed_offsets(old: bytes, new: bytes) -> frozenset[int]:

@@ -229,12 +229,16 @@ def add_output_options(p: argparse.ArgumentParser, json_help: str) -> None:
                    "then the least important columns are hidden (not those -o names)")
 
 
+def stdout_is_terminal() -> bool:
+    try:
+        return os.isatty(sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # closed, or replaced by a test's capture
+        return False
+
+
 def terminal_width() -> int | None:
     """The width to fit tables in when nobody said: the terminal's, when stdout is one."""
-    try:
-        if not os.isatty(sys.stdout.fileno()):
-            return None
-    except (OSError, ValueError, AttributeError):  # closed, or replaced by a test's capture
+    if not stdout_is_terminal():
         return None
     import shutil  # only on a terminal: COLUMNS if set, else the terminal's size
 

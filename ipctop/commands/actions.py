@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from ipctop.actions.common import ACTION_KINDS, QUEUE_KINDS, READ_KINDS, SEM_KINDS, SHM_KINDS
@@ -216,8 +216,15 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     _add_target(p, READ_KINDS, "read")
     p.add_argument("--offset", type=_size, default=0, metavar="N",
                    help="first byte (default 0)")
-    p.add_argument("--length", type=_size, metavar="N", help="bytes to show (default: to the end)")
-    p.add_argument("--raw", action="store_true", help="write the bytes as they are, no dump")
+    p.add_argument("--length", type=_size, metavar="N",
+                   help="bytes to show (default: to the end; on a terminal at most the first "
+                   "64K, and a note says how to see the rest)")
+    p.add_argument("--raw", action="store_true",
+                   help="write the bytes as they are, no dump (to a file or a pipe: refused on "
+                   "a terminal, which would interpret them)")
+    p.add_argument("-v", "--no-squeezing", action="store_true",
+                   help="print every line; by default a run of identical lines shows as one "
+                   "'*', as hexdump -C")
     p.set_defaults(func=run_read)
 
     p = sub.add_parser(
@@ -380,20 +387,61 @@ def run_write(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+READ_ON_A_TERMINAL = 64 * 1024
+"""Most bytes ``read`` dumps on a terminal when no --length is given (4096 lines at most): a
+person peeking at a 1G segment wants its start, not a gigabyte scrolling past. Piped or
+redirected, the whole object, as hexdump does."""
+_READ_CHUNK = 1 << 20
+"""Bytes read at a time (a whole number of dump lines): a big object is never in memory whole."""
+
+
 def run_read(args: argparse.Namespace) -> int:
     from ipctop import actions
-    from ipctop.hexdump import hexdump
+    from ipctop.fmt import human_bytes
+    from ipctop.hexdump import dump_lines
+    from ipctop.table import stdout_is_terminal
 
-    read = actions.read_shm_report(args.kind, _target(args), args.offset, args.length)
-    data = read.data
-    if read.how:
-        print(f"ipctop: {read.how}", file=sys.stderr)
+    terminal = stdout_is_terminal()
+    if args.raw and terminal:
+        raise UsageError("read --raw writes the bytes as they are, which a terminal would "
+                         "interpret: redirect it to a file or a pipe (without --raw, a dump)")
+    target = _target(args)
+    length, rest = args.length, 0
+    if length is None:
+        length = actions.shm_size(args.kind, target) - args.offset
+        if length < 0:
+            length = None  # past the end: the read below says so
+        elif terminal and length > READ_ON_A_TERMINAL:
+            length, rest = READ_ON_A_TERMINAL, length
+    end = args.offset + (length or 0)
+
+    def pieces() -> Iterator[tuple[int, bytes]]:
+        said = False
+        at = args.offset
+        while True:
+            read = actions.read_shm_report(args.kind, target, at,
+                                           None if length is None else min(_READ_CHUNK, end - at))
+            if read.how and not said:
+                print(f"ipctop: {read.how}", file=sys.stderr)
+                said = True
+            yield at, read.data
+            at += len(read.data)
+            if at >= end or not read.data:
+                return
+
     if args.raw:
         sys.stdout.flush()
-        sys.stdout.buffer.write(data)
+        for _, data in pieces():
+            sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
     else:
-        sys.stdout.write(hexdump(data, args.offset))
+        for line in dump_lines(pieces(), end, squeeze=not args.no_squeezing):
+            sys.stdout.write(line + "\n")
+    if rest:
+        sys.stdout.flush()
+        print(f"ipctop: showed the first {human_bytes(length)} of {human_bytes(rest)} from "
+              f"offset {args.offset}: --offset N --length N for another part, or pipe the "
+              "dump for all of it (ipctop read ... | less)", file=sys.stderr)
     return EXIT_OK
 
 
