@@ -83,3 +83,39 @@ def test_raw_paths_are_byte_for_byte_those_of_lsfd(hostile_shm: list[bytes]) -> 
                             "-o", "PATH"], capture_output=True, text=True, timeout=120,
                            check=False).stdout
     assert "esc\\x1bx" in table and "back\\\\slash" in table and "\x1b" not in table
+
+
+HOLDER = """
+import sys, sysv_ipc
+seg = sysv_ipc.SharedMemory(None, sysv_ipc.IPC_CREX, size=4096)
+print(seg.id, flush=True)
+sys.stdin.read()
+seg.detach()
+seg.remove()
+"""
+
+
+@pytest.mark.skipif(shutil.which("lsipc") is None, reason="lsipc (util-linux) missing")
+def test_raw_creator_is_byte_for_byte_that_of_lsipc(tmp_path: os.PathLike[str]) -> None:
+    """A segment whose creator's command line holds a space, ESC, a backslash, a tab and
+    Cyrillic: `snapshot -r -o ID,CREATOR` is the line `lsipc -m -r -o ID,COMMAND` prints."""
+    script = os.path.join(tmp_path, "holder.py")
+    with open(script, "w") as f:
+        f.write(HOLDER)
+    argv = [sys.executable.encode(), script.encode(), b"a b", b"esc\x1b[31m", "данные".encode(),
+            b"back\\slash", b"tab\tx"]
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        shmid = proc.stdout.readline().strip().decode()
+        assert shmid.isdigit()
+        ours = subprocess.run([sys.executable, "-m", "ipctop", "snapshot", "--kind", "sysv-shm",
+                               "-r", "-n", "-o", "ID,CREATOR"], capture_output=True,
+                              timeout=120, check=True).stdout.decode("ascii")
+        theirs = subprocess.run(["lsipc", "-m", "-r", "--noheadings", "-o", "ID,COMMAND"],
+                                capture_output=True, timeout=60, check=True).stdout.decode("ascii")
+        mine = [line for line in ours.splitlines() if line.split(" ")[0] == shmid]
+        assert len(mine) == 1 and "esc\\x1b[31m" in mine[0] and "back\\x5cslash" in mine[0]
+        assert mine == [line for line in theirs.splitlines() if line.split(" ")[0] == shmid]
+    finally:
+        proc.communicate(b"", timeout=30)
