@@ -157,6 +157,7 @@ def take(
         from ipctop.leaks import ignore_unreadable_default
 
         memo.probes.begin(scanned.unreadable.count > 0 and not ignore_unreadable_default())
+        memo.ran = frozenset(cache.fresh) if cache is not None and not hide else None
     join = Join(scanned, proc, live, cache.join_memo if cache is not None else None)
 
     spaces = None
@@ -178,7 +179,7 @@ def take(
     unread: dict[tuple[str, int], str] = {}
     if spaces is not None:
         more, more_shm = namespaces.read_foreign(spaces, join, proc, want, dev_shm, unread,
-                                                  probes)
+                                                  memo)
         objects += more
         dev_shm += more_shm
 

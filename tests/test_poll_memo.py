@@ -438,3 +438,63 @@ def test_a_verdict_follows_its_creators_death(spawn: Spawn, cleanup: Cleanup) ->
     leaked = find(live(), Kind.SYSV_SHM, ident)
     assert leaked.leak is not None and leaked.leak.status == "leak"
     assert f"creator {pid} is gone" in leaked.leak.reason
+
+
+# --------------------------------------------------------------------------- other namespaces
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="building namespaces needs root")
+def test_a_namespace_is_entered_again_only_when_a_member_ran(
+        spawn: Spawn, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a helper read inside another IPC namespace is kept while its members sleep; a
+    segment a member makes is listed at the next poll."""
+    import threading
+
+    from test_namespaces import ns_of, private_namespaces
+
+    from ipctop import nsenter
+
+    cmd_r, cmd_w = os.pipe()
+    ack_r, ack_w = os.pipe()
+    key = unique_key()
+
+    def member() -> None:
+        private_namespaces()
+
+        def serve() -> None:
+            while os.read(cmd_r, 1):
+                seg = sysv_ipc.SharedMemory(key, sysv_ipc.IPC_CREX, 0o600, size=4096)
+                seg.detach()
+                os.write(ack_w, str(seg.id).encode())
+
+        threading.Thread(target=serve, daemon=True).start()
+
+    inside = spawn(member)
+    ns = ns_of(inside.pid, "ipc")
+    entered: list[int] = []
+    real = nsenter.run_inside
+
+    def counting(pid: int, body: Callable[[], object], **kw: object) -> object:
+        if kw.get("expect_ipc") == ns:
+            entered.append(pid)
+        return real(pid, body, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(nsenter, "run_inside", counting)
+    live = LiveTake()
+    live()
+    assert entered
+    for _ in range(40):  # until a poll finds every member asleep
+        before = len(entered)
+        live()
+        if len(entered) == before:
+            break
+    assert len(entered) == before
+    os.write(cmd_w, b"s")  # the member runs and makes a segment inside
+    shmid = os.read(ack_r, 32).decode()
+    snap = live()
+    assert len(entered) == before + 1
+    made = [o for o in snap.objects if o.kind is Kind.SYSV_SHM and o.id == shmid
+            and o.ipc_ns == ns]
+    assert len(made) == 1 and made[0].ns_pid == inside.pid
+    for fd in (cmd_r, cmd_w, ack_r, ack_w):
+        os.close(fd)

@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections import defaultdict
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ipctop.collect.common import TMPFS_MAGIC
 from ipctop.collect.containers import container_of
@@ -39,8 +40,10 @@ from ipctop.kinds import KIND_CLASSES, PosixMq, PosixSem, PosixShm, SysvMsg, Sys
 from ipctop.model import IpcObject, Kind, Namespace, Process, evolve
 
 if TYPE_CHECKING:
-    from ipctop.collect.poll_memo import ProbeMemo
+    from ipctop.collect.poll_memo import PollMemo
     from ipctop.join import Join
+
+ObjT = TypeVar("ObjT", bound=IpcObject)
 
 SYSV_KINDS = frozenset({Kind.SYSV_SHM, Kind.SYSV_MSG, Kind.SYSV_SEM})
 IPC_KINDS = SYSV_KINDS | {Kind.POSIX_MQ}
@@ -162,6 +165,32 @@ def _inside(kinds: frozenset[Kind]) -> tuple[list[tuple[str, dict[str, Any]]], l
     return _rows(objs), notes
 
 
+NS_REFRESH = 30.0
+"""Seconds a polling program keeps what it read inside another IPC namespace while none of its
+members has run: SysV objects and queues change only by system calls of processes inside it."""
+
+
+def _ipc_objects(proc: Path, pids: list[int], ns: int, kinds: frozenset[Kind],
+                 memo: PollMemo | None) -> tuple[list[IpcObject], list[str]]:
+    """:func:`read_ipc_namespace`, or (``memo``: a polling program's) what it gave at a previous
+    poll when the namespace has the same members and none of them has run since (``memo.ran``:
+    a process ipctop cannot read counts as having run), for at most NS_REFRESH seconds. Each
+    read forks a helper (~25 ms, more from a threaded program)."""
+    if memo is None or memo.ran is None:
+        return read_ipc_namespace(proc, pids[0], ns, kinds)
+    kept = memo.kept(memo.rows, f"ipc namespace {ns} {sorted(kinds & IPC_KINDS)}")
+    hit = kept.get("read")
+    now = time.monotonic()
+    members = tuple(pids)
+    if hit is not None and hit[0] == members and now - hit[1] < NS_REFRESH and \
+            memo.ran.isdisjoint(members):
+        kept.put("read", hit)
+        return hit[2], hit[3]
+    objs, notes = read_ipc_namespace(proc, pids[0], ns, kinds)
+    kept.put("read", (members, now, objs, notes))
+    return objs, notes
+
+
 def read_ipc_namespace(proc: Path, pid: int, ns: int,
                        kinds: Collection[Kind]) -> tuple[list[IpcObject], list[str]]:
     """The objects of ``kinds`` (SysV, POSIX mq) in IPC namespace ``ns``, entered through its
@@ -212,7 +241,7 @@ class ShmDir:
 
 
 def read_mnt_namespace(proc: Path, pids: list[int], ns: int, seen: set[int],
-                       ) -> ShmDir | None:
+                       memo: PollMemo | None = None) -> ShmDir | None:
     """The /dev/shm of mount namespace ``ns`` through the first member that can be read, or
     None when its tmpfs (st_dev) is in ``seen`` (already listed; then adds it to ``seen``) or
     it has no /dev/shm.
@@ -242,7 +271,8 @@ def read_mnt_namespace(proc: Path, pids: list[int], ns: int, seen: set[int],
             os.close(fd)
             return None
         seen.add(st.st_dev)
-        files = [evolve(f, mnt_ns=ns) for f in posix.read_dev_shm(dir_fd=fd)]
+        files = posix.read_dev_shm(dir_fd=fd, memo=memo, memo_name=f"mount namespace {ns}",
+                                   mnt_ns=ns)
         return ShmDir(ns, fd, files)
     raise error if error is not None else IpcError(f"no process left in mount namespace {ns}")
 
@@ -308,7 +338,7 @@ def read_foreign(
     kinds: Collection[Kind],
     listed_shm: list[PosixShm | PosixSem],
     unread: dict[tuple[str, int], str],
-    probes: ProbeMemo | None = None,
+    memo: PollMemo | None = None,
 ) -> tuple[list[IpcObject], list[PosixShm | PosixSem]]:
     """The objects of ``kinds`` in every namespace that is not ipctop's own, joined with their
     users (those in the same namespace only) and marked with the namespace, its container and
@@ -316,7 +346,8 @@ def read_foreign(
 
     ``listed_shm`` are the /dev/shm files already listed (their tmpfs is not read again);
     ``unread`` gets ("ipc" | "mnt", inode) -> why for each namespace that could not be read.
-    ``probes``: a polling program's lease probes (posix.probe_unused).
+    ``memo``: what a polling program keeps between polls (its lease probes, what it read in
+    namespaces whose members have not run).
     """
     from ipctop.collect import posix, sysv
 
@@ -326,20 +357,20 @@ def read_foreign(
     if want & IPC_KINDS:
         for ns, pids in found.foreign("ipc").items():
             try:
-                objs, notes = read_ipc_namespace(proc, pids[0], ns, want)
+                objs, notes = _ipc_objects(proc, pids, ns, want, memo)
             except (IpcError, OSError) as err:
                 unread[("ipc", ns)] = _why(err)
                 continue
-            mark = {"container": found.containers.get(("ipc", ns)), "ns_pid": pids[0]}
-            out += [evolve(o, **mark) for o in sysv.join_shm(
+            mark = _marker(join, found.containers.get(("ipc", ns)), pids[0])
+            out += [mark(o) for o in sysv.join_shm(
                 join, [o for o in objs if isinstance(o, SysvShm)])]
-            out += [evolve(o, **mark) for o in objs if isinstance(o, SysvMsg | SysvSem)]
+            out += [mark(o) for o in objs if isinstance(o, SysvMsg | SysvSem)]
             queues = [o for o in objs if isinstance(o, PosixMq)]
             # join_mq also lists queues only seen as fds: not when queues were not asked for.
             for q in posix.join_mq(join, queues, None, ns) if Kind.POSIX_MQ in want else ():
                 if q.users:  # the probe was taken inside for every queue: /proc answers here
                     q = evolve(q, in_use=None, in_use_why=None)
-                out.append(evolve(q, **mark))
+                out.append(mark(q))
             if notes:
                 unread.setdefault(("ipc", ns), "; ".join(notes))
     if want & SHM_KINDS:
@@ -348,21 +379,35 @@ def read_foreign(
             seen.add(os.stat("/dev/shm").st_dev)
         for ns, pids in found.foreign("mnt").items():
             try:
-                shm_dir = read_mnt_namespace(proc, pids, ns, seen)
+                shm_dir = read_mnt_namespace(proc, pids, ns, seen, memo)
             except (IpcError, OSError) as err:
                 unread[("mnt", ns)] = _why(err)
                 continue
             if shm_dir is None:
                 continue  # the same tmpfs as one listed already
             try:
-                mark = {"container": found.containers.get(("mnt", ns)), "ns_pid": pids[0]}
-                files = [evolve(o, **mark) for o in shm_dir.files if o.kind in want]
-                files = posix.probe_unused(posix.join_dev_shm(join, files), shm_dir.fd, probes)
+                marked = _marker(join, found.containers.get(("mnt", ns)), pids[0])
+                files = [marked(o) for o in shm_dir.files if o.kind in want]
+                files = posix.probe_unused(posix.join_dev_shm(join, files), shm_dir.fd,
+                                           memo.probes if memo is not None else None)
             finally:
                 os.close(shm_dir.fd)
             shm_files += files
             out += files
     return out, shm_files
+
+
+def _marker(join: Join, container: str | None, pid: int) -> Callable[[ObjT], ObjT]:
+    """Marks an object with its container and the member it was read through; an object the
+    same instance as at the previous poll gets the marked instance of then."""
+    kind = f"mark {container} {pid}"
+
+    def mark(o: ObjT) -> ObjT:
+        marked: ObjT = join.remembered(kind, (o,), lambda _: evolve(o, container=container,
+                                                                    ns_pid=pid))
+        return marked
+
+    return mark
 
 
 def _why(err: IpcError | OSError) -> str:

@@ -139,6 +139,9 @@ class PollMemo:
         self.files: dict[str, Kept[Any]] = {}
         """Per listed directory: file name -> (stat key, object)."""
         self.used: set[str] = set()
+        self.ran: frozenset[int] | None = None
+        """Processes the scan of this poll read again (they ran since the previous one, or
+        could not be read), when it was incremental; None when it is not known."""
         from ipctop.leaks import VerdictMemo
 
         self.verdicts = VerdictMemo()

@@ -155,6 +155,7 @@ class _Scanner(SplitScan):
                 cache.reused += 1
                 return
             cache.read += 1
+            cache.fresh.add(pid)
         try:
             pid_fd = os.open(str(pid), O_DIR, dir_fd=proc_fd)
         except OSError as err:

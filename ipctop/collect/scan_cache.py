@@ -74,6 +74,8 @@ class ScanCache:
         """Processes the last scan took from the cache."""
         self.read = 0
         """Processes the last scan read."""
+        self.fresh: set[int] = set()
+        """Their pids."""
 
     def begin(self, identity: object = None, held: frozenset[Hashable] = frozenset()) -> None:
         """Start a scan; forget everything if ``identity`` (what is asked for) changed, or on the
@@ -96,6 +98,7 @@ class ScanCache:
         self.identity = identity
         self.held = held
         self.reused = self.read = 0
+        self.fresh = set()
         self.blind_ran = False
         self.blind_before, self.blind_stamps = self.blind_stamps, {}
 
