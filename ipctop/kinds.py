@@ -1,6 +1,7 @@
 """One frozen dataclass per IPC kind, with the fields only that kind has.
 
-They all derive from :class:`ipctop.model.IpcObject` (the common fields, ``to_dict``) and are
+They all derive from :class:`ipctop.model.IpcObject` (the common fields, ``to_dict``, and one
+``__eq__``, ``__hash__`` and ``__repr__`` for all: ``eq=False, repr=False`` here) and are
 registered in ``KIND_CLASSES``, which the snapshot reader and the tests use to build an object
 of any kind by name.
 """
@@ -13,8 +14,10 @@ from typing import ClassVar
 from ipctop.model import IpcObject, Kind
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class SysvShm(IpcObject):
+    """A SysV shared memory segment (/proc/sysvipc/shm)."""
+
     kind: ClassVar[Kind] = Kind.SYSV_SHM
     nattch: int
     cpid: int
@@ -33,8 +36,10 @@ class SysvShm(IpcObject):
     the pid now belongs to a process started after the segment was created."""
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class SysvMsg(IpcObject):
+    """A SysV message queue (/proc/sysvipc/msg, msgctl for its capacity)."""
+
     kind: ClassVar[Kind] = Kind.SYSV_MSG
     messages: int
     bytes: int
@@ -44,8 +49,10 @@ class SysvMsg(IpcObject):
     rtime: float | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class SysvSem(IpcObject):
+    """A SysV semaphore set (/proc/sysvipc/sem, semctl for the values)."""
+
     kind: ClassVar[Kind] = Kind.SYSV_SEM
     nsems: int
     values: tuple[int, ...] | None = None
@@ -59,7 +66,7 @@ class SysvSem(IpcObject):
     otime: float | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class LeaseProbed(IpcObject):
     """A file under /dev/shm or the mqueue filesystem: the kernel can say whether any process
     holds it, whoever could be read (collect/posix.probe_unused)."""
@@ -71,8 +78,10 @@ class LeaseProbed(IpcObject):
     in_use_why: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class PosixShm(LeaseProbed):
+    """A POSIX shared memory object: a file in /dev/shm."""
+
     kind: ClassVar[Kind] = Kind.POSIX_SHM
     path: str
     """The backing file, /dev/shm/NAME."""
@@ -81,8 +90,10 @@ class PosixShm(LeaseProbed):
     inode: int | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class PosixMq(LeaseProbed):
+    """A POSIX message queue: a file of the mqueue filesystem, mq_getattr for counts."""
+
     kind: ClassVar[Kind] = Kind.POSIX_MQ
     messages: int | None = None
     bytes: int | None = None
@@ -95,8 +106,10 @@ class PosixMq(LeaseProbed):
     reads /dev/mqueue/NAME, so ctime is no measure of activity."""
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class PosixSem(LeaseProbed):
+    """A named POSIX semaphore: the file sem.NAME in /dev/shm."""
+
     kind: ClassVar[Kind] = Kind.POSIX_SEM
     path: str
     """The backing file, /dev/shm/sem.NAME."""
@@ -105,7 +118,7 @@ class PosixSem(LeaseProbed):
     value: int | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class AnonShm(IpcObject):
     """Shared anonymous memory (``mmap(MAP_SHARED|MAP_ANONYMOUS)``, or a MAP_SHARED map of
     /dev/zero), which processes share by inheriting it across fork.
@@ -139,7 +152,7 @@ MEMFD_SEALS = {1: "seal", 2: "shrink", 4: "grow", 8: "write", 16: "future_write"
 """F_SEAL_* bits (linux/fcntl.h) and the names ``Memfd.seals`` uses for them."""
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Memfd(IpcObject):
     """A memfd (``memfd_create``): a file in memory with no path, shared by passing its fd
     (fork, SCM_RIGHTS) or by mapping it.
@@ -160,7 +173,7 @@ class Memfd(IpcObject):
     ``size`` for a sparse memfd."""
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Eventfd(IpcObject):
     """An eventfd (``eventfd()``) that two or more processes hold: a counter one process adds
     to and another waits on. ``id`` is fdinfo's ``eventfd-id`` (every anon inode fd links to the
@@ -173,8 +186,10 @@ class Eventfd(IpcObject):
     """Created with EFD_SEMAPHORE (fdinfo ``eventfd-semaphore``); None on kernels before 6.7."""
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Pipe(IpcObject):
+    """An anonymous pipe, found through the fds that hold it."""
+
     kind: ClassVar[Kind] = Kind.PIPE
     bytes: int | None = None
     """Bytes queued (FIONREAD), where readable."""
@@ -182,8 +197,10 @@ class Pipe(IpcObject):
     """Buffer size (F_GETPIPE_SZ)."""
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Fifo(IpcObject):
+    """A named pipe (FIFO) some process holds open."""
+
     kind: ClassVar[Kind] = Kind.FIFO
     path: str
     dev: int | None = None
@@ -192,8 +209,10 @@ class Fifo(IpcObject):
     capacity: int | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class UnixSocket(IpcObject):
+    """A UNIX domain socket (/proc/net/unix, sock_diag for peers)."""
+
     kind: ClassVar[Kind] = Kind.UNIX_SOCKET
     type: str
     """"stream", "dgram" or "seqpacket"."""
@@ -205,7 +224,7 @@ class UnixSocket(IpcObject):
     """Bytes queued for reading (listen: pending connections), from sock_diag."""
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class InetSocket(IpcObject):
     """A TCP or UDP socket (IPv4 or IPv6) whose other end is a process on this machine, or a
     listener with a client on this machine. ``id`` is the socket's inode."""
@@ -231,8 +250,10 @@ class InetSocket(IpcObject):
     """Send queue (``ss`` Send-Q): bytes not acknowledged yet; a listener: its backlog."""
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class SharedMapping(IpcObject):
+    """A file two or more processes map shared."""
+
     kind: ClassVar[Kind] = Kind.SHARED_MAPPING
     path: str
     dev: int | None = None

@@ -34,3 +34,26 @@ def test_evolve_rejects_unknown_fields() -> None:
                                                     if k in ("id", "nattch", "cpid", "lpid")})
     with pytest.raises(TypeError, match="no field 'colour'"):
         evolve(obj, colour="red")
+
+
+@pytest.mark.parametrize("cls", list(KIND_CLASSES.values()), ids=lambda c: c.__name__)
+def test_equality_hash_and_repr_are_over_every_field(cls: type) -> None:
+    """IpcObject's one __eq__/__hash__/__repr__ (the kind classes generate none) behave as the
+    dataclass-generated ones did: every field counts, the class too."""
+    fields = [f.name for f in dataclasses.fields(cls)]
+    obj = cls(**{k: v for k, v in REQUIRED.items() if k in fields})
+    same = cls(**{k: v for k, v in REQUIRED.items() if k in fields})
+    assert obj == same and hash(obj) == hash(same) and obj is not same
+    for name in ("id", "users", "leak", "ctime", fields[-1]):
+        value = getattr(obj, name)
+        other = evolve(obj, **{name: ("x" if isinstance(value, str) else (9,) if isinstance(
+            value, tuple) else Leak(reason="r") if name == "leak" else 12345)})
+        assert other != obj and not (other == obj)
+    others = [c for c in KIND_CLASSES.values() if c is not cls]
+    twin = others[0](**{k: v for k, v in REQUIRED.items()
+                        if k in {f.name for f in dataclasses.fields(others[0])}})
+    assert twin != obj  # another kind with the same field values is another object
+    text = repr(obj)
+    assert text.startswith(f"{cls.__name__}(id='7', ") and all(f"{n}=" in text for n in fields)
+    assert [part.split("=")[0] for part in text[len(cls.__name__) + 1:].split(", ")
+            if "=" in part][:3] == fields[:3]

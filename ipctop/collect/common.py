@@ -18,6 +18,12 @@ RACES = (FileNotFoundError, ProcessLookupError, PermissionError, NotADirectoryEr
 """What a /proc read may raise when the process exits or hides from us: skip, never crash."""
 
 
+RACY = 1.0
+"""Seconds: a timestamp this close to (or after) the moment we read something may be followed by
+another change with the same timestamp (the kernel's clocks for these are coarse: seconds for
+SysV, a jiffy for files), so whatever was read with it is not trusted at the next poll."""
+
+
 @lru_cache(maxsize=1024)
 def user_name(uid: int) -> str:
     """The login name for ``uid``, or the number as text when it has none."""

@@ -26,12 +26,6 @@ from ipctop.safepath import Probe
 V = TypeVar("V")
 T = TypeVar("T", bound=IpcObject)
 
-RACY = 1.0
-"""Seconds: a timestamp this close to (or after) the moment we read something may be followed by
-another change with the same timestamp (the kernel's clocks for these are coarse: seconds for
-SysV, a jiffy for files), so whatever was read with it is not trusted at the next poll."""
-
-
 class Kept(Generic[V]):
     """A dict kept across polls that holds only the keys the current poll used."""
 

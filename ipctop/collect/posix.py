@@ -29,12 +29,12 @@ from ipctop.collect.common import (
     DEV,
     MQUEUE_MAGIC,
     RACES,
+    RACY,
     load_libc,
     mode_str,
     statfs_type,
     user_name,
 )
-from ipctop.collect.poll_memo import RACY
 from ipctop.errors import IpcError, ParseError
 from ipctop.kinds import PosixMq, PosixSem, PosixShm
 from ipctop.model import evolve

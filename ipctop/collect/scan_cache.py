@@ -7,7 +7,6 @@ from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ipctop.collect.poll_memo import PollMemo
 from ipctop.collect.procfs import FdUse, MapUse
 from ipctop.model import Process
 
@@ -61,6 +60,8 @@ class ScanCache:
         self.blind_before: dict[int, bytes | None] = {}
         self.full_at: float | None = None
         self.join_memo: dict[tuple[object, ...], Any] = {}
+        from ipctop.collect.poll_memo import PollMemo  # only a polling program needs it
+
         self.memo = PollMemo(clock)
         """What the object collectors keep between polls (collect/poll_memo.py)."""
         """Kept for ``snapshot.take``: the users it joined, by the ids of their fds and maps."""

@@ -21,8 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from ipctop.collect.common import PROC, load_libc, mode_str, user_name
-from ipctop.collect.poll_memo import RACY
+from ipctop.collect.common import PROC, RACY, load_libc, mode_str, user_name
 from ipctop.errors import ParseError
 from ipctop.kinds import SysvMsg, SysvSem, SysvShm
 from ipctop.model import IpcObject, evolve
