@@ -42,6 +42,8 @@ from ipctop.columns import Column, with_container
 from ipctop.display import shown
 from ipctop.model import IpcObject, Snapshot
 from ipctop.preview import Preview, preview
+from ipctop.ui.arrange import Arrange
+from ipctop.ui.column_prefs import ColumnPrefs
 from ipctop.ui.filtering import Filtering
 from ipctop.ui.leak_actions import LeakActions
 from ipctop.ui.live_state import LiveState, row_key
@@ -52,12 +54,13 @@ from ipctop.ui.polling import WATCH_BURST, Polling
 from ipctop.ui.screens.detail import DetailScreen
 from ipctop.ui.screens.help import HelpScreen
 from ipctop.ui.screens.process import ProcessScreen
+from ipctop.ui.screens.process_tree import ProcessTreeScreen
 from ipctop.ui.views import View, all_views
 from ipctop.ui.widgets.detail_pane import DetailPane
 from ipctop.ui.widgets.event_log import EventLog
 from ipctop.ui.widgets.filter_box import FilterBox
 from ipctop.ui.widgets.limit_meters import LimitMeters
-from ipctop.ui.widgets.notice_line import NoticeLine
+from ipctop.ui.widgets.notice_line import NoticeLine, unreadable_notice, unreadable_short
 from ipctop.ui.widgets.object_table import GONE, ObjectTable, row_key_of
 from ipctop.ui.widgets.status_bar import StatusBar
 from ipctop.watch import DEFAULT_DIRS, Watcher
@@ -87,17 +90,7 @@ def default_collector() -> Callable[[], Snapshot]:
     return LiveTake()
 
 
-def unreadable_notice(snap: Snapshot, is_root: bool) -> str:
-    """Say how many processes could not be read, why, and what to do about it."""
-    from ipctop.snapshot import unreadable_advice
-
-    n = snap.unreadable.count
-    why = f" ({snap.unreadable.sample[0]})" if snap.unreadable.sample else ""
-    return (f"{n} process{'es' if n != 1 else ''} could not be read{why}: "
-            f"{unreadable_advice(is_root)}.")
-
-
-class IpcTopApp(Polling, Filtering, ObjectActions, LeakActions, App[int]):
+class IpcTopApp(Polling, Filtering, ObjectActions, LeakActions, Arrange, App[int]):
     """Every IPC object on the machine, live."""
 
     CSS_PATH = "ipctop.tcss"
@@ -112,7 +105,7 @@ class IpcTopApp(Polling, Filtering, ObjectActions, LeakActions, App[int]):
                 priority=True),
         Binding("enter", "filter_done", "In the filter or search: keep it, back to the list",
                 show=False, priority=True, key_display="Enter"),
-        Binding("f3", "search", "Search (next match)", priority=True, key_display="F3"),
+        Binding("f3", "search", "Search", priority=True, key_display="F3"),
         Binding("shift+f3", "search_prev", "Previous match", show=False, priority=True,
                 key_display="Shift+F3"),
         Binding("ctrl+f", "open_search", "Search: change the term", show=False, priority=True,
@@ -122,6 +115,7 @@ class IpcTopApp(Polling, Filtering, ObjectActions, LeakActions, App[int]):
         *LeakActions.BINDINGS,
         Binding("o", "cycle_sort", "Sort"),
         Binding("O", "reverse_sort", "Reverse sort", show=False),
+        *Arrange.BINDINGS,
         Binding("p,space", "toggle_pause", "Pause", key_display="p"),
         Binding("l", "show_events", "Events log"),
         Binding("H", "toggle_short_lived", "Brief objects"),
@@ -146,12 +140,15 @@ class IpcTopApp(Polling, Filtering, ObjectActions, LeakActions, App[int]):
         watch_dirs: Iterable[Path] = DEFAULT_DIRS,
         previewer: Callable[[IpcObject], Preview] = preview,
         freeze_gc: bool = False,
+        column_prefs: ColumnPrefs | None = None,
     ) -> None:
         """``freeze_gc``: once the first snapshot is on screen, move every object alive then
         (Textual, the widgets, the imported modules) out of the garbage collector's sight, so
         that each poll's collections walk only what the poll made (gc.freeze). For a process
-        that runs one app; tests leave it off."""
+        that runs one app; tests leave it off. ``column_prefs``: the columns chosen
+        per view (default: none, not saved)."""
         super().__init__()
+        self.column_prefs = column_prefs or ColumnPrefs()
         self._freeze_gc = freeze_gc
         self.collector = collector or default_collector()
         self.interval = interval
@@ -206,7 +203,8 @@ class IpcTopApp(Polling, Filtering, ObjectActions, LeakActions, App[int]):
 
     def on_mount(self) -> None:
         view = self.views[0]
-        self.table.set_view(view.id, view.columns)
+        self.table.hidden = self.column_prefs.hidden  # the chooser's choices, shared
+        self.table.set_view(*self._columns(view))
         self.table.filter_text = self.initial_filter
         self._filter_box().display = bool(self.initial_filter)
         self.table.focus()
@@ -282,8 +280,9 @@ class IpcTopApp(Polling, Filtering, ObjectActions, LeakActions, App[int]):
         for notice in snap.notices:
             self._notice_once(notice)
         if snap.unreadable.count:
-            self._notice_once(unreadable_notice(snap, os.geteuid() == 0),
-                              severity="warning", tag="unreadable")
+            root = os.geteuid() == 0
+            self._notice_once(unreadable_short(snap, root), severity="warning",
+                              tag="unreadable", more=unreadable_notice(snap, root))
         with self.batch_update():
             if fresh_events:
                 self.event_log.add_events(fresh_events)
@@ -311,12 +310,13 @@ class IpcTopApp(Polling, Filtering, ObjectActions, LeakActions, App[int]):
             self._refresh_detail()
         self._refresh_status()
 
-    def _notice_once(self, text: str, severity: str = "information", tag: str = "") -> None:
+    def _notice_once(self, text: str, severity: str = "information", tag: str = "",
+                     more: str = "") -> None:
         key = tag or text
         if key in self._seen_notices:
             return
         self._seen_notices.add(key)
-        self.main_screen.query_one(NoticeLine).say(text, severity)
+        self.main_screen.query_one(NoticeLine).say(text, severity, more=more)
 
     # -- refreshing the widgets ---------------------------------------------------------------
 
@@ -355,7 +355,7 @@ class IpcTopApp(Polling, Filtering, ObjectActions, LeakActions, App[int]):
         """(table layout id, columns) of ``view``: its own, and CONTAINER after the id while
         objects of other namespaces are listed (hidden when everything is ipctop's own)."""
         objects = self.snapshot.objects if self.snapshot is not None else ()
-        columns = with_container(view.columns, objects)
+        columns = with_container(self.column_prefs.ordered(view.id, view.columns), objects)
         return (view.id if len(columns) == len(view.columns) else f"{view.id}+container",
                 columns)
 
@@ -384,7 +384,7 @@ class IpcTopApp(Polling, Filtering, ObjectActions, LeakActions, App[int]):
         for screen in self.screen_stack:
             if isinstance(screen, DetailScreen) and screen.is_mounted:
                 self._fill_detail(screen.key, screen.pane)
-            elif isinstance(screen, ProcessScreen) and self.snapshot is not None:
+            elif isinstance(screen, (ProcessScreen, ProcessTreeScreen)) and self.snapshot:
                 screen.update_snapshot(self.snapshot)
 
     def _refresh_status(self) -> None:
@@ -447,7 +447,7 @@ class IpcTopApp(Polling, Filtering, ObjectActions, LeakActions, App[int]):
         def chosen(key: str | None) -> None:
             if key is None:
                 return
-            while isinstance(self.screen, (DetailScreen, ProcessScreen)):
+            while isinstance(self.screen, (DetailScreen, ProcessScreen, ProcessTreeScreen)):
                 self.pop_screen()
             self.show_object(key)
 
@@ -498,12 +498,14 @@ class IpcTopApp(Polling, Filtering, ObjectActions, LeakActions, App[int]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         main_only = {"filter", "cycle_sort", "reverse_sort", "view", "show_events",
-                     "clear_filter", "filter_done", "search", "search_prev", "open_search"}
+                     "clear_filter", "filter_done", "search", "search_prev", "open_search",
+                     "choose_columns", "process_tree"}
         if action in main_only and not self._on_main():
             return False
         if action == "toggle_short_lived":  # about the events log: offered there
             return self._on_main() and self.current_view is None
-        for check in (self.filter_check, self.object_action_check, self.leak_action_check):
+        for check in (self.filter_check, self.object_action_check, self.leak_action_check,
+                      self.arrange_check):
             answer = check(action)
             if answer is not None:
                 return answer
@@ -528,17 +530,6 @@ class IpcTopApp(Polling, Filtering, ObjectActions, LeakActions, App[int]):
             return
         await super().on_event(event)
 
-    def action_toggle_short_lived(self) -> None:
-        """Log objects seen by one poll only (pipes of shell pipelines...), or count them."""
-        live = self.live
-        live.keep_short_lived = not live.keep_short_lived
-        self.main_screen.query_one(NoticeLine).say(
-            "Events log: objects that live less than a poll are logged from now on (H hides "
-            "them)." if live.keep_short_lived else
-            f"Events log: objects that live less than a poll are counted, not logged "
-            f"({live.short_lived} so far; H shows them).")
-        self._refresh_tabs()
-
     def action_quit_app(self) -> None:
         self.exit(0)
 
@@ -546,7 +537,8 @@ class IpcTopApp(Polling, Filtering, ObjectActions, LeakActions, App[int]):
         if isinstance(self.screen, HelpScreen):
             return
         names = [v.title for v in self.views] + ["Events"]
-        self.push_screen(HelpScreen(list(self.BINDINGS), names))
+        self.push_screen(HelpScreen(list(self.BINDINGS), names,
+                                    self.main_screen.query_one(NoticeLine).history))
 
     def action_cycle_sort(self) -> None:
         self.table.cycle_sort()  # the status bar names the sort column
@@ -584,7 +576,8 @@ def run(interval: float = 2.0, filter_text: str = "") -> int:
     """Run the TUI until the user quits (or SIGTERM or SIGHUP ends it); the exit status."""
     from ipctop.ui.signals import exit_on_signals
 
-    app = IpcTopApp(interval=interval, filter_text=filter_text, freeze_gc=True)
+    app = IpcTopApp(interval=interval, filter_text=filter_text, freeze_gc=True,
+                    column_prefs=ColumnPrefs.saved())
     ended = exit_on_signals(app)
     result = app.run()
     ended()

@@ -59,6 +59,9 @@ class Host(Protocol):
 
     def open_process(self, pid: int) -> None: ...
 
+    def show_object(self, key: str) -> None:
+        """Select the row ``key`` in the main table (switching to "All" if need be)."""
+
     def set_filter(self, text: str) -> None:
         """Filter every view by ``text`` (as typed after "/")."""
 

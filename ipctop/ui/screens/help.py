@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -10,11 +12,15 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from ipctop.display import shown
+
 EXTRA_KEYS = (
     ("1..9", "Switch to view 1..9 (the numbers on the tabs)"),
     ("↑ ↓ PgUp PgDn", "Move in the table"),
     ("Enter", "Details of the object; on a user: the process"),
     ("ctrl+p", "Command palette (views, sort, themes)"),
+    ("Space [ ]", "In the column chooser (F2): show/hide the column; move it up/down"),
+    ("t", "In the processes (F5): tree by parent or grouped by process"),
     ("k / F9", "In the process pivot: send the process a signal (chooser, then Yes/No)"),
     ("g  /  n", "In the attach view: go to an offset; find text or hex:de ad; next match"),
 )
@@ -56,10 +62,12 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,q,question_mark,f1", "dismiss", "Close", show=False),
     ]
 
-    def __init__(self, bindings: list[BindingType], views: list[str]) -> None:
+    def __init__(self, bindings: list[BindingType], views: list[str],
+                 notices: Sequence[str] = ()) -> None:
         super().__init__()
         self.binding_list = bindings
         self._views = views
+        self._notices = tuple(dict.fromkeys(notices))
 
     def compose(self) -> ComposeResult:
         table = Table(box=None, padding=(0, 2), show_header=True, header_style="bold")
@@ -74,6 +82,11 @@ class HelpScreen(ModalScreen[None]):
                                for i, v in enumerate(self._views, 1)))
         with VerticalScroll(id="help-body"):
             yield Static(Text("ipctop help", style="bold"), id="help-title")
+            if self._notices:  # first: the notice line sends the reader here for the rest
+                said = Text("Notices of this session\n", style="bold")
+                for notice in self._notices:
+                    said.append(f"• {shown(notice)}\n", style="")
+                yield Static(said, id="help-notices")
             yield Static(table, id="help-keys")
             yield Static(views, id="help-views")
             yield Static(ABOUT, id="help-about")

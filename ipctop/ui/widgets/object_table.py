@@ -155,7 +155,8 @@ class ObjectTable(RowTable):
         """Row key -> the object the row shows (ghost rows included)."""
         self.states: dict[str, str] = {}
         self.hidden: dict[str, frozenset[str]] = {}
-        """View id -> columns the user hid (the column chooser)."""
+        """View id (without a layout suffix such as "+container") -> columns the user hid (the
+        column chooser); call ``refit()`` after changing it."""
         self.widths: dict[str, int] = {}
         """Column key -> width, for the columns shown now."""
         self._texts: dict[str, tuple[str, ...]] = {}
@@ -212,8 +213,9 @@ class ObjectTable(RowTable):
     def set_view(self, view_id: str, columns: Sequence[Column]) -> None:
         """Switch to other columns (the view's own sort comes back): rebuilt on the next
         ``show``."""
-        if view_id == self._view_id:
-            return
+        if view_id == self._view_id and len(columns) == len(self.columns_spec) and all(
+                a is b for a, b in zip(columns, self.columns_spec, strict=True)):
+            return  # same view, same columns in the same order (the column chooser reorders)
         if self._view_id is not None:  # a view's layouts ("all", "all+container") share it
             self._sorts[self._view_id.split("+")[0]] = (self.sort_column, self.sort_descending)
         self._view_id = view_id
@@ -224,6 +226,7 @@ class ObjectTable(RowTable):
         self._forget_rows()
 
     def _forget_rows(self) -> None:
+        self._synced = None  # the next sync lists every row of the view again
         self.clear(columns=True)
         self.widths.clear()
         self._texts.clear()
@@ -237,7 +240,7 @@ class ObjectTable(RowTable):
         return max(0, width - SCROLLBAR - (1 + PADDING))
 
     def _fit(self) -> dict[str, int]:
-        hidden = self.hidden.get(self._view_id or "", frozenset())
+        hidden = self.hidden.get((self._view_id or "").split("+")[0], frozenset())
         return fit_columns(self.columns_spec, self._room(), self._natural,
                            self._sort_col_key(), hidden)
 
@@ -257,6 +260,10 @@ class ObjectTable(RowTable):
         self.set_columns(columns)
 
     def on_resize(self, event: events.Resize) -> None:
+        self.refit()
+
+    def refit(self) -> None:
+        """Lay the columns out again if what fits changed (the room, or the hidden columns)."""
         if self.columns_spec and self._fit() != self.widths:
             self._relayout()
 
