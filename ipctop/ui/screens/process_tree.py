@@ -24,6 +24,7 @@ from textual.widgets import DataTable, Footer, Label
 from ipctop.display import shown
 from ipctop.model import IpcObject, Process, Snapshot
 from ipctop.ui.row_text import clip
+from ipctop.ui.views import SHORT_TITLES
 from ipctop.ui.widgets.object_table import row_key_of
 
 
@@ -42,6 +43,8 @@ class TreeRow:
     object_key: str | None = None
     """The main table's row key of the object (None on a process row)."""
     pid: int = 0
+    lead: int = 0
+    """How many characters of ``text`` are tree branches (kept whole when the rest is cut)."""
 
 
 def _holdings(objects: Iterable[IpcObject]) -> dict[int, dict[str, tuple[IpcObject, list[str],
@@ -65,9 +68,10 @@ def _leak_mark(obj: IpcObject) -> str:
     return {"leak": "LEAK", "pending_removal": "rmid"}.get(obj.leak.status, "?")
 
 
-def tree_rows(snapshot: Snapshot, objects: Iterable[IpcObject], tree: bool = True
-              ) -> list[TreeRow]:
-    """The rows: each holder of ``objects`` and what it holds; ``tree``: under its parent."""
+def tree_rows(snapshot: Snapshot, objects: Iterable[IpcObject], tree: bool = True,
+              wide: bool = True) -> list[TreeRow]:
+    """The rows: each holder of ``objects`` and what it holds; ``tree``: under its parent;
+    ``wide``: kinds spelled in full ("posix-shm"), else as the narrow tabs ("pshm")."""
     holdings = _holdings(objects)
     procs = {p.pid: p for p in snapshot.processes}
     comms = {u.pid: u.comm for o in objects for u in o.users}
@@ -94,13 +98,16 @@ def tree_rows(snapshot: Snapshot, objects: Iterable[IpcObject], tree: bool = Tru
         comm = proc.comm if proc else comms.get(pid, "?")
         rows.append(TreeRow(f"pid:{pid}", f"{lead}{branch}{pid} {comm}",
                             user=proc.user if proc else "", holds=bool(held), pid=pid,
-                            fds=f"{len(held)} obj" if held else ""))
+                            fds=f"{len(held)} obj" if held else "",
+                            lead=len(lead) + len(branch)))
         inner = lead + ("   " if branch == "└─ " else "│  " if branch else "")
         kids = children.get(pid, [])
         for obj_key, (obj, fds, acc) in sorted(held.items()):
             stem = "│ " if kids else "  "
+            kind = obj.kind.word if wide else SHORT_TITLES.get(obj.kind.value, obj.kind.word)
             rows.append(TreeRow(
-                f"obj:{pid}:{obj_key}", f"{inner}{stem}· {obj.kind.word} {obj.name or obj.id}",
+                f"obj:{pid}:{obj_key}", f"{inner}{stem}· {kind} {obj.name or obj.id}",
+                lead=len(inner) + len(stem) + 2,
                 user=obj.owner or "", fds=",".join(dict.fromkeys(fds)),
                 access="".join(c for c in "rw" if c in acc) or "-", leak=_leak_mark(obj),
                 object_key=obj_key, pid=pid))
@@ -179,13 +186,15 @@ class ProcessTreeScreen(Screen[str | None]):
         table = self.query_one(DataTable)
         keep = self.current_row
         objects = [o for o in snapshot.objects if self.matches(o)]
-        rows = tree_rows(snapshot, objects, self.as_tree)
+        rows = tree_rows(snapshot, objects, self.as_tree, wide=self.text_width >= 60)
         self.rows = {r.key: r for r in rows}
         table.clear()
         for row in rows:
             style = "" if row.holds else "dim"
             bold = "bold" if row.object_key is None and row.holds else style
-            table.add_row(Text(clip(shown(row.text), self.text_width), style=bold, no_wrap=True),
+            lead, label = row.text[:row.lead], shown(row.text[row.lead:])
+            room = max(8, self.text_width - len(lead))
+            table.add_row(Text(lead + clip(label, room), style=bold, no_wrap=True),
                           *(Text(clip(shown(cell), width), style=style, no_wrap=True)
                             for cell, width in ((row.user, 8), (row.fds, 9), (row.access, 3))),
                           Text(row.leak, style="bold red" if row.leak == "LEAK" else ""),
