@@ -90,6 +90,16 @@ async def test_identity_and_leak_cannot_be_hidden() -> None:
 
 
 @sync
+async def test_view_key_then_f2_typed_fast_chooses_the_new_views_columns() -> None:
+    app = make_app()
+    async with running(app, size=(80, 24)) as pilot:
+        await type_fast(pilot, ["2", "f2"])
+        chooser = app.screen
+        assert isinstance(chooser, ColumnChooser)
+        assert chooser.view_title == "SysV shm"
+
+
+@sync
 async def test_chooser_not_on_the_events_log() -> None:
     app = make_app()
     async with running(app) as pilot:
@@ -250,3 +260,29 @@ async def test_unreadable_notice_fits_80x24_and_help_has_the_rest() -> None:
         assert isinstance(app.screen, HelpScreen)
         said = str(app.screen.query_one("#help-notices").render())
         assert "shared anonymous memory" in said  # the whole story
+
+
+@sync
+async def test_keys_right_after_f5_act_in_the_list_not_on_the_table() -> None:
+    """F5 then t in one batch: one list, grouped (t on the table would open a second)."""
+    app = make_app()
+    async with running(app, size=(80, 24)) as pilot:
+        await type_fast(pilot, ["f5", "t"])
+        screen = app.screen
+        assert isinstance(screen, ProcessTreeScreen) and not screen.as_tree
+        assert len(app.screen_stack) == 2
+        await type_fast(pilot, ["escape"])
+        assert len(app.screen_stack) == 1
+        await type_fast(pilot, ["t", "t"])  # t opens it too; t again: grouped
+        screen = app.screen
+        assert isinstance(screen, ProcessTreeScreen) and not screen.as_tree
+        assert len(app.screen_stack) == 2
+
+
+@sync
+async def test_t_and_c_typed_in_the_filter_are_letters() -> None:
+    app = make_app()
+    async with running(app, size=(80, 24)) as pilot:
+        await type_fast(pilot, ["/", "t", "C", "t"])
+        assert len(app.screen_stack) == 1
+        assert app.table.filter_text == "tCt"

@@ -117,14 +117,17 @@ class IpcTopApp(Polling, Filtering, ObjectActions, LeakActions, Arrange, App[int
         Binding("O", "reverse_sort", "Reverse sort", show=False),
         *Arrange.BINDINGS,
         Binding("p,space", "toggle_pause", "Pause", key_display="p"),
-        Binding("l", "show_events", "Events log"),
+        Binding("l", "show_events", "Events log", priority=True),
         Binding("H", "toggle_short_lived", "Brief objects"),
         Binding("plus,equals_sign", "interval(1)", "Slower", key_display="+", show=False),
         Binding("minus", "interval(-1)", "Faster", key_display="-", show=False),
         Binding("tab", "next_view", "Next view", show=False, priority=True, key_display="Tab"),
         Binding("shift+tab", "prev_view", "Previous view", show=False, priority=True,
                 key_display="Shift+Tab"),
-        *(Binding(str(n), f"view({n - 1})", "", show=False) for n in range(1, 10)),
+        # View keys are priority too, so that F2 or F5 typed right after one acts on the new
+        # view (a priority key is handled as it arrives, before keys queued at the table).
+        *(Binding(str(n), f"view({n - 1})", "", show=False, priority=True)
+          for n in range(1, 10)),
         *ObjectActions.FALLBACKS,
         *LeakActions.FALLBACKS,
     ]
@@ -502,6 +505,8 @@ class IpcTopApp(Polling, Filtering, ObjectActions, LeakActions, Arrange, App[int
                      "choose_columns", "process_tree"}
         if action in main_only and not self._on_main():
             return False
+        if action in ("view", "show_events") and isinstance(self.focused, FilterBox):
+            return False  # a digit or "l" typed in the filter
         if action == "toggle_short_lived":  # about the events log: offered there
             return self._on_main() and self.current_view is None
         for check in (self.filter_check, self.object_action_check, self.leak_action_check,

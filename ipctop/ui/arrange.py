@@ -13,28 +13,36 @@ from __future__ import annotations
 from typing import ClassVar
 
 from textual.binding import Binding, BindingType
+from textual.widgets import Input
 
 from ipctop.ui.column_prefs import ColumnPrefs
 from ipctop.ui.host import host_of
 from ipctop.ui.screens.columns import ColumnChooser
 from ipctop.ui.screens.process_tree import ProcessTreeScreen
+from ipctop.ui.widgets.filter_box import FilterBox
 from ipctop.ui.widgets.notice_line import NoticeLine
 
 
 class Arrange:
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f2,C", "choose_columns", "Columns", key_display="F2"),
-        Binding("f5,t", "process_tree", "Processes", key_display="F5"),
+        # Priority, as "/" and the view keys: handled in the app's own queue as the key
+        # arrives, and the action awaits the new screen, so the keys typed after F2 or F5
+        # act in it (not on the table behind, where "t" would open a second list).
+        Binding("f2,C", "choose_columns", "Columns", key_display="F2", priority=True),
+        Binding("f5,t", "process_tree", "Processes", key_display="F5", priority=True),
     ]
 
     column_prefs: ColumnPrefs
 
     def arrange_check(self, action: str) -> bool | None:
-        """Columns for a table view only (the events log has its own)."""
-        host, _app = host_of(self)
-        if action == "choose_columns":
-            return host.current_view is not None
-        return None
+        """Columns for a table view only (the events log has its own); neither while a text
+        box has the keys ("t" and "C" are letters there)."""
+        host, app = host_of(self)
+        if action not in ("choose_columns", "process_tree"):
+            return None
+        if isinstance(app.focused, Input):
+            return False
+        return action == "process_tree" or host.current_view is not None
 
     async def action_choose_columns(self) -> None:
         host, app = host_of(self)
@@ -72,6 +80,10 @@ class Arrange:
         def chosen(key: str | None) -> None:
             if key is not None:
                 host.show_object(key)
+
+        box = app.screen_stack[0].query_one("#filter", FilterBox)
+        if box.value != host.table.filter_text:  # typed just before F5: its Changed waits
+            host.set_filter(box.value)
 
         screen = ProcessTreeScreen(snap, host.table.matches, host.table.filter_text,
                                    host.open_process)

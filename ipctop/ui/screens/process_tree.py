@@ -202,9 +202,14 @@ class ProcessTreeScreen(Screen[str | None]):
         holders = sum(1 for r in rows if r.object_key is None and r.holds)
         how = "tree by parent" if self.as_tree else "by process"
         where = f", filter {shown(self.filter_text)!r}" if self.filter_text else ""
-        self.query_one("#tree-heading", Label).update(Text(
-            f"{holders} processes hold {len(objects)} objects ({how}{where}). "
-            "Enter: go to it", no_wrap=True, overflow="ellipsis"))
+        n = len(objects)
+        heading = (f"{holders} process{'' if holders == 1 else 'es'} hold"
+                   f"{'s' if holders == 1 else ''} {n} object{'' if n == 1 else 's'} "
+                   f"({how}{where})")
+        if len(heading) + 17 <= (self.size.width or self.app.size.width) - 2:
+            heading += ". Enter: go to it"
+        self.query_one("#tree-heading", Label).update(Text(heading, no_wrap=True,
+                                                           overflow="ellipsis"))
         if keep is not None and keep.key in self.rows:
             table.move_cursor(row=table.get_row_index(keep.key))
 
