@@ -61,6 +61,9 @@ class TmuxRun:
     """To the frame whose status bar counts objects."""
     idle_cpu_pct: float | None = None
     polls_cpu_ms: float | None = None
+    cpu_wait_pct: float | None = None
+    """Time its threads waited for a CPU (schedstat run_delay), % of the idle window: how far a
+    saturated machine held it back (idle CPU then understates what it would use)."""
     """CPU per poll interval (idle CPU seconds / intervals in the window)."""
     rss_mb: float | None = None
     hwm_mb: float | None = None
@@ -76,7 +79,8 @@ class TmuxRun:
         text = (f"uid {self.uid}: first paint {self.first_paint:.2f} s, "
                 f"objects {self.first_objects:.2f} s")
         if self.idle_cpu_pct is not None:
-            text += (f", idle CPU {self.idle_cpu_pct:.1f}%, RSS {self.rss_mb:.0f} MB, "
+            text += (f", idle CPU {self.idle_cpu_pct:.1f}% (waited for a CPU "
+                     f"{self.cpu_wait_pct or 0:.1f}%), RSS {self.rss_mb:.0f} MB, "
                      f"{self.churn} /dev/shm+mqueue events meanwhile")
         for name, values in (self.keys or {}).items():
             text += f"; {name.split(' until')[0]} " + "/".join(
@@ -191,13 +195,14 @@ def one_tmux_run(tmux: Tmux, argv: list[str], ready: Callable[[str], bool],
         time.sleep(args.settle)
         churn = DirChurn()
         try:
-            c0, w0 = proc_cpu_seconds(pid), time.perf_counter()
+            c0, w0, d0 = proc_cpu_seconds(pid), time.perf_counter(), run_delay(pid)
             time.sleep(args.idle)
-            c1, w1 = proc_cpu_seconds(pid), time.perf_counter()
+            c1, w1, d1 = proc_cpu_seconds(pid), time.perf_counter(), run_delay(pid)
             run.churn = churn.count()
         finally:
             churn.close()
         run.idle_cpu_pct = 100 * (c1 - c0) / (w1 - w0)
+        run.cpu_wait_pct = 100 * (d1 - d0) / (w1 - w0)
         run.polls_cpu_ms = 1000 * (c1 - c0) / ((w1 - w0) / args.interval)
     if keys:
         run.keys = key_latencies(tmux, keys, args.interval, timeout=args.timeout)
@@ -209,6 +214,17 @@ def one_tmux_run(tmux: Tmux, argv: list[str], ready: Callable[[str], bool],
     tmux.respawn("sleep 3600")  # ends ipctop (SIGHUP), ready for the next run
     _wait_gone(pid)
     return run
+
+
+def run_delay(pid: int) -> float:
+    """Seconds the process's threads have waited on a run queue (/proc/PID/task/*/schedstat,
+    2nd field, ns); threads that come and go between two reads make it approximate."""
+    total = 0
+    with contextlib.suppress(OSError):
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(OSError), open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[1])
+    return total / 1e9
 
 
 def _wait_gone(pid: int, timeout: float = 5.0) -> None:
