@@ -375,7 +375,9 @@ def main(argv: list[str] | None = None) -> int:
                 tmux_runs.append(run)
                 print(f"  tmux run {i + 1}/{args.runs}: {run.one_line()}", flush=True)
         for i in range(args.headless_runs):
-            h = one_headless_run(env, args, args.idle if i == 0 else 0.0)
+            # With --source, the headless interpreter imports that tree's ipctop first.
+            h_env = {**env, "PYTHONPATH": source} if args.source else env
+            h = one_headless_run(h_env, args, args.idle if i == 0 else 0.0)
             headless.append(h)
             print(f"  headless run {i + 1}: rows after {h['spawn_to_rows']:.2f} s"
                   f" (import {h['import']:.2f} s)", flush=True)
