@@ -124,28 +124,28 @@ async def test_rows_keyed_across_refresh_cursor_follows_object() -> None:
 
 
 @sync
-async def test_only_changed_cells_are_updated(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_only_changed_rows_are_redrawn(monkeypatch: pytest.MonkeyPatch) -> None:
     fake = FakeCollector()
     app = make_app(fake)
     async with running(app) as pilot:
-        updated: list[tuple[str, str]] = []
+        updated: list[str] = []
         added: list[str] = []
-        real_update, real_add = app.table.update_cell, app.table.add_rows_keyed
+        real_replace, real_add = app.table.replace_rows, app.table.add_rows_keyed
 
-        def spy_update(row_key: str, column_key: str, value: object, **kw: object) -> None:
-            updated.append((str(row_key), str(column_key)))
-            real_update(row_key, column_key, value, **kw)  # type: ignore[arg-type]
+        def spy_replace(rows: list[tuple[str, Any]]) -> None:
+            updated.extend(key for key, _cells in rows)
+            real_replace(rows)
 
-        def spy_add(rows: list[tuple[str, dict[str, object]]]) -> None:
+        def spy_add(rows: list[tuple[str, Any]]) -> None:
             added.extend(key for key, _cells in rows)
             real_add(rows)
 
-        monkeypatch.setattr(app.table, "update_cell", spy_update)
+        monkeypatch.setattr(app.table, "replace_rows", spy_replace)
         monkeypatch.setattr(app.table, "add_rows_keyed", spy_add)
         monkeypatch.setattr(app.table, "add_row", None)  # rows come in bulk only
         await poll(pilot)  # only the two queues' depth changes
         assert added == []
-        assert {row for row, _ in updated} <= {"sysv_msg:0", "posix_mq:/jobs"}
+        assert set(updated) <= {"sysv_msg:0", "posix_mq:/jobs"}
         await poll(pilot)  # "/fresh" is added; nothing else is rebuilt
         assert added == ["posix_shm:/fresh"]
 

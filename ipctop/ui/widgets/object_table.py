@@ -1,7 +1,7 @@
 """The main table: one row per IPC object, keyed by (kind, id), updated in place.
 
-Each refresh compares the new rows with what the table shows: vanished keys are removed, changed
-cells are updated with ``update_cell``, new keys are added, and the table is re-sorted only when
+Each refresh compares the new rows with what the table shows: vanished keys are removed, the rows
+of changed objects get new cells, new keys are added, and the table is re-sorted only when
 something that affects the order changed. The cursor follows the object it was on, not the row
 index. New objects are marked ("+", bold) for one poll; removed objects stay one poll dimmed with
 "-" before they go, so rows fade rather than jump. Markers are characters as well as styles, so
@@ -9,24 +9,25 @@ the table reads the same without colour.
 
 Columns have fixed widths chosen by ipctop.ui.column_fit from the room the table has: the less
 important ones hide first, the LEAK column and the identity never. The widths change only when
-the room, the view, the sort or the texts' needs change; then the table is rebuilt from what it
-holds. Each view remembers its sort (the sorted column's header carries the arrow); names sort
+the room, the view, the sort or the texts' needs change; then the columns are set again and the
+rows kept. Each view remembers its sort (the sorted column's header carries the arrow); names sort
 naturally (s2 before s10) and numbers largest first on the first press, as in htop.
 
 The work follows what changed and what is on screen, not the number of objects (16,000 on a
 big machine): ``patch`` touches only the rows of the objects a poll created, changed or removed;
 an object's texts are computed once per object instance (the live collector hands out the same
-instance while nothing changes); cells are built into Rich text only when drawn, so only the rows
-on screen cost anything to draw, and the ages in them are computed then (a poll re-draws them
-only if one on screen changed); a width change re-labels the columns and keeps the rows (each row
-holds a cell for every column of the view); removals go in bulk; the order is re-sorted from the
+instance while nothing changes, and kept across views); a row is one object (RowCells) whose
+cells are made, and built into Rich text, only when drawn, so only the rows on screen cost
+anything to draw, and the ages in them are computed then (a poll re-draws them only if one on
+screen changed); a width change re-labels the columns and keeps the rows (each row has a cell
+for every column of the view); removals go in bulk; the order is re-sorted from the
 previous one (nearly sorted: linear) only when a row came or a sort value changed. See
 row_table.py for what DataTable itself is spared.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,8 +79,7 @@ class Now:
 
 
 class Cell:
-    """A table cell: its text and its row's style, made into Rich text only when drawn (most
-    rows of a big table never are)."""
+    """A table cell: its text and its row's style, made into Rich text when drawn."""
 
     __slots__ = ("right", "style", "text")
 
@@ -100,41 +100,75 @@ class Cell:
         return self.plain()
 
 
-class ClipCell(Cell):
-    """A name or path, shortened in the middle to the width its column has when drawn."""
-
-    __slots__ = ("column", "widths")
-
-    def __init__(self, text: str, style: str, right: bool, widths: dict[str, int],
-                 column: str) -> None:
-        super().__init__(text, style, right)
-        self.widths = widths
-        self.column = column
-
-    def plain(self) -> str:
-        width = self.widths.get(self.column)
-        return self.text if width is None else clip(self.text, width)
-
-
 class TimedCell(Cell):
-    """An age: computed when drawn, to the table's ``Now``; ``drawn`` remembers what was."""
+    """An age: computed when drawn, to the table's ``Now``; its row remembers what it drew."""
 
-    __slots__ = ("clock", "column", "drawn", "obj")
+    __slots__ = ("column", "row")
 
-    def __init__(self, style: str, right: bool, obj: IpcObject, column: Column,
-                 clock: Now) -> None:
-        super().__init__("", style, right)
-        self.obj = obj
+    def __init__(self, row: RowCells, column: Column) -> None:
+        super().__init__("", row.style, column.right)
+        self.row = row
         self.column = column
-        self.clock = clock
-        self.drawn: str | None = None
 
     def plain(self) -> str:
-        return escaped(self.column.text(self.obj, self.clock.now))
+        return escaped(self.column.text(self.row.obj, self.row.layout.clock.now))
 
     def __rich__(self) -> Text:
-        self.drawn = self.plain()
-        return super().__rich__()
+        text = super().__rich__()
+        if self.row.drawn is None:
+            self.row.drawn = {}
+        self.row.drawn[self.column.key] = text.plain
+        return text
+
+
+class Layout:
+    """What the rows of a view share: its columns, and the table's widths and clock."""
+
+    __slots__ = ("clock", "columns", "index", "widths")
+
+    def __init__(self, columns: Sequence[Column], widths: dict[str, int], clock: Now) -> None:
+        self.columns = tuple(columns)
+        self.index = {MARK_COLUMN: -1, **{col.key: i for i, col in enumerate(self.columns)}}
+        self.widths = widths
+        self.clock = clock
+
+
+class RowCells(Mapping[str, Cell]):
+    """A row's cells by column key, for every column of the view (shown or not), made only
+    when DataTable asks for one: to draw a row on screen, or a test to read it. One object per
+    row, however many columns: a view of 16,000 rows is built in a blink."""
+
+    __slots__ = ("drawn", "layout", "obj", "style", "texts")
+
+    def __init__(self, layout: Layout, obj: IpcObject, texts: tuple[str, ...],
+                 style: str) -> None:
+        self.layout = layout
+        self.obj = obj
+        self.texts = texts
+        self.style = style
+        self.drawn: dict[str, str] | None = None
+        """Column key -> the age text last drawn (see ObjectTable._redraw_ages)."""
+
+    def __getitem__(self, column: str) -> Cell:
+        layout = self.layout
+        index = layout.index[column]
+        if index < 0:
+            return Cell(self.texts[0], self.style)
+        col = layout.columns[index]
+        if col.timed:
+            return TimedCell(self, col)
+        text = self.texts[index + 1]
+        if col.key in MIDDLE_CUT:
+            width = layout.widths.get(col.key)
+            if width is not None:
+                text = clip(text, width)
+        return Cell(text, self.style, col.right)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.layout.index)
+
+    def __len__(self) -> int:
+        return len(self.layout.index)
 
 
 class ObjectTable(RowTable):
@@ -162,13 +196,17 @@ class ObjectTable(RowTable):
         self._texts: dict[str, tuple[str, ...]] = {}
         """Row key -> the marker and every column's text when the row was built (ages as
         they were then: they count for the natural widths only)."""
+        self._known: dict[str, tuple[IpcObject, dict[str, str], dict[str, tuple[Any, ...]]]] = {}
+        """Row key -> (object, column key -> text, column key -> sort value): what was worked
+        out for the object instance, kept across views (a view shown again costs little)."""
+        self._layout = Layout((), self.widths, Now())
         self._order: list[str] = []
         """Row keys in the order shown."""
         self._sort_keys: dict[str, tuple[Any, ...]] = {}
         self._natural: dict[str, int] = {}
         self._sorts: dict[str, tuple[str | None, bool]] = {}
         self._view_id: str | None = None
-        self._now = Now()
+        self._now = self._layout.clock
         self._timed: tuple[str, ...] = ()
         """Keys of the columns shown that are ages (drawn to ``_now``)."""
         self._synced: tuple[int, str | None, str] | None = None
@@ -220,6 +258,7 @@ class ObjectTable(RowTable):
             self._sorts[self._view_id.split("+")[0]] = (self.sort_column, self.sort_descending)
         self._view_id = view_id
         self.columns_spec = tuple(columns)
+        self._layout = Layout(self.columns_spec, self.widths, self._now)
         self.sort_column, self.sort_descending = self._sorts.get(view_id.split("+")[0],
                                                                  (None, False))
         self._natural = {}
@@ -319,7 +358,13 @@ class ObjectTable(RowTable):
 
     def _sort_key(self, key: str) -> tuple[Any, ...]:
         col = self._sort_col()
-        return (0,) if col is None else (*sort_value(col, self.objects[key]), key)
+        if col is None:
+            return (0,)
+        sorts = self._known_of(key, self.objects[key])[1]
+        value = sorts.get(col.key)
+        if value is None:
+            value = sorts[col.key] = sort_value(col, self.objects[key])
+        return (*value, key)
 
     def _apply_sort(self) -> None:
         """Order the rows by their sort keys. The order is sorted from the previous one, which
@@ -334,25 +379,28 @@ class ObjectTable(RowTable):
 
     # -- refresh -----------------------------------------------------------------------------
 
+    def _known_of(self, key: str, obj: IpcObject) -> tuple[dict[str, str],
+                                                            dict[str, tuple[Any, ...]]]:
+        entry = self._known.get(key)
+        if entry is None or entry[0] is not obj:
+            entry = self._known[key] = (obj, {}, {})
+        return entry[1], entry[2]
+
     def _row_texts(self, row: Row) -> tuple[str, ...]:
         """The marker and every column's text, escaped for the terminal (names and commands
-        come from other users), so the filter matches what is shown."""
+        come from other users), so the filter matches what is shown; worked out once per
+        object instance and column."""
         now = self._now.now
-        return (_MARKS.get(row.state, " "),
-                *(escaped(col.text(row.obj, now)) for col in self.columns_spec))
-
-    def _cells(self, row: Row, texts: tuple[str, ...]) -> dict[str, Cell]:
-        """The row's cells by column key, for every column of the view (shown or not)."""
-        style = _STYLES.get(row.state, "")
-        cells: dict[str, Cell] = {MARK_COLUMN: Cell(texts[0], style)}
-        for col, text in zip(self.columns_spec, texts[1:], strict=True):
-            if col.timed:
-                cells[col.key] = TimedCell(style, col.right, row.obj, col, self._now)
-            elif col.key in MIDDLE_CUT:
-                cells[col.key] = ClipCell(text, style, col.right, self.widths, col.key)
-            else:
-                cells[col.key] = Cell(text, style, col.right)
-        return cells
+        known = self._known_of(row.key, row.obj)[0]
+        texts = [_MARKS.get(row.state, " ")]
+        for col in self.columns_spec:
+            text = known.get(col.key)
+            if text is None:
+                text = escaped(col.text(row.obj, now))
+                if not col.timed:
+                    known[col.key] = text
+            texts.append(text)
+        return tuple(texts)
 
     def matches(self, obj: IpcObject) -> bool:
         """Does the filter being typed let ``obj`` through?"""
@@ -387,7 +435,15 @@ class ObjectTable(RowTable):
                     rows.append(Row(key, obj, state))
                 else:
                     gone.append(key)
-            return self.patch(rows, gone, now)
+            try:
+                return self.patch(rows, gone, now)
+            finally:
+                for key in live.touched:
+                    if key not in live.objects and key not in self.objects:
+                        self._known.pop(key, None)
+        for key in [k for k in self._known if k not in live.objects and k not in self.objects
+                    and k not in live.ghosts]:
+            del self._known[key]
         rows = [Row(key, live.objects[key], NEW if key in live.fresh else "")
                 for key in index.listed(view.id)]
         rows += [Row(key, obj, GONE) for key, obj in live.ghosts.items()
@@ -430,7 +486,7 @@ class ObjectTable(RowTable):
                 self._texts.pop(key, None)
                 self._sort_keys.pop(key, None)
             structural = True
-        added: list[tuple[str, dict[str, Any]]] = []
+        added: list[tuple[str, RowCells]] = []
         changed: list[tuple[str, tuple[str, ...], tuple[str, ...] | None, Row]] = []
         resort = False
         for row in rows:
@@ -453,18 +509,17 @@ class ObjectTable(RowTable):
         if widths != self.widths or not self.columns:
             self._build_columns(widths)
             structural = True
-        col_keys = [MARK_COLUMN, *(c.key for c in self.columns_spec)]
-        timed = {c.key for c in self.columns_spec if c.timed}
+        layout = self._layout
+        redrawn: list[tuple[str, RowCells]] = []
         for key, texts, old, row in changed:
-            cells = self._cells(row, texts)
+            cells = RowCells(layout, row.obj, texts, _STYLES.get(row.state, ""))
             if old is None:
                 added.append((key, cells))
                 self._order.append(key)
-                continue
-            restyle = old[0] != texts[0]
-            for column, a, b in zip(col_keys, old, texts, strict=True):
-                if a != b or restyle or column in timed:  # an age cell holds its object
-                    self.set_cell(key, column, cells[column])
+            else:
+                redrawn.append((key, cells))
+        if redrawn:
+            self.replace_rows(redrawn)
         if added:
             self.add_rows_keyed(added)
             structural = resort = True
@@ -483,13 +538,15 @@ class ObjectTable(RowTable):
         """Re-draw the rows on screen if an age in them now reads differently."""
         if not self._timed or not self.row_count:
             return
+        now = self._now.now
         top = max(0, int(self.scroll_y))
         for index in range(top, min(self.row_count, top + self.size.height)):
-            data = self._data.get(self._row_locations.get_key(index))  # type: ignore[arg-type]
-            for column in self._timed:
-                cell = data.get(column) if data else None  # type: ignore[call-overload]
-                if isinstance(cell, TimedCell) and cell.drawn is not None and \
-                        cell.plain() != cell.drawn:
+            cells = self._data.get(self._row_locations.get_key(index))  # type: ignore[arg-type]
+            drawn = cells.drawn if isinstance(cells, RowCells) else None
+            if not drawn or not isinstance(cells, RowCells):
+                continue
+            for col in self._layout.columns:
+                if col.key in drawn and escaped(col.text(cells.obj, now)) != drawn[col.key]:
                     self._update_count += 1
                     self.refresh()
                     return

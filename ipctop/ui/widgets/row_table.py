@@ -16,7 +16,7 @@ pinned; tests/test_ui_big_table.py exercises them through a real app).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -102,7 +102,7 @@ class RowTable(DataTable[Any]):
         self._clear_caches()
         self._rows_changed(layout=True)
 
-    def add_rows_keyed(self, rows: Iterable[tuple[str, dict[str, Any]]]) -> None:
+    def add_rows_keyed(self, rows: Iterable[tuple[str, Mapping[str, Any]]]) -> None:
         """Append rows ``(key, cells by column key)`` at once: one update for all of them."""
         locations = self._row_locations
         index = len(self.rows)
@@ -123,12 +123,17 @@ class RowTable(DataTable[Any]):
             if was_empty and self.columns and self.show_cursor and self.cursor_type != "none":
                 self._highlight_cursor()  # as add_row: a cursor where there was none
 
-    def set_cell(self, key: str, column: str, cell: Any) -> None:
-        """Set a cell, of a column shown or not (update_cell refuses columns not shown)."""
-        if column in self._column_locations:
-            self.update_cell(key, column, cell)
-        else:
-            self._data[key][column] = cell  # type: ignore[index]
+    def replace_rows(self, rows: Iterable[tuple[str, Mapping[str, Any]]]) -> None:
+        """Give rows new cells ``(key, cells by column key)``: one update for all of them."""
+        for key, cells in rows:
+            self._data[key] = cells  # type: ignore[index,assignment]  # RowKey hashes as str
+        self._update_count += 1
+        self.refresh()
+
+    @property
+    def _y_offsets(self) -> list[tuple[RowKey, int]]:
+        """Unused (positions come from the row index); DataTable.clear() clears it."""
+        return []
 
     def remove_rows(self, keys: Iterable[str]) -> int:
         """Remove the rows ``keys`` (absent ones are ignored) with one renumbering of the rest;
