@@ -171,6 +171,27 @@ class RowCells(Mapping[str, Cell]):
         return len(self.layout.index)
 
 
+@dataclass(slots=True)
+class KeptView:
+    """The rows of a view while another one is shown (see ObjectTable.set_view)."""
+
+    columns: tuple[Column, ...]
+    sort: tuple[str | None, bool]
+    layout: Layout
+    data: Any
+    rows: Any
+    locations: Any
+    objects: dict[str, IpcObject]
+    states: dict[str, str]
+    texts: dict[str, tuple[str, ...]]
+    order: list[str]
+    sort_keys: dict[str, tuple[Any, ...]]
+    natural: dict[str, int]
+    synced: tuple[int, str | None, str] | None
+    cursor_row: int
+    scroll_y: float
+
+
 class ObjectTable(RowTable):
     """A DataTable of IPC objects with keyed, minimal updates, sorting and a text filter."""
 
@@ -196,9 +217,12 @@ class ObjectTable(RowTable):
         self._texts: dict[str, tuple[str, ...]] = {}
         """Row key -> the marker and every column's text when the row was built (ages as
         they were then: they count for the natural widths only)."""
-        self._known: dict[str, tuple[IpcObject, dict[str, str], dict[str, tuple[Any, ...]]]] = {}
-        """Row key -> (object, column key -> text, column key -> sort value): what was worked
-        out for the object instance, kept across views (a view shown again costs little)."""
+        self._known: dict[str, tuple[IpcObject, dict[int, str], dict[int, tuple[Any, ...]]]] = {}
+        """Row key -> (object, column -> text, column -> sort value): what was worked out for
+        the object instance, kept across views (a view shown again costs little). Columns are
+        told apart by identity: two views may have columns of the same key that show
+        differently (the Leaks view's ID/NAME, the sockets' QUEUED); a view keeps its own
+        alive."""
         self._layout = Layout((), self.widths, Now())
         self._order: list[str] = []
         """Row keys in the order shown."""
@@ -211,6 +235,8 @@ class ObjectTable(RowTable):
         """Keys of the columns shown that are ages (drawn to ``_now``)."""
         self._synced: tuple[int, str | None, str] | None = None
         """(poll, view layout, filter) the rows show, for ``sync``."""
+        self._kept: dict[str, KeptView] = {}
+        """View layout id -> its rows, kept while another view is shown."""
 
     # -- what is shown -----------------------------------------------------------------------
 
@@ -249,30 +275,72 @@ class ObjectTable(RowTable):
     # -- layout ------------------------------------------------------------------------------
 
     def set_view(self, view_id: str, columns: Sequence[Column]) -> None:
-        """Switch to other columns (the view's own sort comes back): rebuilt on the next
-        ``show``."""
-        if view_id == self._view_id and len(columns) == len(self.columns_spec) and all(
-                a is b for a, b in zip(columns, self.columns_spec, strict=True)):
+        """Switch to other columns (the view's own sort comes back). The rows of the view left
+        are kept aside, and those of a view shown before come back: the next ``sync`` then
+        looks only at what changed since (16,000 rows are not built again at each key). The
+        same view with other columns (the column chooser) is built again."""
+        same_columns = len(columns) == len(self.columns_spec) and all(
+            a is b for a, b in zip(columns, self.columns_spec, strict=True))
+        if view_id == self._view_id and same_columns:
             return  # same view, same columns in the same order (the column chooser reorders)
         if self._view_id is not None:  # a view's layouts ("all", "all+container") share it
             self._sorts[self._view_id.split("+")[0]] = (self.sort_column, self.sort_descending)
+            if view_id != self._view_id:
+                self._kept[self._view_id] = self._keep()
         self._view_id = view_id
         self.columns_spec = tuple(columns)
-        self._layout = Layout(self.columns_spec, self.widths, self._now)
         self.sort_column, self.sort_descending = self._sorts.get(view_id.split("+")[0],
                                                                  (None, False))
-        self._natural = {}
+        kept = self._kept.pop(view_id, None)
+        if kept is not None and kept.sort == (self.sort_column, self.sort_descending) and \
+                len(kept.columns) == len(columns) and all(
+                    a is b for a, b in zip(kept.columns, columns, strict=True)):
+            self._restore(kept)
+        else:
+            self._layout = Layout(self.columns_spec, self.widths, self._now)
+            self._natural = {}
+            self._forget_rows()
+
+    def _keep(self) -> KeptView:
+        return KeptView(self.columns_spec, (self.sort_column, self.sort_descending),
+                        self._layout, self._data, self.rows, self._row_locations,
+                        self.objects, self.states, self._texts, self._order,
+                        self._sort_keys, self._natural, self._synced, self.cursor_row,
+                        self.scroll_y)
+
+    def _restore(self, kept: KeptView) -> None:
         self._forget_rows()
+        self._layout = kept.layout
+        self._data = kept.data
+        self.rows = kept.rows
+        self._row_locations = kept.locations
+        self.objects = kept.objects
+        self.states = kept.states
+        self._texts = kept.texts
+        self._order = kept.order
+        self._sort_keys = kept.sort_keys
+        self._natural = kept.natural
+        self._synced = kept.synced
+        self._rows_changed(layout=True)
+        self._update_dimensions(())  # the height, so the scroll position can come back
+        if self.rows:
+            self.move_cursor(row=min(kept.cursor_row, len(self.rows) - 1), scroll=False)
+            self.scroll_to(y=kept.scroll_y, animate=False, immediate=True)
 
     def _forget_rows(self) -> None:
-        self._synced = None  # the next sync lists every row of the view again
+        """An empty table (new containers: those of a view kept aside stay as they are)."""
+        self._data = {}
+        self.rows = {}
+        self._new_rows = set()
+        self._updated_cells = set()
         self.clear(columns=True)
         self.widths.clear()
-        self._texts.clear()
-        self._order.clear()
-        self._sort_keys.clear()
-        self.objects.clear()
-        self.states.clear()
+        self._texts = {}
+        self._order = []
+        self._sort_keys = {}
+        self.objects = {}
+        self.states = {}
+        self._synced = None
 
     def _room(self) -> int:
         width = self.scrollable_content_region.width or self.size.width or 80
@@ -361,9 +429,9 @@ class ObjectTable(RowTable):
         if col is None:
             return (0,)
         sorts = self._known_of(key, self.objects[key])[1]
-        value = sorts.get(col.key)
+        value = sorts.get(id(col))
         if value is None:
-            value = sorts[col.key] = sort_value(col, self.objects[key])
+            value = sorts[id(col)] = sort_value(col, self.objects[key])
         return (*value, key)
 
     def _apply_sort(self) -> None:
@@ -379,8 +447,8 @@ class ObjectTable(RowTable):
 
     # -- refresh -----------------------------------------------------------------------------
 
-    def _known_of(self, key: str, obj: IpcObject) -> tuple[dict[str, str],
-                                                            dict[str, tuple[Any, ...]]]:
+    def _known_of(self, key: str, obj: IpcObject) -> tuple[dict[int, str],
+                                                            dict[int, tuple[Any, ...]]]:
         entry = self._known.get(key)
         if entry is None or entry[0] is not obj:
             entry = self._known[key] = (obj, {}, {})
@@ -394,11 +462,11 @@ class ObjectTable(RowTable):
         known = self._known_of(row.key, row.obj)[0]
         texts = [_MARKS.get(row.state, " ")]
         for col in self.columns_spec:
-            text = known.get(col.key)
+            text = known.get(id(col))
             if text is None:
                 text = escaped(col.text(row.obj, now))
                 if not col.timed:
-                    known[col.key] = text
+                    known[id(col)] = text
             texts.append(text)
         return tuple(texts)
 
