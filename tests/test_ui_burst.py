@@ -140,3 +140,31 @@ def test_a_flood_from_the_watcher_thread_is_one_burst_and_one_poll() -> None:
             assert app.polls - polls in (1, 2)
 
     run(body)
+
+
+def test_a_poll_of_thousands_of_events_builds_only_the_rows_kept(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """10,000 changes in one poll: the log keeps the newest ``limit`` and builds only those."""
+    added = 0
+    real_add_row = EventLog.add_row
+
+    def counting_add_row(self: EventLog, *cells: Any, **kw: Any) -> Any:
+        nonlocal added
+        added += 1
+        return real_add_row(self, *cells, **kw)
+
+    monkeypatch.setattr(EventLog, "add_row", counting_add_row)
+
+    async def body() -> None:
+        app = LogApp()
+        async with app.run_test(size=(100, 20)):
+            log = app.query_one(EventLog)
+            log.add_events(Event(T0, CREATED, Kind.PIPE, "first") for _ in range(1))
+            log.add_events(Event(T0 + i, CREATED, Kind.PIPE, str(i)) for i in range(10_000))
+            newest = [str(i) for i in range(10_000 - log.limit, 10_000)]
+            assert [ev.id for ev in log.events][-log.limit:] == newest
+            assert log.row_count == len(log.events) <= log.limit + log.slack
+            assert added <= 1 + 2 * log.limit  # the batch's newest, then one rebuild at most
+            assert str(log.get_row_at(log.row_count - 1)[4]) == f"{Kind.PIPE.label} 9999"
+
+    run(body)

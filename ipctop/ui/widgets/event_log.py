@@ -61,8 +61,12 @@ class EventLog(RowTable):
     def add_events(self, events: Iterable[Event]) -> int:
         """Append ``events``; return how many were added."""
         follow = self.row_count == 0 or self.cursor_row >= self.row_count - 1
+        batch = list(events)
+        if len(batch) > self.limit:  # a poll that changed thousands of objects: only the
+            self._seq += len(batch) - self.limit  # newest would be kept, so only they are added
+            batch = batch[-self.limit:]
         added = 0
-        for ev in events:
+        for ev in batch:
             self._add_row(ev, self._seq)
             self.events.append(ev)
             self._seq += 1
