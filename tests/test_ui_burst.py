@@ -50,6 +50,19 @@ def test_feed_keeps_a_bounded_buffer_and_wakes_once_per_drain() -> None:
     assert "many more" in feed.drain(live)[-1].detail  # the kernel's queue overflowed
 
 
+def count_log_rows(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the rows the events log builds (rebuilds included): [count], kept up to date."""
+    built = [0]
+    real_add_row = EventLog.add_row
+
+    def counting_add_row(self: EventLog, *cells: Any, **kw: Any) -> Any:
+        built[0] += 1
+        return real_add_row(self, *cells, **kw)
+
+    monkeypatch.setattr(EventLog, "add_row", counting_add_row)
+    return built
+
+
 class LogApp(App[None]):
     def compose(self) -> ComposeResult:
         yield EventLog(limit=100, id="log")
@@ -57,18 +70,11 @@ class LogApp(App[None]):
 
 def test_events_log_is_bounded_and_trims_in_amortized_constant_rows(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    added = 0
-    real_add_row = EventLog.add_row
-
-    def counting_add_row(self: EventLog, *cells: Any, **kw: Any) -> Any:
-        nonlocal added
-        added += 1
-        return real_add_row(self, *cells, **kw)
+    built = count_log_rows(monkeypatch)
 
     def no_remove_row(self: EventLog, key: Any) -> None:
         raise AssertionError("remove_row re-indexes every row: O(rows) per event")
 
-    monkeypatch.setattr(EventLog, "add_row", counting_add_row)
     monkeypatch.setattr(EventLog, "remove_row", no_remove_row)
 
     async def body() -> None:
@@ -86,7 +92,7 @@ def test_events_log_is_bounded_and_trims_in_amortized_constant_rows(
             assert log.events[-1].id == str(total - 1)
             assert log.cursor_row == log.row_count - 1  # still following the end
             # every row the log ever built, rebuilds included: at most 3 per event
-            assert added <= 3 * total
+            assert built[0] <= 3 * total
             # a row's key still names its event after the rebuilds
             last = log.get_row_at(log.row_count - 1)
             assert str(last[4]) == f"{Kind.PIPE.label} {total - 1}"
@@ -145,15 +151,7 @@ def test_a_flood_from_the_watcher_thread_is_one_burst_and_one_poll() -> None:
 def test_a_poll_of_thousands_of_events_builds_only_the_rows_kept(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """10,000 changes in one poll: the log keeps the newest ``limit`` and builds only those."""
-    added = 0
-    real_add_row = EventLog.add_row
-
-    def counting_add_row(self: EventLog, *cells: Any, **kw: Any) -> Any:
-        nonlocal added
-        added += 1
-        return real_add_row(self, *cells, **kw)
-
-    monkeypatch.setattr(EventLog, "add_row", counting_add_row)
+    built = count_log_rows(monkeypatch)
 
     async def body() -> None:
         app = LogApp()
@@ -164,7 +162,7 @@ def test_a_poll_of_thousands_of_events_builds_only_the_rows_kept(
             newest = [str(i) for i in range(10_000 - log.limit, 10_000)]
             assert [ev.id for ev in log.events][-log.limit:] == newest
             assert log.row_count == len(log.events) <= log.limit + log.slack
-            assert added <= 1 + 2 * log.limit  # the batch's newest, then one rebuild at most
+            assert built[0] <= 1 + 2 * log.limit  # the batch's newest, then one rebuild at most
             assert str(log.get_row_at(log.row_count - 1)[4]) == f"{Kind.PIPE.label} 9999"
 
     run(body)
