@@ -18,10 +18,14 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import importlib
+import importlib.abc
+import importlib.machinery
 import marshal
 import os
 import signal
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ipctop.collect.common import load_libc
@@ -115,6 +119,7 @@ def run_inside(
             fds.append((open_ns(proc, pid, "ipc", expect_ipc), CLONE_NEWIPC))
         if mnt:
             fds.append((open_ns(proc, pid, "mnt", expect_mnt), CLONE_NEWNS))
+            preload()
         rfd, wfd = os.pipe()
         try:
             child = os.fork()
@@ -154,6 +159,8 @@ def _child(wfd: int, rfd: int, fds: list[tuple[int, int]], private_mqueue: bool,
         try:
             for fd, nstype in fds:
                 setns(fd, nstype)
+                if nstype == CLONE_NEWNS:
+                    seal_imports()
             if private_mqueue:
                 private_mqueue_mount()
             out = b"+" + marshal.dumps(body())
@@ -186,6 +193,7 @@ def act_inside(pid: int, body: Callable[[], int], *, proc: str = "/proc") -> int
     fds = [(open_ns(proc, pid, "ipc"), CLONE_NEWIPC)]
     try:
         fds.append((open_ns(proc, pid, "mnt"), CLONE_NEWNS))
+        preload()
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(OSError, ValueError):
                 stream.flush()
@@ -199,6 +207,8 @@ def act_inside(pid: int, body: Callable[[], int], *, proc: str = "/proc") -> int
                 try:
                     for fd, nstype in fds:
                         setns(fd, nstype)
+                        if nstype == CLONE_NEWNS:
+                            seal_imports()
                 except OSError as err:
                     print(f"ipctop: cannot enter the namespaces of process {pid}: "
                           f"{err.strerror}", file=sys.stderr)
@@ -223,3 +233,57 @@ def act_inside(pid: int, body: Callable[[], int], *, proc: str = "/proc") -> int
                 os.kill(child, signal.SIGINT)
     code = os.waitstatus_to_exitcode(status)
     return code if code >= 0 else 128 - code
+
+
+class _NoImports(importlib.abc.MetaPathFinder):
+    """Refuses every import that would read a file (see :func:`seal_imports`)."""
+
+    def find_spec(self, fullname: str, path: Sequence[str] | None = None,
+                  target: object = None) -> None:
+        raise ImportError(f"module {fullname} was not loaded before entering another mount "
+                          "namespace, and is not loaded from that namespace's files")
+
+
+def seal_imports() -> None:
+    """In a helper that entered another mount namespace: load no more modules from files.
+
+    The paths on sys.path now name files in that namespace, which the people in the container
+    control (a ``posix_ipc.py`` planted at the path of ipctop's own site-packages would run as
+    root on the host); built-in and frozen modules are still allowed, they are in the
+    interpreter itself. What the actions need is imported before the fork (:func:`preload`).
+    """
+    keep = (importlib.machinery.BuiltinImporter, importlib.machinery.FrozenImporter)
+    sys.meta_path[:] = [*(f for f in sys.meta_path if f in keep), _NoImports()]
+    sys.path_importer_cache.clear()
+
+
+PRELOAD = ("posix_ipc", "sysv_ipc", "resource", "shutil", "gc", "time",
+           "encodings.latin_1", "encodings.ascii", "encodings.utf_8")
+"""Outside ipctop's own modules, what the actions import lazily."""
+NOT_PRELOADED = ("ipctop.ui", "ipctop.__main__", "ipctop.commands.tui", "ipctop.serve",
+                 "ipctop.metrics", "ipctop.commands.exporter", "ipctop.watch")
+"""ipctop's modules no action inside a namespace runs (the TUI, the exporter, the watch)."""
+
+
+def preload() -> None:
+    """Import what an action may need inside another mount namespace (see seal_imports): every
+    module of ipctop's but the TUI's and the exporter's, and PRELOAD. Once per process."""
+    import pkgutil
+
+    import ipctop
+
+    names: list[str] = []
+    paths = [(list(ipctop.__path__), "ipctop.")]
+    while paths:  # walk_packages would import the packages it skips (the TUI's) to look inside
+        path, prefix = paths.pop()
+        for module in pkgutil.iter_modules(path, prefix):
+            if module.name.startswith(NOT_PRELOADED):
+                continue
+            names.append(module.name)
+            if module.ispkg:
+                paths.append(([os.path.join(p, module.name.rsplit(".", 1)[1]) for p in path],
+                              module.name + "."))
+    for name in (*PRELOAD, *names):
+        if name not in sys.modules:
+            with contextlib.suppress(ImportError):
+                importlib.import_module(name)
