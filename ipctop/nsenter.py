@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import importlib
 import importlib.abc
 import importlib.machinery
@@ -265,6 +266,7 @@ NOT_PRELOADED = ("ipctop.ui", "ipctop.__main__", "ipctop.commands.tui", "ipctop.
 """ipctop's modules no action inside a namespace runs (the TUI, the exporter, the watch)."""
 
 
+@functools.cache
 def preload() -> None:
     """Import what an action may need inside another mount namespace (see seal_imports): every
     module of ipctop's but the TUI's and the exporter's, and PRELOAD. Once per process."""

@@ -11,7 +11,6 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -83,6 +82,5 @@ def test_act_inside_loads_no_module_from_the_containers_files(
             return 7
         return 0
 
-    run: Callable[[], int] = lambda: nsenter.act_inside(pid, body)  # noqa: E731
-    assert run() == 7
+    assert nsenter.act_inside(pid, body) == 7
     assert not Path(f"/proc/{pid}/root{marker}").exists()
