@@ -107,6 +107,30 @@ class Tag:
         return f"/ipctop5-0x{self.hex6}{self.n:02x}-{what}"
 
 
+def _named_by_me() -> set[str]:
+    """The /dev/shm and /dev/mqueue entries whose name ``unique_name()`` made in this process."""
+    mark = f"ipctop-test-{os.getpid()}-"
+    found: set[str] = set()
+    for where in ("/dev/shm", "/dev/mqueue"):
+        with contextlib.suppress(OSError):
+            found |= {f"{where}/{n}" for n in os.listdir(where) if mark in n}
+    return found
+
+
+@pytest.fixture(autouse=True)
+def _nothing_left_behind(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail the test that leaves a POSIX object it named behind (and remove it): leftovers pile
+    up over runs as leaks that other tests and every ``ipctop leaks`` then see."""
+    before = _named_by_me()
+    yield
+    left = sorted(_named_by_me() - before)
+    for path in left:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+    if left:
+        pytest.fail(f"{request.node.nodeid} left behind {', '.join(left)}", pytrace=False)
+
+
 @pytest.fixture
 def tag(cleanup: Cleanup) -> Tag:
     """A fresh :class:`Tag` whose objects are removed at teardown."""

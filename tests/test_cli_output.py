@@ -258,6 +258,8 @@ def test_every_table_fits_80_columns_and_is_whole_when_piped(
     shm = on_terminal(["snapshot", "--kind", "sysv-shm"], columns=80)
     header = next(line.split() for line in shm.splitlines() if line.split()[:1] == ["ID"])
     row = next(line.split() for line in shm.splitlines() if line.split()[:1] == [shmid])
+    if header[1] == "CONTAINER":  # another test's namespace is up: our row says "-" there
+        del header[1], row[1]
     assert header[:2] == ["ID", "KEY"] and header[-1] == "LEAK" and row[1] == key
     assert "CREATOR" not in header and set(header) < set(DEFAULTS.split(",")) | {"CONTAINER"}
     # COLUMNS wins over the terminal's own size, as for util-linux (a pty 200 wide here).
