@@ -292,7 +292,13 @@ async def shoot(out: Path, size: tuple[int, int]) -> list[str]:
             await settle(pilot)
             save("process")
             await pilot.press("escape", "escape")
-        await pilot.press("l")
+        await pilot.press("f5")  # every process with its IPC, as a tree
+        await settle(pilot, polls=1)
+        save("processes")
+        await pilot.press("escape", "f2")  # the column chooser of the All view
+        await settle(pilot)
+        save("columns")
+        await pilot.press("escape", "l")
         await settle(pilot, polls=1)
         save("events")
     return saved
