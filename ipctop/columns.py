@@ -39,6 +39,9 @@ class Column:
     priority: int | None = None
     """How soon the command line's tables hide the column when cutting is not enough to fit
     the terminal (0: never); None: the TUI's priority for its key (ipctop.ui.column_fit)."""
+    min_width: int = 0
+    """Free text cut shorter than this says nothing (a reason cut to "no proc…"): the table
+    hides less important columns rather than cut it below this."""
 
     @property
     def name(self) -> str:

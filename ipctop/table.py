@@ -71,6 +71,8 @@ class Header:
     trunc: bool = False
     priority: int = 0
     """0: never hidden; the higher, the sooner hidden when the table does not fit (Style.hide)."""
+    min_width: int = 0
+    """A ``trunc`` column is not cut below this (nor below MIN_TRUNC_WIDTH or its header)."""
 
 
 def cell_width(text: str) -> int:
@@ -119,7 +121,7 @@ def _fit(widths: list[int], headers: Sequence[Header], limit: int) -> list[int]:
     each is at its minimum (then the line is left longer: identifiers are never cut)."""
     widths = list(widths)
     excess = _line_width(widths) - limit
-    floor = [max(MIN_TRUNC_WIDTH, cell_width(h.name)) if h.trunc else w
+    floor = [min(w, max(MIN_TRUNC_WIDTH, cell_width(h.name), h.min_width)) if h.trunc else w
              for h, w in zip(headers, widths, strict=True)]
     while excess > 0:
         candidates = [i for i, h in enumerate(headers) if h.trunc and widths[i] > floor[i]]
@@ -193,7 +195,7 @@ def priority(column: Column) -> int:
 def render(columns: Sequence[Column], objects: Iterable[IpcObject], now: float,
            style: Style = Style()) -> str:
     """A table of ``objects``, one row each, in ``columns``."""
-    headers = [Header(c.name, c.right, c.trunc, priority(c)) for c in columns]
+    headers = [Header(c.name, c.right, c.trunc, priority(c), c.min_width) for c in columns]
     return render_cells(headers, ([cell(c, o, now, style) for c in columns] for o in objects),
                         style)
 

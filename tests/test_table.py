@@ -162,6 +162,32 @@ def test_columns_hide_by_priority_when_cutting_is_not_enough() -> None:
     assert "12/a,13/b,14/c" in render_cells(PRIORITIZED, [ROW], Style(width=76, hide=True))
 
 
+def test_free_text_with_a_minimum_hides_columns_rather_than_say_nothing() -> None:
+    """A reason cut to "no proc…" tells nothing: below its min_width, less important columns
+    go first; above it, it is cut as any free text."""
+    reason = "no process attached and its creator 24093 is gone; last detached 5h ago"
+    heads = [Header("ID"), Header("OWNER", priority=3), Header("AGE", priority=2),
+             Header("REASON", trunc=True, min_width=24)]
+    row = ["1409068", "root", "5h", reason]
+
+    def fitted(width: int) -> list[str]:
+        return render_cells(heads, [row], Style(width=width, hide=True)).splitlines()
+
+    whole = cell_width(fitted(200)[1])
+    assert fitted(whole - 10)[0].split() == ["ID", "OWNER", "AGE", "REASON"]  # cut, all there
+    narrow = fitted(40)
+    assert narrow[0].split() == ["ID", "AGE", "REASON"]  # OWNER gave its room to REASON
+    assert cell_width(narrow[1]) <= 40 and narrow[1].endswith("…")
+    assert len(narrow[1].split("5h", 1)[1].strip()) >= 24
+    # Without the minimum the same width cuts REASON to its floor and keeps OWNER.
+    bare = [*heads[:3], Header("REASON", trunc=True)]
+    assert render_cells(bare, [row], Style(width=40, hide=True)).split()[:4] == \
+        ["ID", "OWNER", "AGE", "REASON"]
+    # A text shorter than the minimum is never padded to it.
+    assert render_cells(heads, [[*row[:3], "gone"]], Style(width=40, hide=True)) \
+        .splitlines()[1].endswith("gone")
+
+
 def test_columns_chosen_with_o_are_never_hidden() -> None:
     """Style.hide is off with -o: cut, never hidden (the line runs over when it must)."""
     text = render_cells(PRIORITIZED, [ROW], Style(width=50))

@@ -56,7 +56,8 @@ COLUMNS: tuple[Column, ...] = (
            help="bytes of memory removing it frees (a SysV segment never touched holds none)"),
     Column("age", "AGE", since, lambda v, now: human_age(v, now), right=True, timed=True,
            help="time since it was last used or changed (what --min-age measures)"),
-    Column("reason", "REASON", _leak(lambda v: v.reason), trunc=True, help="why, one sentence"),
+    Column("reason", "REASON", _leak(lambda v: v.reason), trunc=True, min_width=24,
+           help="why, one sentence"),
 )
 """The table's columns by default."""
 
@@ -66,7 +67,7 @@ EXTRA_COLUMNS: tuple[Column, ...] = (
     Column("removable", "REMOVABLE", lambda o: "yes" if is_removable(o) else "no",
            help="whether --clean removes it (leaks of the SysV and POSIX kinds)"),
     Column("evidence", "EVIDENCE", _leak(lambda v: "; ".join(v.evidence)), trunc=True,
-           help="the facts behind the verdict"),
+           min_width=24, help="the facts behind the verdict"),
 )
 """Columns ``-o`` also takes."""
 
