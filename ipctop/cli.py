@@ -150,7 +150,9 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
                         help="TUI refresh interval (default 2)")
     parser.add_argument("--filter", default="", metavar="TEXT",
                         help="TUI: start with this filter applied")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    # prog given: argparse would otherwise format a usage line to find it (and import shutil).
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser,
+                                prog=parser.prog)
     modules = command_modules(argv) if argv is not None else _all_modules()
     for name in modules:
         importlib.import_module(name).register(sub)

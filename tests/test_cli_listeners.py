@@ -20,7 +20,8 @@ from conftest import unique_name
 
 from ipctop.columns import SENDQ, SOCKET_QUEUED, listening
 from ipctop.kinds import InetSocket, UnixSocket
-from ipctop.table import Style, render
+from ipctop.output_options import Style
+from ipctop.table import render
 from ipctop.ui.widgets.detail_pane import field_text
 
 BACKLOG = 5

@@ -43,3 +43,20 @@ def test_cli_help_does_not_import_textual() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_snapshot_json_imports_no_renderer() -> None:
+    """`ipctop snapshot --json` is timed against lsof: it parses and checks its options without
+    importing the table renderer and its columns, and still prints the whole document."""
+    code = (
+        "import contextlib, io, json, sys\n"
+        "from ipctop.cli import main\n"
+        "out = io.StringIO()\n"
+        "with contextlib.redirect_stdout(out):\n"
+        "    status = main(['snapshot', '--json', '--kind', 'sysv-shm'])\n"
+        "doc = json.loads(out.getvalue())\n"
+        "print(status, doc['schema'], sorted(m for m in sys.modules if m in "
+        "('ipctop.table', 'ipctop.columns', 'textual')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().split(maxsplit=2) == ["0", "ipctop.snapshot/1", "[]"], out.stdout

@@ -11,16 +11,8 @@ from ipctop.columns import CTIME, all_columns, cli_columns
 from ipctop.errors import UsageError
 from ipctop.kinds import SysvShm
 from ipctop.model import Kind
-from ipctop.table import (
-    Header,
-    Style,
-    add_output_options,
-    cell_width,
-    render,
-    render_cells,
-    select_columns,
-    style_from_args,
-)
+from ipctop.output_options import Style, add_output_options, style_from_args
+from ipctop.table import Header, cell_width, render, render_cells, select_columns
 
 HEADERS = [Header("ID", right=True), Header("NAME"), Header("COMMAND", trunc=True),
            Header("USERS", trunc=True)]

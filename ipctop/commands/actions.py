@@ -20,7 +20,7 @@ from typing import Any
 from ipctop.actions.common import ACTION_KINDS, QUEUE_KINDS, READ_KINDS, SEM_KINDS, SHM_KINDS
 from ipctop.errors import EXIT_NOTHING, EXIT_OK, UsageError
 from ipctop.model import Kind, kind_words, parse_kind
-from ipctop.table import add_output_options
+from ipctop.output_options import add_output_options
 
 _SYSV = (Kind.SYSV_SHM, Kind.SYSV_MSG, Kind.SYSV_SEM)
 _POSIX = (Kind.POSIX_SHM, Kind.POSIX_MQ, Kind.POSIX_SEM)
@@ -324,7 +324,8 @@ def _message_table(args: argparse.Namespace) -> Callable[[Sequence[Any]], str] |
     """How to print the messages as a table when a table option asks (-o, --raw,
     --noheadings), else None (one line per message, the default). Bad options fail here,
     before anything is taken off the queue."""
-    from ipctop.table import Header, check_spec, render_cells, select_names, style_from_args
+    from ipctop.output_options import check_spec, style_from_args
+    from ipctop.table import Header, render_cells, select_names
 
     style = style_from_args(args)
     if args.json or (args.output is None and style.headings and not style.raw):
@@ -352,7 +353,7 @@ def _message_column_list(kind: Kind) -> str:
 
 def run_recv(args: argparse.Namespace) -> int:
     from ipctop import actions
-    from ipctop.table import wants_column_list
+    from ipctop.output_options import wants_column_list
 
     if wants_column_list(args):
         sys.stdout.write(_message_column_list(args.kind))
@@ -399,7 +400,7 @@ def run_read(args: argparse.Namespace) -> int:
     from ipctop import actions
     from ipctop.fmt import human_bytes
     from ipctop.hexdump import dump_lines
-    from ipctop.table import stdout_is_terminal
+    from ipctop.output_options import stdout_is_terminal
 
     terminal = stdout_is_terminal()
     if args.raw and terminal:

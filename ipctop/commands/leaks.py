@@ -34,7 +34,7 @@ from ipctop.leaks import ident, is_removable, since
 from ipctop.model import IpcObject, Kind, Snapshot
 
 if TYPE_CHECKING:
-    from ipctop.table import Style
+    from ipctop.output_options import Style
 
 _STATUS_TEXT = {"leak": "LEAK", "pending_removal": "pending", "unknown": "unknown"}
 
@@ -73,7 +73,7 @@ EXTRA_COLUMNS: tuple[Column, ...] = (
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
-    from ipctop.table import add_output_options
+    from ipctop.output_options import add_output_options
 
     p = sub.add_parser(
         "leaks",
@@ -105,13 +105,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 def run(args: argparse.Namespace) -> int:
     from ipctop.fmt import parse_duration
     from ipctop.leaks import ignore_unreadable_default
-    from ipctop.table import (
-        check_spec,
-        column_list,
-        select_columns,
-        style_from_args,
-        wants_column_list,
-    )
+    from ipctop.output_options import check_spec, style_from_args, wants_column_list
+    from ipctop.table import column_list, select_columns
 
     if wants_column_list(args):
         sys.stdout.write(column_list((*COLUMNS, *EXTRA_COLUMNS), COLUMNS)
@@ -142,7 +137,7 @@ class Leaks:
     def __init__(self, filter_text: str | None, min_age: float | None, ignore_unreadable: bool,
                  *, as_json: bool, show_unknown: bool = False, style: Style | None = None,
                  columns: list[Column] | None = None) -> None:
-        from ipctop.table import Style
+        from ipctop.output_options import Style
 
         self.style = Style() if style is None else style
         self.columns = list(COLUMNS) if columns is None else columns

@@ -13,11 +13,11 @@ from ipctop.errors import EXIT_OK, UsageError
 from ipctop.model import Kind, Snapshot, kind_words, parse_kind
 
 if TYPE_CHECKING:
-    from ipctop.table import Style
+    from ipctop.output_options import Style
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
-    from ipctop.table import add_output_options
+    from ipctop.output_options import add_output_options
 
     p = sub.add_parser(
         "snapshot",
@@ -49,15 +49,17 @@ def parse_kinds(values: list[str]) -> set[Kind] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ipctop.table import check_spec, style_from_args, wants_column_list
+    from ipctop.output_options import check_spec, style_from_args, wants_column_list
 
     kinds = parse_kinds(args.kind)
     if wants_column_list(args):
         sys.stdout.write(list_columns(kinds))
         return EXIT_OK
-    style = style_from_args(args)
+    style = style_from_args(args)  # --json with -o is refused here: it takes no columns
     check_spec(args.output)
-    columns = choose_columns(args.output, kinds)  # bad -o fails before the scan
+    # Bad -o fails before the scan; --json draws no table, so it never imports the renderer
+    # and its columns (a tenth of its run).
+    columns = {} if args.json else choose_columns(args.output, kinds)
 
     from ipctop.collect.scan_split import scan_workers
     from ipctop.snapshot import take
@@ -164,7 +166,8 @@ def render_tables(snap: Snapshot, kinds: set[Kind] | None = None, now: float | N
     pending signals (unless -o chose columns) and the notes; with --noheadings or --raw only the
     rows of the object tables (with --raw, each kind's header line first), for scripts."""
     from ipctop.columns import cli_columns, with_container
-    from ipctop.table import Header, Style, render, render_cells
+    from ipctop.output_options import Style
+    from ipctop.table import Header, render, render_cells
 
     style = Style() if style is None else style
     now = time.time() if now is None else now
