@@ -338,9 +338,9 @@ def test_sysv_receive_waits_for_a_message_sent_later(made: Make) -> None:
 def test_sysv_full_queue_fails_without_sending(made: Make) -> None:
     q = made(Kind.SYSV_MSG)
     limit = actions.kernel_limit("msgmax") or 8192
-    qbytes = actions.sysv._msq_stat(int(q), q).qbytes
+    qbytes = actions.sysv.msq_stat(int(q), q).qbytes
     chunk = b"f" * min(limit, qbytes)
-    while actions.sysv._msq_stat(int(q), q).cbytes + len(chunk) <= qbytes:
+    while actions.sysv.msq_stat(int(q), q).cbytes + len(chunk) <= qbytes:
         actions.send(Kind.SYSV_MSG, q, chunk)
     before = msg_count(q)
     with pytest.raises(IpcError, match="is full") as err:
