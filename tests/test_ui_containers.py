@@ -69,6 +69,25 @@ async def test_container_column_only_while_containers_are_listed() -> None:
         assert all(c.key != "container" for c in app.table.columns_spec)
 
 
+@sync
+async def test_a_namespace_nothing_names_is_filtered_by_its_column_text() -> None:
+    """No container name (a bare `unshare --ipc`): the CONTAINER column says "ns INODE", and
+    that is what the filter and the palette's entry match."""
+    fake = FakeCollector(auto=False)
+    fake.add(SysvShm(id="32768", key="0x0052e2c1", mode="0600", size=8192, ctime=T0 - 60,
+                     nattch=0, cpid=900, lpid=900, owner="root", uid=0, ipc_ns=NS,
+                     container=None, ns_pid=900))
+    app = make_app(fake)
+    async with running(app, size=(160, 48)) as pilot:
+        await poll(pilot)
+        inside = f"sysv_shm:32768@{NS}"
+        names = [c.title for c in palette_commands(app)]
+        assert f"Filter: container ns {NS}" in names
+        app.set_filter(f"ns {NS}")
+        await pilot.pause()
+        assert app.table.row_count == 1 and app.table.current_key == inside
+
+
 def test_fake_objects_are_what_take_would_give() -> None:
     """The fake's foreign object has the identity the real one has (tests/test_namespaces.py)."""
     fake = FakeCollector(auto=False)

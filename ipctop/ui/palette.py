@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 
 from textual.app import SystemCommand
 
+from ipctop.columns import CONTAINER
 from ipctop.ui.host import Host
 
 
@@ -31,7 +32,9 @@ def palette_commands(app: Host) -> Iterator[SystemCommand]:
     def only(name: str) -> Callable[[], None]:
         return lambda: app.set_filter(name)
 
-    containers = sorted({o.container for o in app.snapshot.objects if o.container}) \
+    # As the CONTAINER column spells them: a name, or "ns INODE" where nothing names one.
+    containers = sorted({where for o in app.snapshot.objects
+                         if (where := CONTAINER.get(o)) is not None}) \
         if app.snapshot is not None else []
     for name in containers:
         yield SystemCommand(f"Filter: container {name}", "Show only this container's objects "

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ipctop.columns import Column, columns_for
+from ipctop.columns import CONTAINER, Column, columns_for
 from ipctop.display import shown as escaped
 from ipctop.model import IpcObject
 from ipctop.snapshot import natural_key
@@ -51,10 +51,11 @@ def descending_first(col: Column) -> bool:
 def haystack_text(obj: IpcObject) -> str:
     """What the filter searches in an object, the same in every view (so a tab's count is the
     rows its table shows): the texts of the overview's and of its kind's columns (not the ages,
-    which move), its ids, its users, its leak reason; lowercase."""
+    which move), its ids, its users, its leak reason, its CONTAINER text (a name, or "ns INODE"
+    for a namespace nothing names); lowercase."""
     texts = [escaped(col.text(obj, 0.0))
              for col in (*columns_for(None), *columns_for(obj.kind)) if not col.timed]
-    texts += [obj.kind.label, obj.id, obj.name or "", obj.key or "", obj.container or "",
+    texts += [obj.kind.label, obj.id, obj.name or "", obj.key or "", CONTAINER.get(obj) or "",
               *(u.comm for u in obj.users), *(str(u.pid) for u in obj.users),
               obj.leak.reason if obj.leak else ""]
     return " ".join(texts).lower()
