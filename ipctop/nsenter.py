@@ -11,6 +11,14 @@ A mount of the mqueue filesystem lists the queues of the IPC namespace of whoeve
 helper that needs a namespace's queues can make its own: ``private_mqueue`` unshares the mount
 namespace (the mount is seen by the helper alone and disappears with it) and mounts one.
 
+A helper that enters another mount namespace sees that namespace's files, which the people in
+the container control: from then on it loads no module from files (:func:`seal_imports`), so a
+module planted at ipctop's own path inside a container is never run as root on the host. What an
+action needs is imported before the fork (:func:`preload`).
+
+:class:`Inside` is where the TUI acts on an object of another namespace: the namespaces to enter,
+and a member process to enter them through, found again if the one seen last has exited.
+
 No Textual, no printing. Failures are :class:`IpcError` with one line fit for a user.
 """
 
@@ -26,12 +34,14 @@ import marshal
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ipctop.collect.common import load_libc
 from ipctop.collect.procfs import drain
 from ipctop.errors import IpcError
+from ipctop.model import IpcObject, Kind
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWIPC = 0x08000000
@@ -48,6 +58,10 @@ _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctype
 
 class NsError(IpcError):
     """A namespace could not be entered, or the helper inside it failed."""
+
+
+class NsGone(NsError):
+    """The process named is gone, or no longer in the namespace expected: nothing was run."""
 
 
 def _check(ret: int, what: str) -> None:
@@ -85,13 +99,13 @@ def open_ns(proc: str, pid: int, kind: str, expect: int | None = None) -> int:
     try:
         fd = os.open(f"{proc}/{pid}/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
-        raise NsError(f"no process {pid}") from None
+        raise NsGone(f"no process {pid}") from None
     except OSError as err:
         raise NsError(f"cannot open the {kind} namespace of process {pid}: "
                       f"{err.strerror}") from None
     if expect is not None and os.fstat(fd).st_ino != expect:
         os.close(fd)
-        raise NsError(f"process {pid} is no longer in {kind} namespace {expect}")
+        raise NsGone(f"process {pid} is no longer in {kind} namespace {expect}")
     return fd
 
 
@@ -236,6 +250,9 @@ def act_inside(pid: int, body: Callable[[], int], *, proc: str = "/proc") -> int
     return code if code >= 0 else 128 - code
 
 
+# --------------------------------------------------------------------------- imports inside
+
+
 class _NoImports(importlib.abc.MetaPathFinder):
     """Refuses every import that would read a file (see :func:`seal_imports`)."""
 
@@ -289,3 +306,95 @@ def preload() -> None:
         if name not in sys.modules:
             with contextlib.suppress(ImportError):
                 importlib.import_module(name)
+
+
+# --------------------------------------------------------------------------- acting inside
+
+
+def ns_inodes(proc: str, pid: int) -> tuple[int | None, int | None]:
+    """The (ipc, mnt) namespace inodes of process ``pid``; None where they cannot be read."""
+    out: list[int | None] = []
+    for kind in ("ipc", "mnt"):
+        try:
+            out.append(os.stat(f"{proc}/{pid}/ns/{kind}").st_ino)
+        except OSError:
+            out.append(None)
+    return out[0], out[1]
+
+
+@dataclass(frozen=True)
+class Inside:
+    """Namespaces the TUI acts in for an object that is not in ipctop's own: the IPC one
+    (``ipc``) and/or the mount one (``mnt``), entered through a member process.
+
+    ``pid`` is the member seen last (the object's ``ns_pid``); when it has exited or moved,
+    another process in the same namespaces is found in /proc. Every entry re-checks that the
+    process is still in them (a reused pid is refused), so nothing runs anywhere else.
+    """
+
+    pid: int
+    ipc: int | None
+    """IPC namespace inode to enter; None: stay in ipctop's own."""
+    mnt: int | None
+    """Mount namespace inode to enter; None: stay in ipctop's own."""
+    label: str
+    """How forms and messages name it: the container, or "ns INODE" as the CONTAINER column."""
+    mqueue: bool = False
+    """Mount this IPC namespace's mqueue filesystem privately in the helper (POSIX queues: the
+    /dev/mqueue of ipctop's own mount namespace lists ipctop's own queues)."""
+
+    @classmethod
+    def of(cls, obj: IpcObject) -> Inside | None:
+        """Where actions on ``obj`` run: None for ipctop's own namespaces."""
+        if obj.ns_pid is None:
+            return None
+        whole = cls(obj.ns_pid, obj.ipc_ns, obj.mnt_ns, obj.container or f"ns {obj.where}")
+        return whole.for_kind(obj.kind)
+
+    def for_kind(self, kind: Kind) -> Inside | None:
+        """The namespaces an action on ``kind`` needs (None: none of them, act here).
+
+        SysV objects and POSIX queues live in the IPC namespace alone: the helper stays in
+        ipctop's own mount namespace, so it reads ipctop's /proc and never the container's
+        files (/proc/sysvipc shows the reader's IPC namespace). Files (/dev/shm, FIFOs) live in
+        the mount namespace alone.
+        """
+        in_ipc = kind in (Kind.SYSV_SHM, Kind.SYSV_MSG, Kind.SYSV_SEM, Kind.POSIX_MQ)
+        kept = replace(self, ipc=self.ipc if in_ipc else None,
+                       mnt=None if in_ipc else self.mnt, mqueue=kind is Kind.POSIX_MQ)
+        return kept if kept.ipc is not None or kept.mnt is not None else None
+
+    def members(self, proc: str = "/proc") -> Iterator[int]:
+        """Processes to enter through: ``pid`` first, then every process in /proc that is in
+        all the namespaces to enter (as read now; run() checks again on the open fds)."""
+        yield self.pid
+        try:
+            names = os.listdir(proc)
+        except OSError:
+            return
+        for entry in names:
+            if not entry.isdigit() or int(entry) == self.pid:
+                continue
+            ipc, mnt = ns_inodes(proc, int(entry))
+            if (self.ipc is None or ipc == self.ipc) and (self.mnt is None or mnt == self.mnt):
+                yield int(entry)
+
+    def run(self, body: Callable[[], Any], *, proc: str = "/proc") -> Any:
+        """``body()`` in a forked helper inside these namespaces (see :func:`run_inside`); its
+        result must be plain data (marshal). An IpcError of ``body`` comes back as NsError
+        with the same message."""
+        if self.mnt is not None:
+            preload()
+        for pid in self.members(proc):
+            try:
+                return run_inside(pid, body, ipc=self.ipc is not None, mnt=self.mnt is not None,
+                                  private_mqueue=self.mqueue, proc=proc,
+                                  expect_ipc=self.ipc, expect_mnt=self.mnt)
+            except NsGone:
+                continue
+        raise NsError(f"no process is left in {self.label}: nothing done")
+
+
+def run_where(where: Inside | None, body: Callable[[], Any]) -> Any:
+    """``body()`` here (``where`` None) or in a helper inside ``where``: the same plain data."""
+    return body() if where is None else where.run(body)

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, Protocol, cast
+from dataclasses import replace
+from typing import Any, ClassVar, Protocol, TypeVar, cast
 
 from textual.app import App
 from textual.binding import Binding, BindingType
 
-from ipctop import actions
+from ipctop import actions, nsenter
 from ipctop.actions import Message
 from ipctop.errors import IpcError
 from ipctop.model import IpcObject, Kind, Snapshot, User
@@ -38,20 +39,59 @@ class _Host(Protocol):
     def request_poll(self) -> None: ...
 
 
-_COMMANDS = {"Send": "send", "Receive": "recv", "Attach": "read", "Edit semaphore": "sem"}
-"""The command line that does what a TUI action does, for an object in another namespace."""
-
-
 def inside(obj: IpcObject, job: Callable[[], object]) -> object:
     """``job()`` run where ``obj`` lives: here for ipctop's own namespaces, else in a helper
-    inside the IPC and mount namespaces of its member process (refused, as an NsError, when
-    that process is no longer in them). ``job`` returns plain data."""
-    if obj.ns_pid is None:
-        return job()
-    from ipctop import nsenter
+    inside its namespaces (see :class:`ipctop.nsenter.Inside`: through a member process, checked
+    to be still in them). ``job`` returns plain data."""
+    return nsenter.run_where(nsenter.Inside.of(obj), job)
 
-    return nsenter.run_inside(obj.ns_pid, job, ipc=True, mnt=True, expect_ipc=obj.ipc_ns,
-                              expect_mnt=obj.mnt_ns)
+
+def offer_for_create(snap: Snapshot | None, filter_text: str,
+                     obj: IpcObject | None) -> nsenter.Inside | None:
+    """The container (other namespaces) the New form offers to create in: the one the view is
+    filtered to (the filter names exactly one, as the CONTAINER column spells it), else the one
+    of the object under the cursor; None: the host."""
+    if snap is None:
+        return None
+    wanted = filter_text.strip().lower()
+    labels = {label for label in _foreign(snap)} if wanted else set()
+    named = {label for label in labels if wanted in label.lower()}
+    if len(named) == 1:
+        return _foreign(snap)[named.pop()]
+    if obj is not None and obj.ns_pid is not None:
+        label = obj.container or f"ns {obj.where}"
+        return _foreign(snap).get(label) or nsenter.Inside(
+            obj.ns_pid, obj.ipc_ns, obj.mnt_ns, label)
+    return None
+
+
+def _foreign(snap: Snapshot) -> dict[str, nsenter.Inside]:
+    """label -> its namespaces, for every namespace of another container ipctop read. One
+    container's IPC and mount namespaces go together; so do those of a member process when no
+    container name joins them."""
+    records = [n for n in snap.namespaces if not n.own and n.read]
+    by_inode = {(n.type, n.inode): n for n in records}
+    out: dict[str, nsenter.Inside] = {}
+    for n in records:
+        label = n.container or f"ns {n.inode}"
+        have = out.get(label) or nsenter.Inside(n.pid, None, None, label)
+        ipc, mnt = (n.inode, have.mnt) if n.type == "ipc" else (have.ipc, n.inode)
+        if n.container is None:  # the member's other namespace, if it is a foreign one too
+            now_ipc, now_mnt = nsenter.ns_inodes("/proc", n.pid)
+            if n.type == "ipc" and ("mnt", now_mnt) in by_inode:
+                mnt = now_mnt
+            if n.type == "mnt" and ("ipc", now_ipc) in by_inode:
+                ipc = now_ipc
+        out[label] = replace(have, ipc=ipc, mnt=mnt)
+    return out
+
+
+_S = TypeVar("_S", str, None)
+
+
+def _at(text: _S, where: nsenter.Inside | None) -> _S:
+    """A result line, saying where it happened when that is not ipctop's own namespaces."""
+    return text if text is None or where is None else f"{text} (inside {where.label})"
 
 
 def users_lines(users: Sequence[User]) -> list[str]:
@@ -149,15 +189,6 @@ class ObjectActions:
             self._ui.notify(f"{verb} works on {names}, not on a {actions.kind_name(obj.kind)}.",
                             title=verb, severity="warning")
             return None
-        if obj.ns_pid is not None and verb != "Remove":
-            # Only removal is taken into the object's namespaces from here so far; the others
-            # would act on ipctop's own object of the same id or name.
-            self._ui.notify(
-                f"{actions.object_name(obj.kind, obj.id)} is in another namespace"
-                f"{f' ({obj.container})' if obj.container else ''}: use `ipctop "
-                f"{_COMMANDS.get(verb, 'rm')} ... --ns {obj.ns_pid}`.",
-                title=verb, severity="warning")
-            return None
         return obj
 
     def _done(self, title: str, result: str | None) -> None:
@@ -202,10 +233,15 @@ class ObjectActions:
         kind = getattr(view, "kind", None)
         snap = self._host.snapshot
         form = CreateForm(kind if isinstance(kind, Kind) else None, snap.limits if snap else None)
+        filter_text = getattr(getattr(self, "table", None), "filter_text", "")
+        form.offer = offer_for_create(snap, filter_text if isinstance(filter_text, str) else "",
+                                      self._host.selected_object)
 
         def created(result: str | None) -> None:
-            if form.created is not None and form.created[0] is Kind.FIFO:
-                self.remember_fifo(form.created[1])  # found only through open fds otherwise
+            made = form.created
+            if made is not None and made[0] is Kind.FIFO and form.created_in is None:
+                # found only through open fds otherwise; a container's path means nothing here
+                self.remember_fifo(made[1])
             self._done("New", result)
 
         self._ui.push_screen(form, created)
@@ -222,7 +258,9 @@ class ObjectActions:
 
         obj = self._target(actions.QUEUE_KINDS, "Send")
         if obj is not None:
-            self._ui.push_screen(SendForm(obj), lambda result: self._done("Send", result))
+            form = SendForm(obj)
+            form.where = where = nsenter.Inside.of(obj)
+            self._ui.push_screen(form, lambda result: self._done("Send", _at(result, where)))
 
     def action_receive_message(self) -> None:
         from ipctop.ui.screens.recv_form import RecvForm
@@ -237,12 +275,14 @@ class ObjectActions:
                 return
             self._show_messages(target, messages)
 
-        self._ui.push_screen(RecvForm(obj), received)
+        form = RecvForm(obj)
+        form.where = nsenter.Inside.of(obj)
+        self._ui.push_screen(form, received)
 
     def _show_messages(self, obj: IpcObject, messages: list[Message]) -> None:
         from ipctop.ui.screens.received import ReceivedScreen
 
-        name = actions.object_name(obj.kind, obj.id)
+        name = _at(actions.object_name(obj.kind, obj.id), nsenter.Inside.of(obj))
         if not messages:
             self._ui.notify(f"nothing to receive from {name}", title="Receive",
                             severity="warning")
@@ -257,14 +297,16 @@ class ObjectActions:
 
         obj = self._target(actions.SHM_KINDS, "Attach")
         if obj is not None:
-            self._ui.push_screen(AttachScreen(obj.kind, obj.id))
+            self._ui.push_screen(AttachScreen(obj.kind, obj.id, where=nsenter.Inside.of(obj)))
 
     def action_edit_semaphore(self) -> None:
         from ipctop.ui.screens.sem_edit import SemEditForm
 
         obj = self._target(actions.SEM_KINDS, "Edit semaphore")
         if obj is not None:
-            self._ui.push_screen(SemEditForm(obj), lambda result: self._done("Semaphore", result))
+            form = SemEditForm(obj)
+            form.where = where = nsenter.Inside.of(obj)
+            self._ui.push_screen(form, lambda result: self._done("Semaphore", _at(result, where)))
 
     def action_remove_object(self) -> None:
         obj = self._target(actions.ACTION_KINDS, "Remove")
@@ -292,7 +334,10 @@ class ObjectActions:
         from ipctop.ui.screens.confirm import ConfirmScreen
 
         name = actions.object_name(obj.kind, obj.id)
+        where = nsenter.Inside.of(obj)
         details = [*users_lines(obj.users), "", f"Consequence: {consequence}."]
+        if where is not None:
+            details.append(f"Inside {where.label} (entered through process {where.pid}).")
         # A SysV segment with attachers is only marked: a choice of its own, said as such.
         attached = obj.kind is Kind.SYSV_SHM and bool(getattr(obj, "nattch", 0))
         question = (f"Remove {name} while attached? It is only marked, and destroyed when the "
@@ -300,8 +345,8 @@ class ObjectActions:
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self._in_thread("Remove", lambda: str(inside(obj, lambda: actions.remove(
-                    obj.kind, obj.id, holders=len(obj.pids), force_attached=attached))))
+                self._in_thread("Remove", lambda: _at(str(inside(obj, lambda: actions.remove(
+                    obj.kind, obj.id, holders=len(obj.pids), force_attached=attached))), where))
             else:
                 self._ui.notify(f"kept {name}", title="Remove")
 

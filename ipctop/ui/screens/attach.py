@@ -7,6 +7,10 @@ The reads and writes open files other users may have planted and read /proc, so 
 thread worker, one at a time; a refresh asked for while one is out follows it. Bytes that
 differ from the previous read stay highlighted for a few refreshes.
 
+For a container's object (``where``) every read, write and search runs in a forked helper inside
+its namespaces (:class:`ipctop.nsenter.Inside`), from the same worker: the screen never waits on
+the fork, and the title says where.
+
 The view is read-only. ``w`` asks for confirmation and then opens a line to write
 "OFFSET DATA" (text) or "OFFSET hex:de ad be ef"; ``w`` again goes back to read-only.
 ``g`` goes to an offset (decimal or 0x hex); ``/`` finds text or "hex:de ad" from the window on,
@@ -17,7 +21,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from typing import ClassVar
+from collections.abc import Callable
+from typing import ClassVar, TypeVar, cast
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -28,7 +33,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 from textual.worker import Worker, WorkerState
 
-from ipctop import actions, display
+from ipctop import actions, display, nsenter
 from ipctop.errors import IpcError, NotFound
 from ipctop.hexdump import WIDTH, byte_columns, changed_offsets, format_line
 from ipctop.model import Kind
@@ -40,6 +45,7 @@ SEARCH_LIMIT = 64 << 20
 """Bytes one search press reads at most (a segment can be gigabytes; press n to go on)."""
 """Refreshes a changed byte stays highlighted."""
 CHANGED_STYLE = "bold black on yellow"
+_T = TypeVar("_T")
 
 
 def parse_write(text: str) -> tuple[int, bytes]:
@@ -55,6 +61,44 @@ def parse_write(text: str) -> tuple[int, bytes]:
     if not data:
         raise IpcError("nothing to write after the offset")
     return offset, data
+
+
+def _last_line_start(size: int) -> int:
+    return max(0, (size - 1) // WIDTH * WIDTH)
+
+
+def read_window(kind: Kind, ident: str, start: int, rows: int
+                ) -> tuple[int, int, bytes, str] | str | None:
+    """(size, first byte read, the bytes, how they were read) for ``rows`` lines from ``start``
+    (kept within the object), or an error line; None when the object is gone. Plain data: it
+    may be read inside another namespace."""
+    try:
+        size = actions.shm_size(kind, ident)
+        start = max(0, min(start, _last_line_start(size)))
+        length = max(0, min(rows * WIDTH, size - start))
+        read = actions.read_shm_report(kind, ident, start, length)
+    except NotFound:
+        return None
+    except IpcError as err:
+        return str(err)
+    return size, start, read.data, read.how
+
+
+def write_at(kind: Kind, ident: str, data: bytes, offset: int) -> tuple[int, int] | str:
+    """(bytes written, offset), or an error line."""
+    try:
+        return actions.write_shm(kind, ident, data, offset), offset
+    except IpcError as err:
+        return str(err)
+
+
+def find_at(kind: Kind, ident: str, needle: bytes, origin: int
+            ) -> tuple[int | None, int, int] | str:
+    """:func:`find_in_shm`, or an error line."""
+    try:
+        return find_in_shm(kind, ident, needle, origin)
+    except IpcError as err:
+        return str(err)
 
 
 def find_in_shm(kind: Kind, ident: str, needle: bytes, origin: int
@@ -119,10 +163,12 @@ class AttachScreen(Screen[None]):
     ]
 
     def __init__(self, kind: Kind, ident: str, *, interval: float = 0.5,
-                 rows: int | None = None) -> None:
+                 rows: int | None = None, where: nsenter.Inside | None = None) -> None:
         super().__init__()
         self.kind = kind
         self.ident = ident
+        self.where = where
+        """The namespaces the object is in (None: ipctop's own); every access happens there."""
         self.interval = interval
         self.fixed_rows = rows
         self.start = 0
@@ -150,7 +196,16 @@ class AttachScreen(Screen[None]):
 
     @property
     def name_text(self) -> str:
-        return actions.object_name(self.kind, self.ident)
+        name = actions.object_name(self.kind, self.ident)
+        return name if self.where is None else f"{name} (inside {self.where.label})"
+
+    def _there(self, job: Callable[[], _T]) -> _T | str:
+        """``job()`` where the object is (in a thread worker); an error entering there becomes
+        the error line."""
+        try:
+            return cast("_T", nsenter.run_where(self.where, job))
+        except IpcError as err:
+            return str(err)
 
     @property
     def rows(self) -> int:
@@ -194,16 +249,7 @@ class AttachScreen(Screen[None]):
 
     def _read_window(self, start: int, rows: int) -> tuple[int, int, bytes, str] | str | None:
         """In the worker: (size, start, data, how), or an error line; None when it is gone."""
-        try:
-            size = actions.shm_size(self.kind, self.ident)
-            start = max(0, min(start, self._last_line_start(size)))
-            length = max(0, min(rows * WIDTH, size - start))
-            read = actions.read_shm_report(self.kind, self.ident, start, length)
-        except NotFound:
-            return None
-        except IpcError as err:
-            return str(err)
-        return size, start, read.data, read.how
+        return self._there(functools.partial(read_window, self.kind, self.ident, start, rows))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         group = event.worker.group
@@ -254,7 +300,7 @@ class AttachScreen(Screen[None]):
 
     @staticmethod
     def _last_line_start(size: int) -> int:
-        return max(0, (size - 1) // WIDTH * WIDTH)
+        return _last_line_start(size)
 
     def dump_text(self) -> Text:
         """The window as a hexdump with changed bytes styled."""
@@ -382,11 +428,8 @@ class AttachScreen(Screen[None]):
         app = self.app
 
         def search() -> None:
-            try:
-                result: tuple[int | None, int, int] | str = find_in_shm(
-                    self.kind, self.ident, needle, origin)
-            except IpcError as err:
-                result = str(err)
+            result = self._there(functools.partial(find_at, self.kind, self.ident, needle,
+                                                   origin))
             with contextlib.suppress(RuntimeError):  # the app is closing
                 app.call_from_thread(self._found, origin, result)
 
@@ -422,9 +465,6 @@ class AttachScreen(Screen[None]):
             return
 
         def write() -> tuple[int, int] | str:
-            try:
-                return actions.write_shm(self.kind, self.ident, data, offset), offset
-            except IpcError as err:
-                return str(err)
+            return self._there(functools.partial(write_at, self.kind, self.ident, data, offset))
 
         self.run_worker(write, thread=True, exit_on_error=False, group="attach-write")

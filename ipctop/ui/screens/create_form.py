@@ -3,17 +3,23 @@ takes, with defaults and hints from the kernel's limits (``Snapshot.limits``).
 
 Submitting runs ``ipctop.actions.create`` in a thread; the form closes with a one-line result
 ("created sysv-shm 32781 (key 0x00001234)") or shows why the kernel or the validation refused.
+
+When the caller offers a container's namespaces (``offer``: the view is filtered to a container,
+or the cursor is on one of its objects), a "Where" choice says so and creates inside them by
+default; "on the host" creates in ipctop's own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from textual.app import ComposeResult
-from textual.widgets import Label, Select
+from textual.widgets import Label, Select, Static
 
-from ipctop import actions
+from ipctop import actions, display
 from ipctop.model import Kind, Limits
+from ipctop.nsenter import Inside
 from ipctop.ui.screens.form import FormError, FormScreen, field
 
 OPTION_FIELDS: dict[Kind, tuple[str, ...]] = {
@@ -54,9 +60,20 @@ class CreateForm(FormScreen[str]):
         self.limits = limits or Limits()
         self.created: tuple[Kind, str] | None = None
         """(kind, id) of what the form created or found existing, once it has."""
+        self.created_in: Inside | None = None
+        """Where it was: None for ipctop's own namespaces."""
+        self.offer: Inside | None = None
+        """A container's namespaces to offer (set before the form is shown)."""
+        self._asked: tuple[Kind, Inside | None] = (Kind.SYSV_SHM, None)
 
     def compose_fields(self) -> ComposeResult:
         kind = self.initial_kind or Kind.SYSV_SHM
+        if self.offer is not None:
+            yield Label("Where", classes="field-label")
+            yield Select(((f"inside {self.offer.label}", "inside"),
+                          ("on the host (ipctop's own namespaces)", "host")),
+                         value="inside", allow_blank=False, id="where")
+            yield Static("", id="create-where", classes="form-note", markup=False)
         yield Label("Kind", classes="field-label")
         yield Select(((actions.kind_name(k), k) for k in actions.ACTION_KINDS), value=kind,
                      allow_blank=False, id="kind")
@@ -85,7 +102,28 @@ class CreateForm(FormScreen[str]):
     def on_select_changed(self, event: Select.Changed) -> None:
         self._show_fields(self.kind)
 
+    def target(self) -> Inside | None:
+        if self.offer is None or self.query_one("#where", Select).value != "inside":
+            return None
+        return self.offer.for_kind(self.kind)
+
+    def where_note(self) -> str:
+        """Where the kind chosen is created, in words (with an offer only)."""
+        offer, place = self.offer, self.target()
+        if offer is None:
+            return ""
+        if self.query_one("#where", Select).value != "inside":
+            return "Created in ipctop's own namespaces."
+        what = actions.kind_name(self.kind)
+        if place is None:
+            return (f"{offer.label} shares ipctop's {'IPC' if offer.ipc is None else 'mount'} "
+                    f"namespace: a {what} is created there, as on the host.")
+        ns = f"IPC namespace {place.ipc}" if place.ipc else f"mount namespace {place.mnt}"
+        return f"Created inside {offer.label}: {ns}, entered through process {place.pid}."
+
     def _show_fields(self, kind: Kind) -> None:
+        if self.offer is not None:
+            self.query_one("#create-where", Static).update(display.shown(self.where_note()))
         wanted = OPTION_FIELDS[kind]
         for name in ALL_OPTIONS:
             self.query_one(f"#row-{name}").display = name in wanted
@@ -93,7 +131,7 @@ class CreateForm(FormScreen[str]):
         name_input.placeholder = _NAME_HINT[kind]  # type: ignore[attr-defined]
         self.show_error("")
 
-    def build(self) -> Callable[[], str]:
+    def build(self) -> Callable[[], tuple[str, str]]:
         kind = self.kind
         name = self.text("name").strip()
         if not name:
@@ -103,12 +141,19 @@ class CreateForm(FormScreen[str]):
             for opt in OPTION_FIELDS[kind]
         }
         mode = actions.parse_mode(self.text("mode").strip() or "0600")
+        self._asked = (kind, self.target())
 
-        def job() -> str:
+        def job() -> tuple[str, str]:  # plain data: it may come from another namespace
             result = actions.create(kind, name, mode=mode, **options)  # type: ignore[arg-type]
-            self.created = (kind, result.id)
             what = actions.object_name(kind, result.id)
             key = f" (key {result.key})" if result.key else ""
-            return f"created {what}{key}" if result.created else f"{what}{key} already existed"
+            text = f"created {what}{key}" if result.created else f"{what}{key} already existed"
+            return text, result.id
 
         return job
+
+    def finish(self, result: Any) -> str:
+        text, ident = result
+        kind, self.created_in = self._asked
+        self.created = (kind, ident)
+        return f"{text} inside {self.created_in.label}" if self.created_in else str(text)

@@ -5,10 +5,17 @@ worker while the form stays open. Success dismisses the form with the action's r
 IpcError (bad input the action refused before touching anything, permission denied, a full
 queue...) shows as the form's error line so the user can fix the input and try again. Nothing here
 reads /proc.
+
+For an object of another namespace (a container's) the caller sets ``where``: the form says so
+under its title, and the action runs in a forked helper inside those namespaces
+(:class:`ipctop.nsenter.Inside`), still in the thread worker. What the action returns then
+crosses a pipe as plain data, so ``build`` returns plain data and :meth:`FormScreen.finish` turns
+it into the form's result here.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -23,6 +30,7 @@ from textual.worker import Worker, WorkerState
 
 from ipctop.display import shown
 from ipctop.errors import IpcError
+from ipctop.nsenter import Inside
 
 R = TypeVar("R")
 
@@ -124,12 +132,29 @@ class FormScreen(ModalScreen[R | None], Generic[R]):
 
     title_text = "Form"
     ok_label = "OK"
+    where: Inside | None = None
+    """The namespaces of another container the action runs in; None: ipctop's own."""
 
     def compose_fields(self) -> ComposeResult:
         yield from ()
 
-    def build(self) -> Callable[[], R]:
+    def build(self) -> Callable[[], Any]:
+        """The action to run, returning plain data (see :meth:`finish`)."""
         raise NotImplementedError
+
+    def finish(self, result: Any) -> R:
+        """What ``build``'s action returned -> the form's result (here, on the UI thread)."""
+        return result  # type: ignore[no-any-return]
+
+    def target(self) -> Inside | None:
+        """Where the action runs: ``where`` unless the form lets the user choose."""
+        return self.where
+
+    def where_text(self) -> str:
+        where = self.where
+        if where is None:
+            return ""
+        return f"Inside {where.label} (entered through process {where.pid})"
 
     def busy_text(self) -> str:
         return "Working…"
@@ -139,6 +164,9 @@ class FormScreen(ModalScreen[R | None], Generic[R]):
             # the title names the object, the error line quotes errors: shown literally
             yield Static(shown(self.title_text), classes="form-title", id="form-title",
                          markup=False)
+            if self.where_text():
+                yield Static(shown(self.where_text()), classes="form-note", id="form-where",
+                             markup=False)
             yield from self.compose_fields()
             yield Static("", id="form-error", markup=False)
             with Horizontal(id="form-buttons"):
@@ -220,6 +248,9 @@ class FormScreen(ModalScreen[R | None], Generic[R]):
         except (FormError, IpcError) as err:
             self.show_error(str(err))
             return
+        where = self.target()
+        if where is not None:
+            job = functools.partial(where.run, job)
         self.show_error("")
         self.query_one("#ok", Button).disabled = True
         self.query_one("#form-error", Static).update(self.busy_text())
@@ -230,7 +261,7 @@ class FormScreen(ModalScreen[R | None], Generic[R]):
         if worker.group != "form":
             return
         if event.state == WorkerState.SUCCESS:
-            self.dismiss(worker.result)
+            self.dismiss(self.finish(worker.result))
         elif event.state == WorkerState.ERROR:
             err = worker.error
             text = str(err) if isinstance(err, IpcError) else \

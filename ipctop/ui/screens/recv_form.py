@@ -5,6 +5,7 @@ thread and closes with the messages (an empty list when nothing arrived in time)
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from textual.app import ComposeResult
 from textual.widgets import Checkbox, Static
@@ -38,7 +39,7 @@ class RecvForm(FormScreen[list[Message]]):
     def busy_text(self) -> str:
         return "Receiving…"
 
-    def build(self) -> Callable[[], list[Message]]:
+    def build(self) -> Callable[[], list[tuple[bytes, int]]]:
         kind, ident = self.obj.kind, self.obj.id
         count = self.int_value("count", "count")
         timeout = self.seconds("timeout")
@@ -48,8 +49,12 @@ class RecvForm(FormScreen[list[Message]]):
             peek = self.query_one("#peek", Checkbox).value
             mtype = self.int_value("type", "type") or None  # 0 (any) is the default
 
-        def job() -> list[Message]:
-            return actions.receive(kind, ident, mtype=mtype, timeout=timeout, peek=peek,
-                                   count=1 if count is None else count)
+        def job() -> list[tuple[bytes, int]]:  # plain data: it may come from another namespace
+            return [(m.data, m.type) for m in actions.receive(
+                kind, ident, mtype=mtype, timeout=timeout, peek=peek,
+                count=1 if count is None else count)]
 
         return job
+
+    def finish(self, result: Any) -> list[Message]:
+        return [Message(data, mtype) for data, mtype in result]
