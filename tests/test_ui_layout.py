@@ -14,7 +14,7 @@ from test_ui_app import make_app, plain, running, status_text, sync
 from textual.filter import Monochrome
 from textual.widgets import Static, Tab
 
-from ipctop.columns import columns_for
+from ipctop.columns import CONTAINER, columns_for
 from ipctop.kinds import PosixShm, UnixSocket
 from ipctop.meters import Meter
 from ipctop.model import Kind, Leak
@@ -50,6 +50,16 @@ def test_fit_hides_low_priority_first_and_grows_to_natural() -> None:
     sorted_by_cpid = fit_columns(cols, 70, {}, sort_key="lpid")
     assert "lpid" in sorted_by_cpid  # the sort column is never hidden
     assert sorted_by_cpid["lpid"] >= len("LPID ▼")
+
+
+def test_container_stays_at_80_columns_before_owner_and_users() -> None:
+    """Two rows "SysV shm 0" (the host's and a container's) must say which is which at 80x24."""
+    overview = list(columns_for(None))
+    at = next(i for i, c in enumerate(overview) if c.key == "ident") + 1
+    cols = [*overview[:at], CONTAINER, *overview[at:]]  # as with_container() puts it
+    narrow = fit_columns(cols, 76, {"ident": 36, "container": 13, "users": 20, "owner": 4})
+    assert "container" in narrow and narrow["container"] >= 8
+    assert "users" not in narrow
 
 
 def test_natural_sort_key() -> None:

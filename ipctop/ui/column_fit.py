@@ -45,6 +45,8 @@ FITS: dict[str, Fit] = {
     "path": Fit(0, 12, 40),
     "id": Fit(0, 5, 12),
     "inode": Fit(0, 6, 10),
+    # with an object of another namespace listed, the same id can be on two rows: which is which
+    "container": Fit(1, 8, 24),
     # what the object is and how big or busy
     "kind": Fit(1, 8, 12),
     "size": Fit(1, 5, 6),
