@@ -25,11 +25,12 @@ imported here; a collector module is imported only when a kind it serves is aske
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import os
 import re
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -219,15 +220,8 @@ def take(
 
         objects += mappings.join_shared_mappings(join, dev_shm)
 
-    if memo is not None:  # a polling program: the sort keys of the previous poll's ids
-        kept = memo.kept(memo.rows, "sort keys")
-
-        def order(o: IpcObject) -> tuple[int, tuple[tuple[int, int, str], ...]]:
-            key = kept.get(o.id)
-            return (_KIND_ORDER[o.kind], kept.put(o.id, natural_key(o.id) if key is None
-                                                  else key))
-
-        objects.sort(key=order)
+    if memo is not None:
+        objects = memo.order.sorted(objects, Kind, natural_key)
     else:
         objects.sort(key=lambda o: (_KIND_ORDER[o.kind], natural_key(o.id)))
     if cache is not None:
@@ -290,8 +284,15 @@ class LiveTake:
         self.hide = hide
         """A test seam, as ``take(hide=)``."""
         self.cache = ScanCache(full_every, clock)
-        self._previous: dict[tuple[Kind, str, int | None], IpcObject] = {}
-        self._by_id: dict[int, tuple[IpcObject, tuple[Kind, str, int | None]]] = {}
+        self._runs: dict[Kind, tuple[IpcObject, ...]] = {}
+        """The objects of each kind the previous call returned."""
+        self._known: dict[Kind, tuple[dict[int, tuple[IpcObject, tuple[Kind, str, int | None]]],
+                                      dict[tuple[Kind, str, int | None], IpcObject]]] = {}
+        """Per kind, the previous call's objects by id and by identity."""
+        self.changed: frozenset[Kind] = frozenset()
+        """The kinds whose objects differ from the previous call's (an object added, removed,
+        or any field changed; a kind gone counts): a presenter may skip the others, whose
+        objects are the very instances it was handed last time, in the same order."""
         self.fifo_paths: set[str] = set()
         """FIFOs to list even when no process holds them open (collect.pipes.remembered_fifos):
         the TUI adds those it creates and any path the user gives."""
@@ -307,14 +308,38 @@ class LiveTake:
                 snap = dataclasses.replace(snap, objects=tuple(sorted(
                     (*snap.objects, *extra),
                     key=lambda o: (_KIND_ORDER[o.kind], natural_key(o.id)))))
-        # The previous poll's instance of each object that is equal to this poll's. Most
-        # are the very same instance already (the collectors reuse what did not change):
-        # those are told by id, without computing their identity again.
-        by_id, by_identity = self._by_id, self._previous
+        # Kind by kind (the objects come sorted by kind): a kind whose objects are equal, in
+        # order, to the previous poll's is handed out as the previous poll's tuple, compared
+        # in C (identity first, so the instances the collectors reused cost nothing); only a
+        # kind where something changed is walked object by object.
+        objects: list[IpcObject] = []
+        runs: dict[Kind, tuple[IpcObject, ...]] = {}
+        changed = set()
+        for kind, run in kind_runs(snap.objects):
+            old = self._runs.get(kind)
+            if old is not None and run == old:
+                run = old
+            else:
+                run = self._kind_changed(kind, run)
+                changed.add(kind)
+            runs[kind] = run
+            objects += run
+        changed.update(self._runs.keys() - runs.keys())
+        for kind in self._runs.keys() - runs.keys():
+            self._known.pop(kind, None)
+        self._runs = runs
+        self.changed = frozenset(changed)
+        return dataclasses.replace(snap, objects=tuple(objects))
+
+    def _kind_changed(self, kind: Kind, run: tuple[IpcObject, ...]) -> tuple[IpcObject, ...]:
+        """``run`` with each object equal to one of the previous poll's replaced by that
+        instance. Most are the very same instance already (the collectors reuse what did not
+        change): those are told by id, without computing their identity again."""
+        by_id, by_identity = self._known.get(kind, ({}, {}))
         new_by_id: dict[int, tuple[IpcObject, tuple[Kind, str, int | None]]] = {}
         new_by_identity: dict[tuple[Kind, str, int | None], IpcObject] = {}
-        objects = []
-        for obj in snap.objects:
+        out = []
+        for obj in run:
             hit = by_id.get(id(obj))
             if hit is not None and hit[0] is obj:
                 ident = hit[1]
@@ -325,9 +350,25 @@ class LiveTake:
                     obj = old
             new_by_id[id(obj)] = (obj, ident)
             new_by_identity[ident] = obj
-            objects.append(obj)
-        self._by_id, self._previous = new_by_id, new_by_identity
-        return dataclasses.replace(snap, objects=tuple(objects))
+            out.append(obj)
+        self._known[kind] = (new_by_id, new_by_identity)
+        return tuple(out)
+
+
+def _kind_rank(o: IpcObject) -> int:
+    return _KIND_ORDER[o.kind]
+
+
+def kind_runs(objects: tuple[IpcObject, ...]
+              ) -> Iterator[tuple[Kind, tuple[IpcObject, ...]]]:
+    """The objects of each kind present, in order, from ``objects`` sorted by kind (as
+    ``take`` returns them): found by bisection, not by looking at every object."""
+    lo = 0
+    while lo < len(objects):
+        rank = _KIND_ORDER[objects[lo].kind]
+        hi = bisect.bisect_right(objects, rank, lo=lo, key=_kind_rank)
+        yield objects[lo].kind, objects[lo:hi]
+        lo = hi
 
 
 _DIGITS = re.compile(r"(\d+)")

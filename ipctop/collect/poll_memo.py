@@ -8,7 +8,8 @@ tells it is still right, and builds again only where that signal moved:
 - a semaphore set's values, pids and waiter counts: its row, and its otime and ctime older
   than the previous read, and no waiter on it then or since (collect/sysv.py);
 - a /dev/shm or /dev/mqueue file: its stat (collect/posix.py);
-- the kernel's "is anyone holding this file" lease probe: kept per file for a while (ProbeMemo).
+- the kernel's "is anyone holding this file" lease probe: kept per file for a while (ProbeMemo);
+- the order of the objects: while the same kinds and ids come in the same order (SortMemo).
 
 Everything kept is keyed by what the current poll saw, so an object that disappears is
 forgotten at the next poll: memory stays proportional to what exists now.
@@ -17,7 +18,8 @@ forgotten at the next poll: memory stays proportional to what exists now.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
+from operator import attrgetter
 from typing import Any, Generic, TypeVar
 
 from ipctop.model import IpcObject, evolve
@@ -120,6 +122,61 @@ class ProbeMemo:
         return got
 
 
+class SortMemo:
+    """The sorted order of the previous poll's objects of each kind, and each one's sort key.
+
+    The collectors list a kind's objects in the order they find them, which rarely changes
+    between polls: when a kind's ids, in that order, are the previous poll's, its previous
+    permutation is applied again (a list compare and a gather in C); only a kind whose ids
+    changed is sorted again, with the keys of the ids it had at the previous poll kept. The
+    kinds come out in ``kinds`` order.
+    """
+
+    def __init__(self) -> None:
+        self.previous: dict[Any, tuple[list[str], list[int], dict[str, Any]]] = {}
+        """Per kind: its ids in the order they came, their sorted permutation, their keys."""
+        self.sorted_kinds: set[Any] = set()
+        """The kinds the last call sorted again."""
+
+    def sorted(self, objects: list[T], kinds: Iterable[Any],
+               key: Callable[[str], Any]) -> list[T]:
+        """``objects`` by kind (in ``kinds`` order), each kind by ``key(id)``."""
+        per_kind: dict[Any, list[T]] = {}
+        for o in objects:
+            found = per_kind.get(o.kind)
+            if found is None:
+                per_kind[o.kind] = [o]
+            else:
+                found.append(o)
+        current: dict[Any, tuple[list[str], list[int], dict[str, Any]]] = {}
+        out: list[T] = []
+        self.sorted_kinds = set()
+        for kind in kinds:
+            these = per_kind.get(kind)
+            if these is None:
+                continue
+            ids = list(map(_ID, these))
+            hit = self.previous.get(kind)
+            if hit is not None and hit[0] == ids:
+                current[kind] = hit
+            else:
+                self.sorted_kinds.add(kind)
+                old = hit[2] if hit is not None else {}
+                keys = {name: key(name) if (k := old.get(name)) is None else k for name in ids}
+                ordered = list(map(keys.__getitem__, ids))
+                current[kind] = hit = (ids, sorted(range(len(ids)), key=ordered.__getitem__),
+                                       keys)
+            out += map(these.__getitem__, hit[1])
+        self.previous = current
+        return out
+
+    def forget(self) -> None:
+        self.previous = {}
+
+
+_ID = attrgetter("id")
+
+
 NOT_YET = Probe(None, "not asked yet: a poll asks the kernel about a few hundred files at most")
 
 
@@ -128,6 +185,8 @@ class PollMemo:
 
     def __init__(self, probe_clock: Callable[[], float] = time.monotonic) -> None:
         self.probes = ProbeMemo(clock=probe_clock)
+        self.order = SortMemo()
+        """The order objects were sorted in at the previous poll (snapshot.take)."""
         self.rows: dict[str, Kept[Any]] = {}
         """Per /proc/sysvipc file (and header): row text -> (object built from it, when)."""
         self.files: dict[str, Kept[Any]] = {}
@@ -146,6 +205,7 @@ class PollMemo:
         this reasoning overlooks does not last); the lease answers expire by themselves."""
         self.rows.clear()
         self.files.clear()
+        self.order.forget()
         self.verdicts.turn()
         self.verdicts.turn()
 
