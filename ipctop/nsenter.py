@@ -392,7 +392,26 @@ class Inside:
                                   expect_ipc=self.ipc, expect_mnt=self.mnt)
             except NsGone:
                 continue
+            finally:  # an action that failed half-way may have changed something too
+                if self.ipc is not None:
+                    _ACTED.add(self.ipc)
         raise NsError(f"no process is left in {self.label}: nothing done")
+
+
+_ACTED: set[int] = set()
+"""IPC namespaces this process acted in (Inside.run) since a collector last asked."""
+
+
+def acted_in(ns: int) -> bool:
+    """Whether this process acted inside IPC namespace ``ns`` since the last call (which
+    forgets it). A polling collector keeps what it read inside a namespace while none of its
+    members runs; ipctop's own helper is no member, so what it sent, removed or wrote there
+    would otherwise show only at the collector's periodic re-read."""
+    try:
+        _ACTED.remove(ns)
+    except KeyError:
+        return False
+    return True
 
 
 def run_where(where: Inside | None, body: Callable[[], Any]) -> Any:

@@ -174,16 +174,20 @@ def _ipc_objects(proc: Path, pids: list[int], ns: int, kinds: frozenset[Kind],
                  memo: PollMemo | None) -> tuple[list[IpcObject], list[str]]:
     """:func:`read_ipc_namespace`, or (``memo``: a polling program's) what it gave at a previous
     poll when the namespace has the same members and none of them has run since (``memo.ran``:
-    a process ipctop cannot read counts as having run), for at most NS_REFRESH seconds. Each
+    a process ipctop cannot read counts as having run), nor has ipctop itself acted inside it
+    (:func:`ipctop.nsenter.acted_in`), for at most NS_REFRESH seconds. Each
     read forks a helper (~25 ms, more from a threaded program)."""
     if memo is None or memo.ran is None:
         return read_ipc_namespace(proc, pids[0], ns, kinds)
+    from ipctop import nsenter
+
     kept = memo.kept(memo.rows, f"ipc namespace {ns} {sorted(kinds & IPC_KINDS)}")
     hit = kept.get("read")
     now = time.monotonic()
     members = tuple(pids)
+    acted = nsenter.acted_in(ns)  # the TUI's own helper sent, wrote or removed something there
     if hit is not None and hit[0] == members and now - hit[1] < NS_REFRESH and \
-            memo.ran.isdisjoint(members):
+            memo.ran.isdisjoint(members) and not acted:
         kept.put("read", hit)
         return hit[2], hit[3]
     objs, notes = read_ipc_namespace(proc, pids[0], ns, kinds)
