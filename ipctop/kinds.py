@@ -1,20 +1,20 @@
 """One frozen dataclass per IPC kind, with the fields only that kind has.
 
 They all derive from :class:`ipctop.model.IpcObject` (the common fields, ``to_dict``, and one
-``__eq__``, ``__hash__`` and ``__repr__`` for all: ``eq=False, repr=False`` here) and are
-registered in ``KIND_CLASSES``, which the snapshot reader and the tests use to build an object
-of any kind by name.
+``__eq__``, ``__hash__`` and ``__repr__`` for all), are made dataclasses by
+:func:`ipctop.model.kind_class` (frozen, keyword-only, with an ``__init__`` that is not compiled
+at every start), and are registered in ``KIND_CLASSES``, which the snapshot reader and the tests
+use to build an object of any kind by name.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
-from ipctop.model import IpcObject, Kind
+from ipctop.model import IpcObject, Kind, kind_class
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@kind_class
 class SysvShm(IpcObject):
     """A SysV shared memory segment (/proc/sysvipc/shm)."""
 
@@ -36,7 +36,7 @@ class SysvShm(IpcObject):
     the pid now belongs to a process started after the segment was created."""
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@kind_class
 class SysvMsg(IpcObject):
     """A SysV message queue (/proc/sysvipc/msg, msgctl for its capacity)."""
 
@@ -49,7 +49,7 @@ class SysvMsg(IpcObject):
     rtime: float | None = None
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@kind_class
 class SysvSem(IpcObject):
     """A SysV semaphore set (/proc/sysvipc/sem, semctl for the values)."""
 
@@ -66,7 +66,7 @@ class SysvSem(IpcObject):
     otime: float | None = None
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@kind_class
 class LeaseProbed(IpcObject):
     """A file under /dev/shm or the mqueue filesystem: the kernel can say whether any process
     holds it, whoever could be read (collect/posix.probe_unused)."""
@@ -78,7 +78,7 @@ class LeaseProbed(IpcObject):
     in_use_why: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@kind_class
 class PosixShm(LeaseProbed):
     """A POSIX shared memory object: a file in /dev/shm."""
 
@@ -90,7 +90,7 @@ class PosixShm(LeaseProbed):
     inode: int | None = None
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@kind_class
 class PosixMq(LeaseProbed):
     """A POSIX message queue: a file of the mqueue filesystem, mq_getattr for counts."""
 
@@ -106,7 +106,7 @@ class PosixMq(LeaseProbed):
     reads /dev/mqueue/NAME, so ctime is no measure of activity."""
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@kind_class
 class PosixSem(LeaseProbed):
     """A named POSIX semaphore: the file sem.NAME in /dev/shm."""
 
@@ -118,7 +118,7 @@ class PosixSem(LeaseProbed):
     value: int | None = None
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@kind_class
 class AnonShm(IpcObject):
     """Shared anonymous memory (``mmap(MAP_SHARED|MAP_ANONYMOUS)``, or a MAP_SHARED map of
     /dev/zero), which processes share by inheriting it across fork.
@@ -152,7 +152,7 @@ MEMFD_SEALS = {1: "seal", 2: "shrink", 4: "grow", 8: "write", 16: "future_write"
 """F_SEAL_* bits (linux/fcntl.h) and the names ``Memfd.seals`` uses for them."""
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@kind_class
 class Memfd(IpcObject):
     """A memfd (``memfd_create``): a file in memory with no path, shared by passing its fd
     (fork, SCM_RIGHTS) or by mapping it.
@@ -173,7 +173,7 @@ class Memfd(IpcObject):
     ``size`` for a sparse memfd."""
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@kind_class
 class Eventfd(IpcObject):
     """An eventfd (``eventfd()``) that two or more processes hold: a counter one process adds
     to and another waits on. ``id`` is fdinfo's ``eventfd-id`` (every anon inode fd links to the
@@ -186,7 +186,7 @@ class Eventfd(IpcObject):
     """Created with EFD_SEMAPHORE (fdinfo ``eventfd-semaphore``); None on kernels before 6.7."""
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@kind_class
 class Pipe(IpcObject):
     """An anonymous pipe, found through the fds that hold it."""
 
@@ -197,7 +197,7 @@ class Pipe(IpcObject):
     """Buffer size (F_GETPIPE_SZ)."""
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@kind_class
 class Fifo(IpcObject):
     """A named pipe (FIFO) some process holds open."""
 
@@ -209,7 +209,7 @@ class Fifo(IpcObject):
     capacity: int | None = None
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@kind_class
 class UnixSocket(IpcObject):
     """A UNIX domain socket (/proc/net/unix, sock_diag for peers)."""
 
@@ -224,7 +224,7 @@ class UnixSocket(IpcObject):
     """Bytes queued for reading (listen: pending connections), from sock_diag."""
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@kind_class
 class InetSocket(IpcObject):
     """A TCP or UDP socket (IPv4 or IPv6) whose other end is a process on this machine, or a
     listener with a client on this machine. ``id`` is the socket's inode."""
@@ -250,7 +250,7 @@ class InetSocket(IpcObject):
     """Send queue (``ss`` Send-Q): bytes not acknowledged yet; a listener: its backlog."""
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@kind_class
 class SharedMapping(IpcObject):
     """A file two or more processes map shared."""
 

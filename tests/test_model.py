@@ -1,4 +1,5 @@
-"""model.evolve: dataclasses.replace without re-running __init__, for every kind."""
+"""model.evolve: dataclasses.replace without re-running __init__, for every kind; kind_class:
+the kind classes' one written __init__ behaves as the dataclass-generated one."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import dataclasses
 import pytest
 
 from ipctop.kinds import KIND_CLASSES
-from ipctop.model import Leak, User, evolve
+from ipctop.model import IpcObject, Leak, User, evolve, kind_class
 
 REQUIRED = {"id": "7", "nattch": 1, "cpid": 2, "lpid": 3, "messages": 0, "bytes": 0, "lspid": 0,
             "lrpid": 0, "nsems": 1, "path": "/dev/shm/x", "type": "stream", "state": "listen",
@@ -57,3 +58,36 @@ def test_equality_hash_and_repr_are_over_every_field(cls: type) -> None:
     assert text.startswith(f"{cls.__name__}(id='7', ") and all(f"{n}=" in text for n in fields)
     assert [part.split("=")[0] for part in text[len(cls.__name__) + 1:].split(", ")
             if "=" in part][:3] == fields[:3]
+
+
+@pytest.mark.parametrize("cls", list(KIND_CLASSES.values()), ids=lambda c: c.__name__)
+def test_kind_init_is_the_dataclass_one(cls: type) -> None:
+    """Every field given, defaults for the rest, in field order (hash and repr go by the
+    instance's dict order); unknown, missing and positional arguments refused."""
+    fields = dataclasses.fields(cls)
+    given = {k: v for k, v in REQUIRED.items() if k in {f.name for f in fields}}
+    obj = cls(**given)
+    assert list(obj.__dict__) == [f.name for f in fields]
+    for f in fields:
+        want = given.get(f.name, f.default)
+        assert f.name in given or f.default is not dataclasses.MISSING
+        assert getattr(obj, f.name) == want
+    changed = cls(**{**given, "id": "8", "owner": "root"})
+    assert dataclasses.replace(obj, id="8", owner="root") == changed
+    assert hash(evolve(obj, id="8", owner="root")) == hash(changed)
+    with pytest.raises(TypeError, match="unexpected argument 'colour'"):
+        cls(**given, colour="red")
+    with pytest.raises(TypeError, match="missing argument 'id'"):
+        cls(**{k: v for k, v in given.items() if k != "id"})
+    with pytest.raises(TypeError):
+        cls("7")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        obj.id = "9"
+
+
+def test_kind_class_refuses_default_factories() -> None:
+    with pytest.raises(TypeError, match="plain defaults only"):
+
+        @kind_class
+        class Odd(IpcObject):
+            things: list[int] = dataclasses.field(default_factory=list)
