@@ -145,16 +145,38 @@ def test_forked_scan_interrupted_kills_and_reaps_helpers(
     assert len(forks) == 1  # the fixture checks it was reaped
 
 
-def test_scan_workers_follows_cpus_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_scan_workers_follows_cpus_and_environment(monkeypatch: pytest.MonkeyPatch,
+                                                   tmp_path: Path) -> None:
+    quiet = tmp_path / "quiet"
+    quiet.write_text("0.00 0.01 0.05 1/120 4242\n")  # runnable: the reader alone
     monkeypatch.delenv(scan_split.WORKERS_ENV, raising=False)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3, 4, 5, 6, 7})
-    assert scan_split.scan_workers() == scan_split.MAX_WORKERS
+    assert scan_split.scan_workers(str(quiet)) == scan_split.MAX_WORKERS
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3})
-    assert scan_split.scan_workers() == 1
+    assert scan_split.scan_workers(str(quiet)) == 1
     monkeypatch.setenv(scan_split.WORKERS_ENV, "3")
-    assert scan_split.scan_workers() == 3
+    assert scan_split.scan_workers(str(quiet)) == 3
     monkeypatch.setenv(scan_split.WORKERS_ENV, "0")
-    assert scan_split.scan_workers() == 1
+    assert scan_split.scan_workers(str(quiet)) == 1
+
+
+def test_scan_workers_leave_busy_cpus_alone(monkeypatch: pytest.MonkeyPatch,
+                                           tmp_path: Path) -> None:
+    """A helper is forked only onto a CPU no other task is running on: on a busy machine it
+    would only add the fork's cost."""
+    monkeypatch.delenv(scan_split.WORKERS_ENV, raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    loadavg = tmp_path / "loadavg"
+    for running, workers in ((1, 4), (2, 3), (4, 1), (9, 1)):
+        loadavg.write_text(f"3.10 2.00 1.50 {running}/300 4242\n")
+        assert scan_split.scan_workers(str(loadavg)) == workers, running
+    for text in ("", "garbage\n", "1 2 3 x/300 4\n"):  # unreadable: every CPU, as before
+        loadavg.write_text(text)
+        assert scan_split.scan_workers(str(loadavg)) == 4
+    assert scan_split.scan_workers(str(tmp_path / "missing")) == 4
+    monkeypatch.setenv(scan_split.WORKERS_ENV, "2")  # the environment still decides
+    loadavg.write_text("9.00 9.00 9.00 9/300 4242\n")
+    assert scan_split.scan_workers(str(loadavg)) == 2
 
 
 def test_few_processes_are_not_split(forks: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
