@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from ipctop.errors import IpcError, NotFound
 from ipctop.leaks import (
     LEAK,
-    Alive,
     age,
     find_leaks,
     ident,
@@ -27,6 +26,7 @@ from ipctop.leaks import (
     matches,
     since,
 )
+from ipctop.liveness import Alive
 from ipctop.model import IpcObject, Kind, Snapshot
 from ipctop.safepath import InUse
 

@@ -262,7 +262,8 @@ def take(
     )
     # Leak hunting: every object's ``leak`` is set here, so `snapshot --json`, the TUI
     # and `leaks` all carry the same verdicts. Liveness of pids is read from the same ``proc``.
-    from ipctop.leaks import ignore_unreadable_default, judge, proc_alive
+    from ipctop.leaks import ignore_unreadable_default, judge
+    from ipctop.liveness import proc_alive
 
     return judge(snap, alive=proc_alive(proc), ignore_unreadable=ignore_unreadable_default(),
                  memo=memo.verdicts if memo is not None else None)

@@ -414,7 +414,7 @@ def test_fifo_writer_without_reader_is_a_leak(tmp_path: Path) -> None:
 def test_proc_alive_start_times_zombies_and_gone() -> None:
     import time
 
-    from ipctop.leaks import proc_alive
+    from ipctop.liveness import proc_alive
 
     alive = proc_alive()
     me = alive(os.getpid())
