@@ -28,6 +28,7 @@ whole seconds, so a margin of REUSE_SLACK seconds keeps a real creator from look
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from collections.abc import Iterable, Sequence
 
@@ -35,6 +36,7 @@ from ipctop.fmt import human_age, human_bytes
 from ipctop.kinds import Fifo, Pipe, PosixMq, PosixSem, PosixShm, SysvMsg, SysvSem, SysvShm
 from ipctop.liveness import Alive, proc_alive
 from ipctop.model import IpcObject, Kind, Leak, Snapshot, evolve
+from ipctop.verdict_memo import Fact, KindVerdicts, Verdict, VerdictMemo, words_hold
 
 LEAK = "leak"
 PENDING = "pending_removal"
@@ -84,18 +86,23 @@ def judge(
     ``memo`` (a polling program's, kept between calls) saves judging again an object that is
     the same instance as at the previous call when every fact its verdict was drawn from (the
     pids it names, alive or gone; the ages it words; how many processes were unreadable) is
-    still the same: a verdict is a function of exactly those.
+    still the same: a verdict is a function of exactly those. It goes kind by kind (the objects
+    come sorted by kind, as ``take`` returns them): a kind whose objects are the previous
+    call's, whose facts still hold and whose ages still read the same is handed on whole.
     """
     j = _Judge(snap, snap.taken_at if now is None else now, alive or proc_alive(),
                ignore_unreadable)
-    if memo is not None:
+    objects: list[IpcObject] = []
+    if memo is None:
+        for o in snap.objects:
+            leak = j.verdict(o)
+            objects.append(o if leak == o.leak else evolve(o, leak=leak))
+    else:
+        from ipctop.collect.poll_memo import kind_runs
+
         memo.turn()
-    objects = []
-    for o in snap.objects:
-        leak = j.verdict(o) if memo is None else j.remembered(o, memo)
-        # The object itself when the verdict is the one it carries: a polling program hands
-        # out one instance per unchanged object, and most objects have no verdict.
-        objects.append(o if leak == o.leak else evolve(o, leak=leak))
+        for kind, run in kind_runs(snap.objects):
+            objects += j.kind(kind, run, memo)
     return dataclasses.replace(snap, objects=tuple(objects))
 
 
@@ -197,24 +204,6 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}es" if word.endswith("s") else f"{n} {word}s"
 
 
-class VerdictMemo:
-    """Verdicts of the previous ``judge`` call, by object (see ``judge(memo=)``)."""
-
-    def __init__(self) -> None:
-        self.previous: dict[int, tuple[IpcObject, Leak | None, object, tuple[Fact, ...]]] = {}
-        self.current: dict[int, tuple[IpcObject, Leak | None, object, tuple[Fact, ...]]] = {}
-        self.judged = 0
-        """Objects judged afresh by the last call."""
-
-    def turn(self) -> None:
-        self.previous, self.current = self.current, {}
-        self.judged = 0
-
-
-Fact = tuple[str, int | float | None, float | None, object]
-"""One fact a verdict was drawn from: (what, pid or time, time, what it said)."""
-
-
 class _Judge:
     def __init__(self, snap: Snapshot, now: float, alive: Alive, ignore_unreadable: bool) -> None:
         self.snap = snap
@@ -234,22 +223,58 @@ class _Judge:
         self.procs = {p.pid: p for p in snap.processes}
         self.context = (self.blind, self.refused)
 
-    def remembered(self, o: IpcObject, memo: VerdictMemo) -> Leak | None:
-        """The verdict on ``o`` of the previous call if ``o`` is the same instance and every
-        fact it was drawn from still holds; else judged afresh."""
-        hit = memo.previous.get(id(o))
-        if hit is not None and hit[0] is o and hit[2] == self.context and \
-                all(self.fact(what, a, b) == said for what, a, b, said in hit[3]):
-            memo.current[id(o)] = hit
-            return hit[1]
+    def kind(self, kind: Kind, run: tuple[IpcObject, ...], memo: VerdictMemo
+             ) -> tuple[IpcObject, ...]:
+        """The objects of ``kind`` with their verdicts: the previous call's, when they are the
+        same objects, every fact about pids still says the same and every age still reads the
+        same; otherwise object by object, an object that is the same instance as at the
+        previous call keeping its verdict while its own facts hold."""
+        last = memo.previous.get(kind)
+        if last is not None and run == last.given and last.context == self.context and \
+                last.ages_hold[0] <= self.now < last.ages_hold[1] and \
+                all(self.fact(what, a, b) == said for what, a, b, said in last.facts):
+            memo.current[kind] = last
+            return last.judged
+        memo.walked.add(kind)
+        before = last.each if last is not None else {}
+        each: dict[int, Verdict] = {}
+        facts: set[Fact] = set()
+        start, until = -math.inf, math.inf
+        out: list[IpcObject] = []
+        now, context = self.now, self.context
+        for o in run:
+            hit = before.get(id(o))
+            if hit is None or hit[0] is not o or hit[2] != context or \
+                    not hit[5] <= now < hit[6] or \
+                    not all(self.fact(what, a, b) == said for what, a, b, said in hit[3]):
+                hit = self._judged(o)
+                memo.judged += 1
+            each[id(o)] = hit
+            facts.update(hit[3])
+            start, until = max(start, hit[5]), min(until, hit[6])
+            out.append(hit[4])
+        judged = tuple(out)
+        memo.current[kind] = KindVerdicts(run, judged, context, frozenset(facts),
+                                          (start, until), each)
+        return judged
+
+    def _judged(self, o: IpcObject) -> Verdict:
+        """The verdict on ``o`` with what it was drawn from: the facts about pids, and the
+        times between which every age it words reads the same."""
         self.facts = []
         try:
             leak = self.verdict(o)
-            memo.current[id(o)] = (o, leak, self.context, tuple(self.facts))
+            facts = self.facts
         finally:
             self.facts = None
-        memo.judged += 1
-        return leak
+        start, until = -math.inf, math.inf
+        for fact in facts:
+            if fact[0] == "ago":
+                since, till = words_hold(fact[1], self.now)
+                start, until = max(start, since), min(until, till)
+        # The object itself when the verdict is the one it carries: most objects have none.
+        return (o, leak, self.context, tuple(f for f in facts if f[0] != "ago"),
+                o if leak == o.leak else evolve(o, leak=leak), start, until)
 
     def fact(self, what: str, a: int | float | None, b: float | None) -> object:
         if what == "gone":

@@ -25,12 +25,11 @@ imported here; a collector module is imported only when a kind it serves is aske
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
 import os
 import re
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import TypeVar
 
@@ -316,6 +315,8 @@ class LiveTake:
         objects: list[IpcObject] = []
         runs: dict[Kind, tuple[IpcObject, ...]] = {}
         changed = set()
+        from ipctop.collect.poll_memo import kind_runs
+
         for kind, run in kind_runs(snap.objects):
             old = self._runs.get(kind)
             if old is not None and run == old:
@@ -354,22 +355,6 @@ class LiveTake:
             out.append(obj)
         self._known[kind] = (new_by_id, new_by_identity)
         return tuple(out)
-
-
-def _kind_rank(o: IpcObject) -> int:
-    return _KIND_ORDER[o.kind]
-
-
-def kind_runs(objects: tuple[IpcObject, ...]
-              ) -> Iterator[tuple[Kind, tuple[IpcObject, ...]]]:
-    """The objects of each kind present, in order, from ``objects`` sorted by kind (as
-    ``take`` returns them): found by bisection, not by looking at every object."""
-    lo = 0
-    while lo < len(objects):
-        rank = _KIND_ORDER[objects[lo].kind]
-        hi = bisect.bisect_right(objects, rank, lo=lo, key=_kind_rank)
-        yield objects[lo].kind, objects[lo:hi]
-        lo = hi
 
 
 _DIGITS = re.compile(r"(\d+)")

@@ -7,17 +7,21 @@ shortcut is shown reusing, and then seeing a change at the next poll.
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from unittest import mock
 
 import posix_ipc
 from conftest import Cleanup, unique_name
 
-from ipctop.collect.poll_memo import SortMemo
+from ipctop.collect.poll_memo import SortMemo, kind_runs
+from ipctop.fmt import human_age
 from ipctop.kinds import Pipe, PosixShm, SysvShm
+from ipctop.leaks import judge
 from ipctop.model import IpcObject, Kind, Snapshot, evolve
-from ipctop.snapshot import LiveTake, kind_runs, natural_key
+from ipctop.snapshot import LiveTake, natural_key
+from ipctop.verdict_memo import VerdictMemo, words_hold
 
 
 def seg(shmid: int) -> SysvShm:
@@ -69,12 +73,16 @@ def test_sort_memo_sorts_again_only_the_kinds_whose_ids_changed() -> None:
     assert set(memo.previous) == {Kind.SYSV_SHM}
 
 
-def test_kind_runs_splits_a_sorted_tuple_by_kind() -> None:
+def test_kind_runs_splits_objects_by_kind() -> None:
     objects = tuple(reference_order([seg(3), pipe(1), seg(1), pipe(2), pipe(3)]))
-    runs = list(kind_runs(objects))
+    runs = kind_runs(objects)
     assert [(kind, [o.id for o in run]) for kind, run in runs] == [
         (Kind.SYSV_SHM, ["1", "3"]), (Kind.PIPE, ["1", "2", "3"])]
-    assert list(kind_runs(())) == []
+    assert kind_runs(()) == []
+    # Not sorted: a kind comes back once per run, nothing is lost or reordered.
+    mixed = (seg(1), pipe(1), seg(2))
+    assert [o for _, run in kind_runs(mixed) for o in run] == list(mixed)
+    assert [kind for kind, _ in kind_runs(mixed)] == [Kind.SYSV_SHM, Kind.PIPE, Kind.SYSV_SHM]
 
 
 # --------------------------------------------------------------------------- LiveTake
@@ -130,3 +138,92 @@ def test_live_take_sees_a_resized_file_at_the_next_poll(cleanup: Cleanup) -> Non
     after = next(o for o in snap_after.objects if o.kind is Kind.POSIX_SHM and o.id == name)
     assert isinstance(after, PosixShm) and after.size == 8192
     assert Kind.POSIX_SHM in live.changed
+
+
+# --------------------------------------------------------------------------- judge(memo=)
+
+
+NOW = 1_800_000_000.0
+
+
+def young_seg(shmid: int, age: float, cpid: int = 500) -> SysvShm:
+    """A segment nobody attached, made ``age`` seconds before NOW by ``cpid``."""
+    return SysvShm(id=str(shmid), key="0x0000abcd", owner="root", uid=0, mode="0600",
+                   size=4096, ctime=NOW - age, nattch=0, cpid=cpid, lpid=0, rss=0, swap=0)
+
+
+def test_words_hold_as_long_as_the_age_reads_the_same() -> None:
+    then = NOW - 10_000.0
+    for secs in (-5.0, 0.0, 0.4, 1.0, 59.2, 60.0, 61.5, 3599.9, 3600.0, 7300.0, 86399.0,
+                 86400.0, 200_000.5):
+        now = then + secs
+        start, until = words_hold(then, now)
+        assert start - 1e-2 <= now < until
+        said = human_age(then, now)
+        for t in (start, (start + max(now, start)) / 2, now, until - 1e-3, until - 1e-2):
+            if t >= start and t < until:
+                assert human_age(then, t) == said, (secs, t)
+        assert human_age(then, until + 2e-3) != said, secs
+    assert words_hold(None, NOW) == (-math.inf, math.inf)
+    assert words_hold(0.0, NOW) == (-math.inf, math.inf)
+
+
+def judged(objects: list[IpcObject], now: float, alive: Callable[[int], float | None],
+           memo: VerdictMemo | None) -> Snapshot:
+    return judge(Snapshot(taken_at=now, hostname="h", objects=tuple(reference_order(objects))),
+                 alive=alive, memo=memo)
+
+
+def test_judge_hands_on_a_kind_whose_facts_and_ages_hold_and_sees_each_change() -> None:
+    creators = {500: NOW - 7200.0, 600: NOW - 7200.0}
+
+    def alive(pid: int) -> float | None:
+        return creators.get(pid)
+
+    old = [young_seg(1, 3 * 3600, cpid=500), young_seg(2, 3 * 3600, cpid=600)]
+    pipes = [pipe(7)]
+    memo = VerdictMemo()
+
+    def poll(objects: list[IpcObject], now: float) -> Snapshot:
+        got = judged(objects, now, alive, memo)
+        assert got.objects == judged(objects, now, alive, None).objects  # as a fresh judge
+        return got
+
+    first = poll(old + pipes, NOW)
+    assert memo.walked == {Kind.SYSV_SHM, Kind.PIPE} and memo.judged == 3
+    # A minute later nothing reads differently ("3h"): both kinds handed on whole.
+    second = poll(old + pipes, NOW + 60)
+    assert memo.walked == set() and memo.judged == 0
+    assert all(a is b for a, b in zip(first.objects, second.objects, strict=True))
+    # The creator of segment 1 dies: the segments are walked, only segment 1 changes.
+    del creators[500]
+    third = poll(old + pipes, NOW + 120)
+    assert memo.walked == {Kind.SYSV_SHM} and memo.judged == 1
+    leak = third.objects[0].leak
+    assert leak is not None and leak.status == "leak" and "creator 500 is gone" in leak.reason
+    assert third.objects[1] is second.objects[1]
+    assert third.objects[2] is second.objects[2]
+    # A new segment: the segments are walked again, the unchanged ones keep their verdicts.
+    fourth = poll([*old, young_seg(3, 3 * 3600, cpid=600), *pipes], NOW + 125)
+    assert memo.walked == {Kind.SYSV_SHM} and memo.judged == 1
+    assert fourth.objects[0] is third.objects[0]  # the very instance with its verdict
+
+
+def test_judge_words_a_young_objects_age_anew_each_second() -> None:
+    def alive(pid: int) -> float | None:
+        return None  # every creator gone: the segment is a leak whose reason words its age
+
+    objects: list[IpcObject] = [young_seg(1, 5.0)]
+    memo = VerdictMemo()
+    reasons = []
+    for dt in (0.0, 0.3, 0.9, 1.0, 1.5, 65.0, 65.5, 125.0):
+        snap_ = judged(objects, NOW + dt, alive, memo)
+        fresh = judged(objects, NOW + dt, alive, None)
+        assert snap_.objects == fresh.objects, dt
+        leak = snap_.objects[0].leak
+        assert leak is not None
+        reasons.append((leak.reason, Kind.SYSV_SHM in memo.walked))
+    assert [walked for _, walked in reasons] == [True, False, False, True, False, True, False,
+                                                 True]
+    assert "5s" in reasons[0][0] and "6s" in reasons[3][0] and "1m" in reasons[5][0]
+    assert "2m" in reasons[7][0]

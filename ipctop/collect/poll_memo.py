@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Hashable, Iterable
+from itertools import groupby
 from operator import attrgetter
 from typing import Any, Generic, TypeVar
 
-from ipctop.model import IpcObject, evolve
+from ipctop.model import IpcObject, Kind, evolve
 from ipctop.safepath import Probe
 
 V = TypeVar("V")
@@ -175,6 +176,13 @@ class SortMemo:
 
 
 _ID = attrgetter("id")
+_KIND = attrgetter("kind")
+
+
+def kind_runs(objects: Iterable[T]) -> list[tuple[Kind, tuple[T, ...]]]:
+    """Each run of objects of one kind, in order: each kind once when ``objects`` are sorted
+    by kind, as ``take`` returns them (grouped in C, without a Python call per object)."""
+    return [(kind, tuple(run)) for kind, run in groupby(objects, _KIND)]
 
 
 NOT_YET = Probe(None, "not asked yet: a poll asks the kernel about a few hundred files at most")
@@ -195,7 +203,7 @@ class PollMemo:
         self.ran: frozenset[int] | None = None
         """Processes the scan of this poll read again (they ran since the previous one, or
         could not be read), when it was incremental; None when it is not known."""
-        from ipctop.leaks import VerdictMemo
+        from ipctop.verdict_memo import VerdictMemo
 
         self.verdicts = VerdictMemo()
         """The leak verdicts of the previous poll (leaks.judge)."""
