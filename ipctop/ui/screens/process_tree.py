@@ -128,7 +128,9 @@ class ProcessTreeScreen(Screen[str | None]):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,q,f5", "back", "Back"),
+        Binding("escape,f5", "back", "Back", key_display="Esc"),
+        # a mode of the main list, as htop's tree view: q quits ipctop, as it does there
+        Binding("q", "app.quit_app", "Quit"),
         Binding("t", "toggle_tree", "Tree/grouped"),
     ]
 

@@ -1,0 +1,45 @@
+"""`q` quits from the process list (F5) as from the main list, as htop's tree view (a mode of
+its main screen) does; screens that look into one thing (the process pivot, like htop's lsof
+and strace screens) keep `q` as "back". Keys posted in one batch, as a terminal delivers them."""
+
+from __future__ import annotations
+
+from test_ui_app import make_app, running, sync
+from test_ui_arrange import type_fast
+
+from ipctop.ui.screens.process import ProcessScreen
+from ipctop.ui.screens.process_tree import ProcessTreeScreen
+
+
+@sync
+async def test_q_quits_from_the_process_list() -> None:
+    app = make_app()
+    async with running(app) as pilot:
+        await type_fast(pilot, ["f5"])
+        assert isinstance(app.screen, ProcessTreeScreen)
+        await type_fast(pilot, ["q"])
+        assert not app.is_running
+    assert app.return_value == 0
+
+
+@sync
+async def test_q_quits_from_the_grouped_process_list() -> None:
+    app = make_app()
+    async with running(app) as pilot:
+        await type_fast(pilot, ["f5", "t", "q"])
+        assert not app.is_running
+    assert app.return_value == 0
+
+
+@sync
+async def test_esc_and_f5_still_go_back_and_q_in_the_pivot_goes_back() -> None:
+    app = make_app()
+    async with running(app) as pilot:
+        await type_fast(pilot, ["f5", "escape"])
+        assert not isinstance(app.screen, ProcessTreeScreen) and app.is_running
+        await type_fast(pilot, ["f5", "f5"])
+        assert not isinstance(app.screen, ProcessTreeScreen) and app.is_running
+        await type_fast(pilot, ["f5", "enter"])  # the first row is a process: its pivot
+        assert isinstance(app.screen, ProcessScreen)
+        await type_fast(pilot, ["q"])
+        assert isinstance(app.screen, ProcessTreeScreen) and app.is_running
