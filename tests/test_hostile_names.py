@@ -7,6 +7,7 @@ The hostile objects are made by an unprivileged account (nobody), as an attacker
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import subprocess
 import sys
@@ -77,6 +78,17 @@ def test_strict_ascii_c_locale_does_not_fail_on_a_name_that_is_not_utf8(
                           capture_output=True, timeout=120, env=env)
     assert done.returncode == 0, done.stderr
     assert f"/{stem}\\xff\\xfe".encode() in done.stdout
+
+
+@needs_root
+def test_a_name_with_digits_int_refuses_is_listed(cleanup: Cleanup) -> None:
+    """"/1²2": "²" is a digit to str.isdigit but not to int(); sorting by natural order must
+    not fail on it (it made every take, so snapshot, leaks and the TUI, fail)."""
+    name, stem = hostile_shm(cleanup, "1\u00b22".encode())
+    done = ipctop("snapshot", "--json", "--kind", "posix-shm")
+    assert done.returncode == 0, done.stderr
+    ids = [o["id"] for o in json.loads(done.stdout)["objects"]]
+    assert f"/{stem}1\u00b22" in ids and name.decode() == f"{stem}1\u00b22"
 
 
 def test_error_line_escapes_what_it_quotes(tmp_path: Path) -> None:

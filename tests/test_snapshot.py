@@ -465,6 +465,11 @@ def test_take_all_kinds_sorted_and_serialisable(spawn: Spawn) -> None:
 def test_natural_key() -> None:
     ids = ["10", "9", "/q10", "/q2", "100"]
     assert sorted(ids, key=natural_key) == ["9", "10", "100", "/q2", "/q10"]
+    assert natural_key("4242") == ((0, 4242, ""),)  # the short way for an all-digit id
+    # Characters isdigit() accepts but int() refuses are text, never a crash.
+    assert natural_key("/1\u00b22") == ((1, 0, "/"), (0, 1, ""), (1, 0, "\u00b2"), (0, 2, ""))
+    assert natural_key("\u2460") == ((1, 0, "\u2460"),)
+    assert natural_key("/q\u0661\u0662") == ((1, 0, "/q"), (0, 12, ""))  # Arabic-Indic 12
 
 
 def test_take_does_not_import_posix_ipc_or_textual() -> None:
