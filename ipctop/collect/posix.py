@@ -93,8 +93,9 @@ def _regular_files(directory: str | os.PathLike[str] | int, shown: str | None = 
         except RACES:
             continue
         if stat.S_ISREG(st.st_mode):
+            # entry.path is os.path.join(directory, name), made in C (this runs per file)
             path = f"{shown}/{entry.name}" if shown is not None or isinstance(directory, int) \
-                else os.path.join(directory, entry.name)
+                else entry.path
             yield entry.name, path, st
 
 
