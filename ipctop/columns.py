@@ -121,7 +121,9 @@ USERS = Column("users", "USED BY", users_text, trunc=True,
                help="the first processes using it, as pid/command")
 AGE = _age_column("age", "CHANGED", lambda o: o.ctime, "time since its last status change")
 CTIME = Column("ctime", "CTIME", lambda o: o.ctime, _when, right=True, timed=True,
-               help="time of the last status change (SysV: creation or IPC_SET; files: ctime)",
+               help="time of the last status change (SysV: creation or IPC_SET; files: ctime; "
+               "a POSIX queue's moves with every read of its file: LAST OP is its last send "
+               "or receive)",
                unit="time")
 LEAK = Column("leak", "LEAK", _leak_text,
               help="leak verdict: LEAK, rmid (pending removal) or ? (unknown)")

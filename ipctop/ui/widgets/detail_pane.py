@@ -28,7 +28,7 @@ from ipctop.columns import listener_field_text, listening
 from ipctop.display import shown
 from ipctop.fmt import human_age, human_bytes
 from ipctop.kinds import SysvSem
-from ipctop.model import IpcObject, Snapshot
+from ipctop.model import IpcObject, Kind, Snapshot
 from ipctop.preview import PREVIEWED, Preview, hexdump
 from ipctop.preview import preview as preview_of
 from ipctop.ui.preview_loader import PreviewLoader
@@ -41,6 +41,14 @@ MAX_USERS = 500
 """Uses listed in the users table (a shared library map can have thousands)."""
 _USERS_MAX_HEIGHT = 12
 """Lines of the users table, header included; it scrolls beyond."""
+_TIME_NOTES: dict[tuple[Kind, str], str] = {
+    (Kind.POSIX_MQ, "mtime"): "last send or receive",
+    (Kind.POSIX_MQ, "ctime"): "moved by every read of its file, ipctop's too",
+}
+"""What a time means where its name would mislead: a queue's ctime moves whenever anyone reads
+/dev/mqueue/NAME (each poll of ipctop's own), its mtime only with send and receive."""
+_FIRST_TIME = {Kind.POSIX_MQ: "mtime"}
+"""The time that says most about the kind, shown where ctime would be (ctime follows it)."""
 _SKIP = frozenset({"users", "leak", "values", "sempids", "ncnt", "zcnt"})
 _ONLY_WHEN_SET = frozenset({"in_use", "in_use_why", "ipc_ns", "mnt_ns", "container", "ns_pid"})
 """Fields shown only when they say something (the lease probe ran; namespaces were read)."""
@@ -214,10 +222,17 @@ class DetailPane(VerticalScroll):
         update_static(leak, text)
 
     def _show_fields(self, obj: IpcObject, now: float) -> None:
-        rows = [("kind", obj.kind.label)]
-        rows += [(f.name, field_text(f.name, getattr(obj, f.name), now, obj))
-                 for f in dataclasses.fields(obj) if f.name not in _SKIP
+        names = [f.name for f in dataclasses.fields(obj) if f.name not in _SKIP
                  and (f.name not in _ONLY_WHEN_SET or getattr(obj, f.name) is not None)]
+        first = _FIRST_TIME.get(obj.kind)
+        if first in names and "ctime" in names:
+            names.remove(first)
+            names.insert(names.index("ctime"), first)
+        rows = [("kind", obj.kind.label)]
+        for name in names:
+            text = field_text(name, getattr(obj, name), now, obj)
+            note = _TIME_NOTES.get((obj.kind, name))
+            rows.append((name, f"{text}: {note}" if note and text != "-" else text))
         rows.append(("users", uses_text(obj)))
         widget = self.query_one("#detail-fields", Static)
         if changed(widget, rows):
