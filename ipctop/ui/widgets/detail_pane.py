@@ -268,8 +268,10 @@ class DetailPane(VerticalScroll):
 
     def _show_users(self, obj: IpcObject, snapshot: Snapshot | None) -> None:
         table = self.query_one("#detail-users", DataTable)
-        self._toggle("users", True)
         heading = self.query_one("#detail-users-heading", Label)
+        # Each set once: showing then hiding the table re-arranged the whole screen twice at
+        # every poll while an object without users was selected.
+        heading.display = True
         table.display = bool(obj.users)
         if not obj.users:
             update_static(heading, "Users: none seen")
