@@ -40,7 +40,7 @@ def headless_child(width: int, height: int, idle: float, timeout: float = 60.0) 
         return snap
 
     async def go() -> None:
-        app = IpcTopApp(collector=timed_take)
+        app = IpcTopApp(collector=timed_take, freeze_gc=True)  # as `ipctop` runs it
         t1 = time.perf_counter()
         async with app.run_test(size=(width, height)) as pilot:
             while not (app.polls >= 1 and app.table.row_count > 0):
