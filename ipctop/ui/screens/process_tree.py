@@ -2,10 +2,11 @@
 
 Every process that holds an object the main filter lets through, with those objects beneath it;
 as a tree by parent (the ancestors that hold nothing are listed, dimmed, to keep the tree whole)
-or, ``t``, grouped by process in pid order. Enter on an object goes to it in the main list;
-Enter on a process opens the process pivot (signals, ``k`` to send one). The rows are worked out
-by :func:`tree_rows`, a pure function; the screen refreshes with every poll and keeps the cursor
-on the same row.
+or, ``t``, grouped by process in pid order; ``/`` filters the processes by command, pid or user
+(htop's F4), within what the main filter lets through. Enter on an object goes to it in the main
+list; Enter on a process opens the process pivot (signals, ``k`` to send one). The rows are worked
+out by :func:`tree_rows`, a pure function; the screen refreshes with every poll and keeps the
+cursor on the same row.
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Label
+from textual.widgets import DataTable, Footer, Input, Label
 
 from ipctop.display import shown
 from ipctop.model import IpcObject, Process, Snapshot
 from ipctop.ui.row_text import clip
 from ipctop.ui.views import SHORT_TITLES
+from ipctop.ui.widgets.filter_box import FilterBox
 from ipctop.ui.widgets.object_table import row_key_of
 
 
@@ -68,13 +70,24 @@ def _leak_mark(obj: IpcObject) -> str:
     return {"leak": "LEAK", "pending_removal": "rmid"}.get(obj.leak.status, "?")
 
 
+def process_matches(text: str, pid: int, proc: Process | None, comm: str) -> bool:
+    """Whether a process passes the list's own filter: every word of ``text`` is in its pid,
+    command, command line or user (case does not matter)."""
+    hay = f"{pid} {comm} {proc.cmdline if proc else ''} {proc.user if proc else ''}".lower()
+    return all(word in hay for word in text.lower().split())
+
+
 def tree_rows(snapshot: Snapshot, objects: Iterable[IpcObject], tree: bool = True,
-              wide: bool = True) -> list[TreeRow]:
+              wide: bool = True, only: str = "") -> list[TreeRow]:
     """The rows: each holder of ``objects`` and what it holds; ``tree``: under its parent;
-    ``wide``: kinds spelled in full ("posix-shm"), else as the narrow tabs ("pshm")."""
+    ``wide``: kinds spelled in full ("posix-shm"), else as the narrow tabs ("pshm"); ``only``:
+    the holders :func:`process_matches` lets through (their ancestors still keep the tree)."""
     holdings = _holdings(objects)
     procs = {p.pid: p for p in snapshot.processes}
     comms = {u.pid: u.comm for o in objects for u in o.users}
+    if only.strip():
+        holdings = {pid: held for pid, held in holdings.items() if process_matches(
+            only, pid, procs.get(pid), procs[pid].comm if pid in procs else comms.get(pid, ""))}
     listed = set(holdings)
     if tree:
         for pid in list(holdings):
@@ -119,19 +132,37 @@ def tree_rows(snapshot: Snapshot, objects: Iterable[IpcObject], tree: bool = Tru
     return rows
 
 
+class ProcessFilter(FilterBox):
+    """The list's ``/`` line. A FilterBox so that the app hands it every key in order (keys
+    typed fast right after ``/`` land here, and ``q`` or ``t`` are letters); Esc, which the
+    app does not bind off the main screen, clears it."""
+
+    async def take_key(self, event: events.Key) -> None:
+        if event.key == "escape":
+            await self.app.run_action("back", self.screen)
+            return
+        await super().take_key(event)
+
+
 class ProcessTreeScreen(Screen[str | None]):
     """Dismissed with the row key of the object chosen (None: back to the list)."""
 
     DEFAULT_CSS = """
     ProcessTreeScreen #tree-heading { padding: 0 1; text-style: bold; }
     ProcessTreeScreen #tree-table { height: 1fr; }
+    ProcessTreeScreen #tree-filter { display: none; border: none; height: 1; padding: 0 1; }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,f5", "back", "Back", key_display="Esc"),
+        Binding("escape", "back", "Back", key_display="Esc"),
+        Binding("f5", "leave", "Back", show=False),
         # a mode of the main list, as htop's tree view: q quits ipctop, as it does there
         Binding("q", "app.quit_app", "Quit"),
         Binding("t", "toggle_tree", "Tree/grouped"),
+        # priority: handled in the app's task as the key arrives, so the keys typed right after
+        # it go to the box (a key the focused table received would be routed before it moved)
+        Binding("slash", "filter", "Filter", key_display="/", priority=True),
+        Binding("enter", "filter_done", "Keep the filter", show=False, priority=True),
     ]
 
     def __init__(self, snapshot: Snapshot, matches: Callable[[IpcObject], bool],
@@ -142,12 +173,17 @@ class ProcessTreeScreen(Screen[str | None]):
         self.filter_text = filter_text
         self.open_process = open_process
         self.as_tree = True
+        self.only = ""
+        """The list's own filter (``/``): processes by command, pid or user."""
         self.rows: dict[str, TreeRow] = {}
         self._ready = False
 
     def compose(self) -> ComposeResult:
         yield Label("", id="tree-heading")
         yield DataTable(id="tree-table", cursor_type="row")
+        # select_on_focus off: the focus event comes after the keys typed with "/" at once
+        yield ProcessFilter(placeholder="processes: command, pid or user (Enter keeps, Esc clears)",
+                            id="tree-filter", select_on_focus=False)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -188,7 +224,8 @@ class ProcessTreeScreen(Screen[str | None]):
         table = self.query_one(DataTable)
         keep = self.current_row
         objects = [o for o in snapshot.objects if self.matches(o)]
-        rows = tree_rows(snapshot, objects, self.as_tree, wide=self.text_width >= 60)
+        rows = tree_rows(snapshot, objects, self.as_tree, wide=self.text_width >= 60,
+                         only=self.only)
         self.rows = {r.key: r for r in rows}
         table.clear()
         for row in rows:
@@ -204,7 +241,9 @@ class ProcessTreeScreen(Screen[str | None]):
         holders = sum(1 for r in rows if r.object_key is None and r.holds)
         how = "tree by parent" if self.as_tree else "by process"
         where = f", filter {shown(self.filter_text)!r}" if self.filter_text else ""
-        n = len(objects)
+        if self.only.strip():
+            where += f", processes {shown(self.only)!r}"
+        n = len({r.object_key for r in rows if r.object_key}) if self.only.strip() else len(objects)
         heading = (f"{holders} process{'' if holders == 1 else 'es'} hold"
                    f"{'s' if holders == 1 else ''} {n} object{'' if n == 1 else 's'} "
                    f"({how}{where})")
@@ -237,5 +276,37 @@ class ProcessTreeScreen(Screen[str | None]):
         self.as_tree = not self.as_tree
         self.update_snapshot(self.snapshot)
 
+    def action_filter(self) -> None:
+        box = self.query_one(ProcessFilter)
+        box.display = True
+        self.set_focus(box)  # at once: Widget.focus() waits for the keys already queued
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.only = event.value
+        self.update_snapshot(self.snapshot)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "filter_done":  # Enter in the box; elsewhere the table's own Enter
+            return isinstance(self.focused, ProcessFilter)
+        return True
+
+    def action_filter_done(self) -> None:
+        box = self.query_one(ProcessFilter)
+        self.only = box.value
+        box.display = bool(self.only.strip())
+        self.set_focus(self.query_one(DataTable))
+        self.update_snapshot(self.snapshot)
+
     def action_back(self) -> None:
+        box = self.query_one(ProcessFilter)
+        if box.has_focus:  # Esc in the filter clears it (htop's F4); the next Esc goes back
+            box.value = self.only = ""
+            box.display = False
+            self.set_focus(self.query_one(DataTable))
+            self.update_snapshot(self.snapshot)
+            return
+        self.dismiss(None)
+
+    def action_leave(self) -> None:
         self.dismiss(None)
