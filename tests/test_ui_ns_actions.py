@@ -85,6 +85,17 @@ class Box:
         return Path(f"/proc/{self.pid}/root{path}")
 
 
+
+async def refused(pilot: Pilot[int], form: Any, **fields: str) -> str:
+    """Fill ``fields`` (input id -> text), press OK, and return the form's error line: the form
+    must still be open (the action was refused)."""
+    for name, value in fields.items():
+        form.query_one(f"#{name}", Input).value = value
+    await click(pilot, "#ok")
+    await settle(pilot)
+    assert pilot.app.screen is form
+    return form_error(form)
+
 def make_box(spawn: Spawn) -> Box:
     key = unique_key()
     shm, mq = f"/{unique_name()}", f"/{unique_name()}"
@@ -229,12 +240,8 @@ def test_an_error_inside_is_the_hosts_error_line(spawn: Spawn, cleanup: Cleanup)
         async with running(collector_for(box)) as pilot:
             await select_inside(pilot, Kind.POSIX_MQ, box.mq, box)
             form = await press_for(pilot, "s", SendForm)
-            form.query_one("#data", Input).value = "more"
-            await click(pilot, "#ok")
-            await settle(pilot)
-            assert pilot.app.screen is form
-            assert form_error(form) == (f"posix-mq {box.mq} is full (4 of 4 messages): "
-                                        "nothing sent")
+            assert await refused(pilot, form, data="more") == (
+                f"posix-mq {box.mq} is full (4 of 4 messages): nothing sent")
 
     run(scenario)
     assert mq_qsize(box.root(f"/dev/mqueue{box.mq}")) == 4
@@ -318,12 +325,9 @@ def test_semaphore_edit_inside(spawn: Spawn, cleanup: Cleanup) -> None:
 
             await select_inside(pilot, Kind.SYSV_SEM, box.ids["sem"], box)
             form = await press_for(pilot, "e", SemEditForm)
-            form.query_one("#op", Input).value = "-6"  # would block: refused, nothing changed
-            await click(pilot, "#ok")
-            await settle(pilot)
-            assert pilot.app.screen is form
-            assert form_error(form) == (f"sysv-sem {box.ids['sem']}[0] is 5, op -6 needs at "
-                                        "least 6: nothing changed")
+            # would block: refused, nothing changed
+            assert await refused(pilot, form, op="-6") == (
+                f"sysv-sem {box.ids['sem']}[0] is 5, op -6 needs at least 6: nothing changed")
 
     run(scenario)
     assert value_inside() == 5

@@ -4,6 +4,7 @@ and strace screens) keep `q` as "back". Keys posted in one batch, as a terminal 
 
 from __future__ import annotations
 
+import pytest
 from test_ui_app import make_app, running, sync
 from test_ui_arrange import type_fast
 
@@ -11,22 +12,14 @@ from ipctop.ui.screens.process import ProcessScreen
 from ipctop.ui.screens.process_tree import ProcessTreeScreen
 
 
+@pytest.mark.parametrize("keys", [["f5"], ["f5", "t"]], ids=["tree", "grouped"])
 @sync
-async def test_q_quits_from_the_process_list() -> None:
+async def test_q_quits_from_the_process_list(keys: list[str]) -> None:
     app = make_app()
     async with running(app) as pilot:
-        await type_fast(pilot, ["f5"])
+        await type_fast(pilot, keys)
         assert isinstance(app.screen, ProcessTreeScreen)
         await type_fast(pilot, ["q"])
-        assert not app.is_running
-    assert app.return_value == 0
-
-
-@sync
-async def test_q_quits_from_the_grouped_process_list() -> None:
-    app = make_app()
-    async with running(app) as pilot:
-        await type_fast(pilot, ["f5", "t", "q"])
         assert not app.is_running
     assert app.return_value == 0
 
