@@ -116,3 +116,16 @@ async def test_ctrl_f_changes_the_search_term() -> None:
         await type_fast(pilot, ["ctrl+f", "backspace", *"" , "escape"])
         await type_fast(pilot, ["ctrl+f", *["backspace"] * 5, *"jobs", "enter"])
         assert app.table.current_key == "posix_mq:/jobs"
+
+
+@sync
+async def test_keys_typed_after_a_pause_add_to_what_was_typed_fast() -> None:
+    """The box's focus event arrives after the keys typed with "/"; if it selected the text
+    then, the next key typed would replace it: "/red" at once, then "is", must read "redis"."""
+    app = make_app()
+    async with running(app) as pilot:
+        await type_fast(pilot, ["/", *"red"])
+        await type_fast(pilot, [*"is"])
+        assert filter_box(app).value == "redis" and app.table.filter_text == "redis"
+        await type_fast(pilot, ["enter", "/", *"-x"])  # reopened: typing adds, as htop's F4
+        assert filter_box(app).value == "redis-x"

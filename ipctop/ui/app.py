@@ -185,10 +185,13 @@ class IpcTopApp(Polling, Filtering, ObjectActions, LeakActions, Arrange, App[int
                 yield EventLog(id="events")
             yield DetailPane(id="detail")
         yield NoticeLine(id="notice")
-        yield FilterBox(value=self.initial_filter, id="filter",
-                    placeholder="filter all columns as you type; Enter keeps it, Esc clears")
-        yield FilterBox(id="search", placeholder="search: the cursor jumps to a match as you "
-                        "type; F3 next, Shift+F3 previous, Enter keeps, Esc closes")
+        # select_on_focus off: the focus event comes after the keys typed with "/" at once,
+        # and selecting them then would let the next key replace them.
+        yield FilterBox(value=self.initial_filter, id="filter", select_on_focus=False,
+                        placeholder="filter all columns as you type; Enter keeps it, Esc clears")
+        yield FilterBox(id="search", select_on_focus=False,
+                        placeholder="search: the cursor jumps to a match as you type; F3 next, "
+                        "Shift+F3 previous, Enter keeps, Esc closes")
         yield Footer()
 
     @property
