@@ -136,13 +136,7 @@ KIND_WORD = Column("kind", "KIND", lambda o: o.kind.word,
 """The kind as typed on the command line, for tables a script reads (``-o KIND,...``)."""
 
 
-def _where(o: IpcObject) -> str | None:
-    if o.ns_pid is None:
-        return None  # ipctop's own namespaces: the host, as a rule
-    return o.container or f"ns {o.where}"
-
-
-CONTAINER = Column("container", "CONTAINER", _where, priority=1,
+CONTAINER = Column("container", "CONTAINER", _attr("place"), priority=1,
                    help="for an object of another namespace: its container, or the namespace "
                    "inode when nothing names one (\"-\": ipctop's own)")
 NS_PID = Column("ns_pid", "NS-PID", _attr("ns_pid"), right=True,

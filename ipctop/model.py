@@ -193,6 +193,14 @@ class IpcObject:
         return self.ipc_ns if self.ipc_ns is not None else self.mnt_ns
 
     @property
+    def place(self) -> str | None:
+        """None for ipctop's own namespaces, else how people are shown the object's namespace:
+        its container, or "ns INODE" when nothing names one (the CONTAINER column, forms)."""
+        if self.ns_pid is None:
+            return None
+        return self.container or f"ns {self.where}"
+
+    @property
     def identity(self) -> tuple[Kind, str, int | None]:
         """How the object is recognised across snapshots: kind, id and :attr:`where`."""
         return (self.kind, self.id, self.where)

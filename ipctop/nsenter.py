@@ -346,10 +346,9 @@ class Inside:
     @classmethod
     def of(cls, obj: IpcObject) -> Inside | None:
         """Where actions on ``obj`` run: None for ipctop's own namespaces."""
-        if obj.ns_pid is None:
+        if obj.ns_pid is None or obj.place is None:
             return None
-        whole = cls(obj.ns_pid, obj.ipc_ns, obj.mnt_ns, obj.container or f"ns {obj.where}")
-        return whole.for_kind(obj.kind)
+        return cls(obj.ns_pid, obj.ipc_ns, obj.mnt_ns, obj.place).for_kind(obj.kind)
 
     def for_kind(self, kind: Kind) -> Inside | None:
         """The namespaces an action on ``kind`` needs (None: none of them, act here).
@@ -383,8 +382,6 @@ class Inside:
         """``body()`` in a forked helper inside these namespaces (see :func:`run_inside`); its
         result must be plain data (marshal). An IpcError of ``body`` comes back as NsError
         with the same message."""
-        if self.mnt is not None:
-            preload()
         for pid in self.members(proc):
             try:
                 return run_inside(pid, body, ipc=self.ipc is not None, mnt=self.mnt is not None,

@@ -326,8 +326,9 @@ class LiveTake:
                 changed.add(kind)
             runs[kind] = run
             objects += run
-        changed.update(self._runs.keys() - runs.keys())
-        for kind in self._runs.keys() - runs.keys():
+        gone = self._runs.keys() - runs.keys()
+        changed |= gone
+        for kind in gone:
             self._known.pop(kind, None)
         self._runs = runs
         self.changed = frozenset(changed)

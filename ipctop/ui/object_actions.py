@@ -53,15 +53,14 @@ def offer_for_create(snap: Snapshot | None, filter_text: str,
     of the object under the cursor; None: the host."""
     if snap is None:
         return None
+    foreign = _foreign(snap)
     wanted = filter_text.strip().lower()
-    labels = {label for label in _foreign(snap)} if wanted else set()
-    named = {label for label in labels if wanted in label.lower()}
+    named = [label for label in foreign if wanted in label.lower()] if wanted else []
     if len(named) == 1:
-        return _foreign(snap)[named.pop()]
-    if obj is not None and obj.ns_pid is not None:
-        label = obj.container or f"ns {obj.where}"
-        return _foreign(snap).get(label) or nsenter.Inside(
-            obj.ns_pid, obj.ipc_ns, obj.mnt_ns, label)
+        return foreign[named[0]]
+    if obj is not None and obj.ns_pid is not None and obj.place is not None:
+        return foreign.get(obj.place) or nsenter.Inside(
+            obj.ns_pid, obj.ipc_ns, obj.mnt_ns, obj.place)
     return None
 
 
