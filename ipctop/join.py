@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from ipctop.collect.procfs import DELETED
 from ipctop.collect.procs import FdUse, MapUse, ProcScan
-from ipctop.model import User
+from ipctop.model import Process, User
 
 T = TypeVar("T")
 
@@ -34,25 +34,54 @@ def merge_access(a: str | None, b: str | None) -> str | None:
 class Join:
     """Indexes over one ProcScan, and the users built from them."""
 
+    pipes_by_ino: dict[int, list[FdUse]]
+    socks_by_ino: dict[int, list[FdUse]]
+    fds_by_file: dict[tuple[int, int], list[FdUse]]
+    mq_fds: dict[str, list[FdUse]]
+    fifo_fds: dict[tuple[int, int], list[FdUse]]
+    memfd_fds: dict[int, list[FdUse]]
+    """Fds on memfds, by inode."""
+    eventfd_fds: dict[int, list[FdUse]]
+    """Fds on eventfds, by fdinfo's eventfd-id."""
+    maps_by_file: dict[tuple[int, int], list[MapUse]]
+    maps_by_shmid: dict[tuple[int | None, int], list[MapUse]]
+    """SysV attachments by (IPC namespace, shmid): shmids repeat across namespaces."""
+    comm: dict[int, str]
+    own_ipc_ns: int | None
+
     def __init__(self, scanned: ProcScan, proc: Path, live: bool,
-                 memo: dict[tuple[object, ...], Any] | None = None) -> None:
-        self.old_memo = memo if memo is not None else {}
-        self.memo: dict[tuple[object, ...], Any] = {}
-        """Users joined in this scan, by the ids of the fds or maps they come from (see
-        :meth:`remembered`)."""
+                 previous: Join | None = None) -> None:
+        self.old_memo = previous.memo if previous is not None else {}
+        self.memo: dict[str, dict[tuple[object, ...], Any]] = {}
+        """Users joined in this scan, per space (see :meth:`remembered`), by the ids of the fds
+        or maps they come from."""
+        self.space = ""
+        """The space :meth:`remembered` keeps what it builds in: a polling program sets it to
+        the kind being joined, so that a kind handed on whole can carry its own (:meth:`carry`)."""
         self.scan = scanned
         self.proc = str(proc)
         self.live = live
+        self.changed_pids: frozenset[int] = frozenset()
+        """Processes that appeared, went, or differ in what a join reads of them
+        (:func:`_joined_facts`) since the previous poll's Join (all when there is none)."""
+        if previous is None:
+            self.changed_pids = frozenset(scanned.processes)
+        elif scanned is not previous.scan:
+            self.changed_pids = _changed(previous.scan.processes, scanned.processes)
+        if previous is not None and previous.same_as(scanned):
+            # The very fds and maps of the previous poll (a process that ran and was read again
+            # gives equal ones): its indexes hold.
+            for name in _INDEXES:
+                setattr(self, name, getattr(previous, name))
+            return
         self.comm = {pid: p.comm for pid, p in scanned.processes.items()}
-        self.pipes_by_ino: dict[int, list[FdUse]] = defaultdict(list)
-        self.socks_by_ino: dict[int, list[FdUse]] = defaultdict(list)
-        self.fds_by_file: dict[tuple[int, int], list[FdUse]] = defaultdict(list)
-        self.mq_fds: dict[str, list[FdUse]] = defaultdict(list)
-        self.fifo_fds: dict[tuple[int, int], list[FdUse]] = defaultdict(list)
-        self.memfd_fds: dict[int, list[FdUse]] = defaultdict(list)
-        """Fds on memfds, by inode."""
-        self.eventfd_fds: dict[int, list[FdUse]] = defaultdict(list)
-        """Fds on eventfds, by fdinfo's eventfd-id."""
+        self.pipes_by_ino = defaultdict(list)
+        self.socks_by_ino = defaultdict(list)
+        self.fds_by_file = defaultdict(list)
+        self.mq_fds = defaultdict(list)
+        self.fifo_fds = defaultdict(list)
+        self.memfd_fds = defaultdict(list)
+        self.eventfd_fds = defaultdict(list)
         for f in scanned.fds:
             target = f.target
             if target.startswith("pipe:["):
@@ -77,9 +106,8 @@ class Join:
                     self.fifo_fds[(f.dev, f.ino)].append(f)
                 else:
                     self.fds_by_file[(f.dev, f.ino)].append(f)
-        self.maps_by_file: dict[tuple[int, int], list[MapUse]] = defaultdict(list)
-        self.maps_by_shmid: dict[tuple[int | None, int], list[MapUse]] = defaultdict(list)
-        """SysV attachments by (IPC namespace, shmid): shmids repeat across namespaces."""
+        self.maps_by_file = defaultdict(list)
+        self.maps_by_shmid = defaultdict(list)
         self.own_ipc_ns = scanned.self_ipc_ns
         for m in scanned.maps:
             if m.shmid is not None:
@@ -87,6 +115,35 @@ class Join:
                     self.maps_by_shmid[(self.ipc_ns_of(m.pid), m.shmid)].append(m)
             else:
                 self.maps_by_file[(m.dev, m.inode)].append(m)
+        if previous is not None:
+            # An index equal to the previous poll's is that very one, holding the previous
+            # poll's instances: a polling program hands on whole a kind joined from an index
+            # it was handed again (snapshot.take), and what it remembers by their ids holds.
+            for name in _INDEXES:
+                if getattr(self, name) == getattr(previous, name):
+                    setattr(self, name, getattr(previous, name))
+
+    def same_as(self, scanned: ProcScan) -> bool:
+        """Whether ``scanned`` gives this Join's indexes: the same fds and maps in the same
+        order (compared in C, identity first: a process that has not run keeps its instances),
+        and the same processes as far as a join reads them."""
+        old = self.scan
+        if scanned is old:
+            return True
+        if scanned.self_ipc_ns != old.self_ipc_ns or scanned.fds != old.fds or \
+                scanned.maps != old.maps:
+            return False
+        changed = _changed(old.processes, scanned.processes)
+        # A process holding nothing is in no index (a kernel thread's name changes with the
+        # work it does).
+        return not changed or changed.isdisjoint(
+            {f.pid for f in scanned.fds} | {m.pid for m in scanned.maps})
+
+    def carry(self, space: str) -> None:
+        """Keep what ``space`` built at the previous poll, for a kind handed on whole."""
+        found = self.old_memo.get(space)
+        if found is not None:
+            self.memo[space] = found
 
     def ipc_ns_of(self, pid: int) -> int | None:
         """The IPC namespace of ``pid``; ours when it could not be read."""
@@ -106,10 +163,15 @@ class Join:
         same way (a joined object is remembered by the object and its users)."""
         held = tuple(items)
         key = (kind, *map(id, held))
-        hit = self.old_memo.get(key)
+        space = self.space
+        old = self.old_memo.get(space)
+        hit = old.get(key) if old is not None else None
         if hit is None:
             hit = (held, build(held))
-        self.memo[key] = hit
+        new = self.memo.get(space)
+        if new is None:
+            new = self.memo[space] = {}
+        new[key] = hit
         result: T = hit[1]
         return result
 
@@ -139,6 +201,25 @@ class Join:
             User(pid, self.comm.get(pid, "?"), None, acc, "map")
             for pid, acc in sorted(per_pid.items())
         )
+
+
+_INDEXES = ("comm", "pipes_by_ino", "socks_by_ino", "fds_by_file", "mq_fds", "fifo_fds",
+            "memfd_fds", "eventfd_fds", "maps_by_file", "maps_by_shmid", "own_ipc_ns")
+
+
+def _changed(before: dict[int, Process], after: dict[int, Process]) -> frozenset[int]:
+    """The pids of :attr:`Join.changed_pids`."""
+    changed = before.keys() ^ after.keys()
+    for pid, p in after.items():
+        q = before.get(pid)
+        if q is not None and q is not p and _joined_facts(q) != _joined_facts(p):
+            changed.add(pid)
+    return frozenset(changed)
+
+
+def _joined_facts(p: Process) -> tuple[object, ...]:
+    """What a join reads of a process: what its users and a segment's creator show."""
+    return (p.comm, p.cmdline, p.start_time, p.ipc_ns, p.mnt_ns, p.uid)
 
 
 def user_order(u: User) -> tuple[int, int, int]:

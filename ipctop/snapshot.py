@@ -26,10 +26,11 @@ imported here; a collector module is imported only when a kind it serves is aske
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -143,10 +144,13 @@ def take(
     if cache is not None:
         # Removing one of these objects changes how other processes' fds and maps read
         # ("(deleted)") without those processes running: those processes are read again.
-        cache.begin(frozenset(want), frozenset((
-            *(("shm", int(s.id)) for s in shms),
-            *(("file", o.dev, o.inode) for o in dev_shm),
-            *(("mq", q.id) for q in queues or ()))))
+        derive = cache.memo.derive
+        cache.begin(frozenset(want), (
+            derive("held:shm", shms, lambda objs: frozenset(("shm", int(s.id)) for s in objs))
+            | derive("held:file", dev_shm,
+                     lambda objs: frozenset(("file", o.dev, o.inode) for o in objs))
+            | derive("held:mq", queues or [],
+                     lambda objs: frozenset(("mq", q.id) for q in objs))))
     # Live, the namespaces in use come from the scan too (SysV msg and sem need no users).
     scanned = scan(proc, live=live, maps=bool(want & _NEEDS_MAPS), workers=workers,
                    cache=cache) if want & _NEEDS_SCAN or (live and want & _NEEDS_NAMESPACES) else \
@@ -158,7 +162,7 @@ def take(
 
         memo.probes.begin(scanned.unreadable.count > 0 and not ignore_unreadable_default())
         memo.ran = frozenset(cache.fresh) if cache is not None and not hide else None
-    join = Join(scanned, proc, live, cache.join_memo if cache is not None else None)
+    join = Join(scanned, proc, live, cache.join if cache is not None else None)
 
     spaces = None
     if live and want & _NEEDS_NAMESPACES and scanned.processes:
@@ -167,15 +171,59 @@ def take(
         spaces = namespaces.survey(proc, scanned.processes)
 
     probes = memo.probes if memo is not None else None
+
+    def unit(name: str, inputs: tuple[object, ...], build: Callable[[], list[IpcObject]],
+             due: Callable[[], float] = lambda: math.inf, now: float = -math.inf,
+             pids: Iterable[int] = (),
+             ) -> list[IpcObject]:
+        """``build()``, or (polling) what it made at the previous poll while its inputs (the
+        collector's objects, the Join's indexes it reads) are the same, nothing it read fell
+        due, and none of ``pids`` changed (PollMemo.gates)."""
+        if memo is None:
+            return build()
+
+        def made() -> tuple[list[IpcObject], float]:
+            join.space = name
+            if probes is not None:
+                probes.soonest = math.inf
+            try:
+                objs = build()
+            finally:
+                join.space = ""
+            return objs, min(due(), probes.soonest if probes is not None else math.inf)
+
+        if join.changed_pids and not join.changed_pids.isdisjoint(pids):
+            now = math.inf  # due at once
+        return memo.gates.run(name, inputs, now, made, lambda: join.carry(name))
+
+    # A lease answer expires by the probe memo's clock; a pipe falls due by time.monotonic.
+    probe_now = probes.clock() if probes is not None else -math.inf
     if shms:
-        objects += sysv.join_shm(join, shms)
+        # A segment's creator is read from its process: a segment is joined again when one of
+        # those processes went, came, or changed its command line.
+        objects += unit("sysv_shm", (shms, join.maps_by_shmid), lambda: sysv.join_shm(join, shms),
+                        pids={s.cpid for s in shms})
     if dev_shm:
-        files = posix.join_dev_shm(join, [o for o in dev_shm if o.kind in want])
-        objects += posix.probe_unused(files, dev / "shm", probes) if live else files
+        mine = [o for o in dev_shm if o.kind in want]
+
+        def shm_files() -> list[IpcObject]:
+            files = posix.join_dev_shm(join, mine)
+            return list(posix.probe_unused(files, dev / "shm", probes) if live else files)
+
+        objects += unit("dev_shm", (mine, join.fds_by_file, join.maps_by_file,
+                                    probes and probes.blind), shm_files, now=probe_now)
     if Kind.POSIX_MQ in want:
-        mqs = posix.join_mq(join, queues, posix.mq_attrs if live else None,
-                            spaces.own_ipc if spaces else None)
-        objects += posix.probe_unused(mqs, dev / "mqueue", probes) if live and queues else mqs
+        own_ns = spaces.own_ipc if spaces else None
+
+        def mq_files() -> list[IpcObject]:
+            mqs = posix.join_mq(join, queues, posix.mq_attrs if live else None, own_ns)
+            return list(posix.probe_unused(mqs, dev / "mqueue", probes) if live and queues
+                        else mqs)
+
+        # Holders count by their IPC namespace, read from their processes.
+        objects += unit("posix_mq", (queues, join.mq_fds, own_ns, probes and probes.blind),
+                        mq_files, now=probe_now,
+                        pids={f.pid for fds in join.mq_fds.values() for f in fds})
     unread: dict[tuple[str, int], str] = {}
     if spaces is not None:
         more, more_shm = namespaces.read_foreign(spaces, join, proc, want, dev_shm, unread,
@@ -194,8 +242,22 @@ def take(
         from ipctop.collect import pipes
 
         if Kind.PIPE in want:
-            objects += pipes.join_pipes(join, None if hide else memo,
-                                        cache is None or cache.blind_ran)
+            blind_ran = cache is None or cache.blind_ran
+            if hide or memo is None:
+                objects += pipes.join_pipes(join, None, blind_ran)
+            else:
+                due = math.inf
+
+                def measured() -> list[IpcObject]:
+                    nonlocal due
+                    found, due = pipes.join_pipes_due(join, memo, blind_ran)
+                    return found
+
+                # A recheck falls due only while processes ipctop cannot read run.
+                objects += unit("pipes", (join.pipes_by_ino,), measured, lambda: due,
+                                time.monotonic() if blind_ran else -math.inf)
+                if "pipes" in memo.gates.handed_on:
+                    memo.used.add("pipes")  # its measures stay kept as they are
         if Kind.FIFO in want:
             objects += pipes.join_fifos(join)
     if Kind.UNIX_SOCKET in want:
@@ -224,7 +286,7 @@ def take(
     else:
         objects.sort(key=lambda o: (_KIND_ORDER[o.kind], natural_key(o.id)))
     if cache is not None:
-        cache.join_memo = join.memo
+        cache.join = join
 
     limits = Limits()
     if kinds is None or want & {Kind.SYSV_SHM, Kind.SYSV_MSG, Kind.SYSV_SEM, Kind.POSIX_MQ,
@@ -233,7 +295,13 @@ def take(
 
         limits = collect("limits", lambda: limits_mod.read_limits(proc, dev), Limits())
 
-    used = {u.pid for o in objects for u in o.users}
+    if memo is not None:
+        from ipctop.collect.poll_memo import kind_runs
+
+        used = set().union(*(memo.derive(f"used:{kind.value}", run, _user_pids)
+                             for kind, run in kind_runs(objects)))
+    else:
+        used = _user_pids(objects)
     processes = tuple(
         p for pid, p in sorted(scanned.processes.items())
         if pid in used or p.signals.pending
@@ -266,6 +334,10 @@ def take(
 
     return judge(snap, alive=proc_alive(proc), ignore_unreadable=ignore_unreadable_default(),
                  memo=memo.verdicts if memo is not None else None)
+
+
+def _user_pids(objects: Sequence[IpcObject]) -> set[int]:
+    return {u.pid for o in objects for u in o.users}
 
 
 class LiveTake:

@@ -113,9 +113,9 @@ def test_live_take_probes_only_while_blind_and_sees_a_new_file(spawn: Spawn,
     assert h.leak is None and h.users == ()
     # The next poll keeps the answers: no probe for them (the same time of asking).
     answers = live.cache.memo.probes.answers
-    asked = {k: v[0] for k, v in answers.current.items() if k[2] in (o.inode, h.inode)}
+    asked = {k: v[0] for k, v in answers.items() if k[2] in (o.inode, h.inode)}
     again = live()
-    assert len(asked) == 2 and asked == {k: answers.current[k][0] for k in asked}
+    assert len(asked) == 2 and asked == {k: answers[k][0] for k in asked}
     assert find(again, Kind.POSIX_SHM, held) is h  # no verdict, nothing changed: one instance
     assert getattr(find(again, Kind.POSIX_SHM, orphan), "in_use", None) is False
     # A file made between polls is asked about at the next one.
@@ -156,7 +156,7 @@ def test_live_take_re_asks_a_changed_file_and_spreads_the_probes(spawn: Spawn,
     o = find(snap, Kind.POSIX_SHM, names[0])
     assert o.mode == "0640" and getattr(o, "in_use", None) is False
     assert ("shm", getattr(o, "dev", None), getattr(o, "inode", None), o.ctime) in \
-        probes.answers.current
+        probes.answers
 
 
 # --------------------------------------------------------------------------- the scan cache

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import math
 import os
 import pwd
 from functools import lru_cache
@@ -64,3 +65,11 @@ def statfs_type(path: str | os.PathLike[str]) -> int | None:
     if _libc.statfs(os.fsencode(path), ctypes.byref(buf)) != 0:
         return None
     return int(buf.f_type) & 0xFFFFFFFF
+
+
+def recheck_at(read_at: float, period: float) -> float:
+    """When something read at ``read_at`` must be read again by a periodic recheck: the end of
+    the ``period`` it was read in, on one grid for everything, so a kind's rechecks fall due
+    together in one poll (and the polls between hand the kind on whole) rather than a few at
+    every poll. Nothing waits longer than ``period``."""
+    return (math.floor(read_at / period) + 1.0) * period

@@ -10,6 +10,7 @@ queued (FIONREAD) and how much the buffer holds (F_GETPIPE_SZ).
 from __future__ import annotations
 
 import fcntl
+import math
 import os
 import stat
 import struct
@@ -18,7 +19,7 @@ import time
 from collections.abc import Collection, Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from ipctop.collect.common import mode_str, user_name
+from ipctop.collect.common import mode_str, recheck_at, user_name
 from ipctop.collect.procfs import FdUse
 from ipctop.errors import IpcError
 from ipctop.kinds import Fifo, Pipe
@@ -44,12 +45,20 @@ def join_pipes(join: Join, memo: PollMemo | None = None, blind_ran: bool = True,
     poll (so none of its holders ran: a process that runs is read again, and its fds are new)
     is the Pipe of the previous poll, without measuring it again: bytes move through a pipe only
     when a process holding it runs. A process ipctop cannot read might hold it too, so while one
-    of those has run (``blind_ran``), such a pipe is measured again every PIPE_RECHECK to twice
-    that seconds (spread over polls by inode).
+    of those has run (``blind_ran``), such a pipe is measured again once every PIPE_RECHECK
+    seconds (every pipe in the same poll: see :func:`~ipctop.collect.common.recheck_at`).
     """
+    return join_pipes_due(join, memo, blind_ran)[0]
+
+
+def join_pipes_due(join: Join, memo: PollMemo | None = None, blind_ran: bool = True,
+                   ) -> tuple[list[IpcObject], float]:
+    """:func:`join_pipes`, and when its first pipe falls due for the recheck while processes
+    ipctop cannot read run (inf when none is kept)."""
     out: list[IpcObject] = []
     kept = memo.kept(memo.rows, "pipes") if memo is not None else None
     now = time.monotonic()
+    oldest = math.inf
     for ino, fds in join.pipes_by_ino.items():
         if kept is None:
             out.append(_pipe(join, ino, fds))
@@ -57,14 +66,18 @@ def join_pipes(join: Join, memo: PollMemo | None = None, blind_ran: bool = True,
         hit = kept.get(ino)
         if hit is not None and len(hit[0]) == len(fds) and \
                 all(a is b for a, b in zip(hit[0], fds, strict=True)) and \
-                (not blind_ran or now - hit[2] < PIPE_RECHECK * (1.0 + (ino % 97) / 97.0)):
+                (not blind_ran or now < recheck_at(hit[2], PIPE_RECHECK)):
             kept.put(ino, hit)
             out.append(hit[1])
+            oldest = min(oldest, hit[2])
             continue
         pipe = _pipe(join, ino, fds)
+        if hit is not None and pipe == hit[1]:
+            pipe = hit[1]  # measured again, and the same: the same instance
         kept.put(ino, (tuple(fds), pipe, now))
+        oldest = min(oldest, now)
         out.append(pipe)
-    return out
+    return out, recheck_at(oldest, PIPE_RECHECK) if oldest < math.inf else math.inf
 
 
 def _pipe(join: Join, ino: int, fds: Sequence[FdUse]) -> Pipe:

@@ -17,10 +17,11 @@ forgotten at the next poll: memory stays proportional to what exists now.
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from itertools import groupby
-from operator import attrgetter
+from operator import attrgetter, is_
 from typing import Any, Generic, TypeVar
 
 from ipctop.model import IpcObject, Kind, evolve
@@ -67,6 +68,11 @@ class ProbeMemo:
     What this gives up: a process that cannot be read may open or map a file after it was probed;
     until the answer expires the file can still be called a leak. Removal never trusts it: it
     takes the lease again at the last moment (reclaim.py).
+
+    Answers are kept by age rather than by poll (a kind handed on whole, see :class:`Gates`,
+    asks nothing, and must find its answers when it is joined again): ``soonest`` tells the
+    gate when the first answer a call used expires, and what no poll used for twice
+    ``max_age`` is dropped.
     """
 
     def __init__(self, max_age: float = 60.0, budget: int = 200,
@@ -74,8 +80,12 @@ class ProbeMemo:
         self.max_age = max_age
         self.budget = budget
         self.clock = clock
-        self.answers: Kept[tuple[float, Probe]] = Kept()
-        self.marked: Kept[tuple[Any, Probe, Any]] = Kept()
+        self.answers: dict[Hashable, tuple[float, Probe]] = {}
+        self.marked: dict[int, tuple[Any, Probe, Any, float]] = {}
+        self.pruned = clock()
+        self.soonest = math.inf
+        """When the first answer used since it was last set to inf expires (-inf: some file
+        waits for an answer, or was answered from an expired one): the caller resets it."""
         self.blind = True
         """Whether this poll needs the kernel's word: set by snapshot.take (some process could
         not be read, and unreadable processes are not ignored)."""
@@ -91,14 +101,18 @@ class ProbeMemo:
         are (an object that the probe marks would otherwise be new at every poll)."""
         key = id(obj)
         hit = self.marked.get(key)
-        if hit is None or hit[0] is not obj or hit[1] is not answer:
-            hit = (obj, answer, evolve(obj, in_use=answer.in_use, in_use_why=answer.why))
-        self.marked.put(key, hit)
-        return hit[2]  # type: ignore[no-any-return]
+        made = hit[2] if hit is not None and hit[0] is obj and hit[1] is answer else \
+            evolve(obj, in_use=answer.in_use, in_use_why=answer.why)
+        self.marked[key] = (obj, answer, made, self.clock())  # holds obj: its id stays its own
+        return made  # type: ignore[no-any-return]
 
     def begin(self, blind: bool) -> None:
-        self.marked.turn()
-        self.answers.turn()
+        now = self.clock()
+        if now - self.pruned >= self.max_age:
+            old = now - 2 * self.max_age
+            self.answers = {k: v for k, v in self.answers.items() if v[0] >= old}
+            self.marked = {k: v for k, v in self.marked.items() if v[3] >= old}
+            self.pruned = now
         self.blind = blind
         self.left = self.budget
         self.asked = self.waiting = 0
@@ -108,19 +122,76 @@ class ProbeMemo:
         now = self.clock()
         kept = self.answers.get(key)
         if kept is not None and now - kept[0] < self.max_age:
-            self.answers.put(key, kept)
+            self.soonest = min(self.soonest, kept[0] + self.max_age)
             return kept[1]
         if self.left <= 0:
+            self.soonest = -math.inf
             if kept is not None:  # expired: the old answer until there is budget again
-                self.answers.put(key, kept)
                 return kept[1]
             self.waiting += 1
             return NOT_YET
         self.left -= 1
         self.asked += 1
         got = ask()
-        self.answers.put(key, (now, got))
+        self.answers[key] = (now, got)
+        self.soonest = min(self.soonest, now + self.max_age)
         return got
+
+
+class Gates:
+    """Kinds handed on whole: what a kind's join (and lease probe) made at the previous poll,
+    while its inputs are the very objects they were then and nothing it read has fallen due.
+
+    On a big machine most kinds do not change between two polls, and walking their thousands of
+    objects again only to find each one remembered costs more than everything else a poll does.
+    Each input is compared by identity (a list or tuple element by element, in C): the
+    collectors hand out the same instance for what did not change, and the Join the same
+    ``basis`` while the scan's fds and maps are the same.
+    """
+
+    def __init__(self) -> None:
+        self.previous: dict[str, tuple[tuple[object, ...], list[Any], float]] = {}
+        self.current: dict[str, tuple[tuple[object, ...], list[Any], float]] = {}
+        self.handed_on: set[str] = set()
+        """The kinds this poll handed on whole (for tests and the benchmark)."""
+
+    def turn(self) -> None:
+        self.previous, self.current = self.current, {}
+        self.handed_on = set()
+
+    def forget(self) -> None:
+        self.previous = {}
+        self.current = {}
+
+    def run(self, name: str, inputs: tuple[object, ...], now: float,
+            build: Callable[[], tuple[list[T], float]], carry: Callable[[], None]) -> list[T]:
+        """What ``build()`` made at the previous poll, if the inputs are the same and ``now`` is
+        before the due time it gave (``build`` returns its objects and that time), after
+        ``carry()`` keeps what the kind remembers for its next build; else ``build()``'s
+        objects, kept for the next poll."""
+        hit = self.previous.get(name)
+        if hit is not None and now < hit[2] and len(hit[0]) == len(inputs) and \
+                all(map(_same, hit[0], inputs)):
+            self.current[name] = hit
+            self.handed_on.add(name)
+            carry()
+            return hit[1]
+        objects, due = build()
+        self.current[name] = (inputs, objects, due)
+        return objects
+
+
+def _same(a: object, b: object) -> bool:
+    """``a is b``, two equal numbers or strings, or two lists (tuples) of the very same
+    objects."""
+    if a is b:
+        return True
+    if isinstance(a, int | float | str | bytes):
+        return type(a) is type(b) and a == b
+    if isinstance(a, list | tuple) and type(a) is type(b):
+        assert isinstance(b, list | tuple)
+        return len(a) == len(b) and all(map(is_, a, b))
+    return False
 
 
 class SortMemo:
@@ -134,8 +205,10 @@ class SortMemo:
     """
 
     def __init__(self) -> None:
-        self.previous: dict[Any, tuple[list[str], list[int], dict[str, Any]]] = {}
-        """Per kind: its ids in the order they came, their sorted permutation, their keys."""
+        self.previous: dict[Any, tuple[list[str], list[int], dict[str, Any], list[Any],
+                                       list[Any]]] = {}
+        """Per kind: its ids in the order they came, their sorted permutation, their keys, the
+        objects as they came and as sorted."""
         self.sorted_kinds: set[Any] = set()
         """The kinds the last call sorted again."""
 
@@ -143,31 +216,36 @@ class SortMemo:
                key: Callable[[str], Any]) -> list[T]:
         """``objects`` by kind (in ``kinds`` order), each kind by ``key(id)``."""
         per_kind: dict[Any, list[T]] = {}
-        for o in objects:
-            found = per_kind.get(o.kind)
+        for kind, run in groupby(objects, _KIND):  # runs of one kind, grouped in C
+            found = per_kind.get(kind)
             if found is None:
-                per_kind[o.kind] = [o]
+                per_kind[kind] = list(run)
             else:
-                found.append(o)
-        current: dict[Any, tuple[list[str], list[int], dict[str, Any]]] = {}
+                found += run
+        current: dict[Any, tuple[list[str], list[int], dict[str, Any], list[Any],
+                                 list[Any]]] = {}
         out: list[T] = []
         self.sorted_kinds = set()
         for kind in kinds:
             these = per_kind.get(kind)
             if these is None:
                 continue
-            ids = list(map(_ID, these))
             hit = self.previous.get(kind)
+            if hit is not None and len(hit[3]) == len(these) and all(map(is_, hit[3], these)):
+                current[kind] = hit  # the very objects of the previous poll: their order
+                out += hit[4]
+                continue
+            ids = list(map(_ID, these))
             if hit is not None and hit[0] == ids:
-                current[kind] = hit
+                current[kind] = hit = (*hit[:3], these, list(map(these.__getitem__, hit[1])))
             else:
                 self.sorted_kinds.add(kind)
                 old = hit[2] if hit is not None else {}
                 keys = {name: key(name) if (k := old.get(name)) is None else k for name in ids}
                 ordered = list(map(keys.__getitem__, ids))
-                current[kind] = hit = (ids, sorted(range(len(ids)), key=ordered.__getitem__),
-                                       keys)
-            out += map(these.__getitem__, hit[1])
+                order = sorted(range(len(ids)), key=ordered.__getitem__)
+                current[kind] = hit = (ids, order, keys, these, list(map(these.__getitem__, order)))
+            out += hit[4]
         self.previous = current
         return out
 
@@ -197,12 +275,19 @@ class PollMemo:
         """The order objects were sorted in at the previous poll (snapshot.take)."""
         self.rows: dict[str, Kept[Any]] = {}
         """Per /proc/sysvipc file (and header): row text -> (object built from it, when)."""
+        self.tables: dict[str, tuple[bytes, list[Any], float, str]] = {}
+        """Per /proc/sysvipc file: its whole text at the previous poll, the objects built from
+        it, when the first of them falls due again, and the name of its rows in ``rows``."""
         self.files: dict[str, Kept[Any]] = {}
         """Per listed directory: file name -> (stat key, object)."""
         self.used: set[str] = set()
         self.ran: frozenset[int] | None = None
         """Processes the scan of this poll read again (they ran since the previous one, or
         could not be read), when it was incremental; None when it is not known."""
+        self.gates = Gates()
+        """Kinds handed on whole (snapshot.take)."""
+        self.derived: Kept[tuple[Sequence[Any], Any]] = Kept()
+        """Facts drawn from a kind's objects (:meth:`derive`)."""
         from ipctop.verdict_memo import VerdictMemo
 
         self.verdicts = VerdictMemo()
@@ -212,6 +297,8 @@ class PollMemo:
         """Build everything afresh at the next poll (the scan's periodic full read: whatever
         this reasoning overlooks does not last); the lease answers expire by themselves."""
         self.rows.clear()
+        self.tables.clear()
+        self.gates.forget()
         self.files.clear()
         self.order.forget()
         self.verdicts.turn()
@@ -219,10 +306,20 @@ class PollMemo:
 
     def begin(self) -> None:
         """A new poll: tables the previous poll did not use (a namespace gone) are dropped."""
-        for table in (self.rows, self.files):
+        for table in (self.rows, self.tables, self.files):
             for name in [name for name in table if name not in self.used]:
                 del table[name]
         self.used = set()
+        self.gates.turn()
+        self.derived.turn()
+
+    def derive(self, name: str, objects: Sequence[Any], fact: Callable[[Sequence[Any]], V]) -> V:
+        """``fact(objects)``, or what it gave at the previous poll for the very same objects."""
+        hit = self.derived.get(name)
+        if hit is None or not (len(hit[0]) == len(objects) and all(map(is_, hit[0], objects))):
+            hit = (objects, fact(objects))
+        self.derived.put(name, hit)
+        return hit[1]  # type: ignore[no-any-return]
 
     def kept(self, table: dict[str, Kept[Any]], name: str) -> Kept[Any]:
         """The Kept of ``name`` in ``table``, turned for this poll."""

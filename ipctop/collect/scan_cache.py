@@ -59,12 +59,13 @@ class ScanCache:
         self.held: frozenset[Hashable] = frozenset()
         self.blind_before: dict[int, bytes | None] = {}
         self.full_at: float | None = None
-        self.join_memo: dict[tuple[object, ...], Any] = {}
+        self.join: Any = None
+        """The previous poll's ipctop.join.Join, kept for ``snapshot.take``: its indexes hold
+        while the scan is the same, and it remembers the users it joined."""
         from ipctop.collect.poll_memo import PollMemo  # only a polling program needs it
 
         self.memo = PollMemo(clock)
         """What the object collectors keep between polls (collect/poll_memo.py)."""
-        """Kept for ``snapshot.take``: the users it joined, by the ids of their fds and maps."""
         self.blind_stamps: dict[int, bytes | None] = {}
         """Run stamps of the processes the last scan could not read (whole or in part)."""
         self.blind_ran = True
@@ -91,8 +92,10 @@ class ScanCache:
         if identity != self.identity or self.full_at is None or \
                 now - self.full_at >= self.full_every:
             self.seen = {}
+            if self.full_at is not None:  # the first poll has nothing to forget yet
+                self.memo.forget()
+                self.join = None
             self.full_at = now
-            self.memo.forget()
         elif gone := self.held - held:
             self.seen = {pid: seen for pid, seen in self.seen.items()
                          if not any(item in gone for item in refers(seen))}

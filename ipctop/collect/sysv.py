@@ -16,12 +16,13 @@ by the header line, so a kernel that adds or drops a column (older ones lack rss
 from __future__ import annotations
 
 import ctypes
+import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from ipctop.collect.common import PROC, RACY, load_libc, mode_str, user_name
+from ipctop.collect.common import PROC, RACY, load_libc, mode_str, recheck_at, user_name
 from ipctop.errors import ParseError
 from ipctop.kinds import SysvMsg, SysvSem, SysvShm
 from ipctop.model import IpcObject, evolve
@@ -82,11 +83,8 @@ def _rows(path: Path, required: tuple[str, ...]) -> Iterator[dict[str, int]]:
 
 def _lines(path: Path) -> list[bytes] | None:
     """The lines of a /proc/sysvipc table; None when it is missing or unreadable."""
-    try:
-        with open(path, "rb") as f:
-            return f.read().splitlines()
-    except (FileNotFoundError, PermissionError):
-        return None
+    raw = _read(path)
+    return None if raw is None else raw.splitlines()
 
 
 def _parser(path: Path, lines: list[bytes], required: tuple[str, ...],
@@ -121,32 +119,64 @@ Built = TypeVar("Built", bound=IpcObject)
 
 
 def _table(path: Path, required: tuple[str, ...], build: Callable[[dict[str, int]], Built],
-           memo: PollMemo | None, still_right: Callable[[Built, float], bool] | None = None,
+           memo: PollMemo | None, due: Callable[[Built, float], float] | None = None,
            ) -> list[Built]:
-    """``build(row)`` for each row of ``path``; with ``memo`` (a polling program), a row whose
-    text is the same as at the previous poll gives the object built from it then, unless
-    ``still_right(obj, when_built)`` says the row alone cannot tell (a semaphore's values)."""
+    """``build(row)`` for each row of ``path``.
+
+    With ``memo`` (a polling program): a table whose text is the very text of the previous poll
+    gives the previous poll's list itself, and a row whose text is the same gives the object
+    built from it then; ``due(obj, when_built)`` is when that object must be built again even
+    so, because the row alone cannot tell (a semaphore's values): ``-inf`` for at the next
+    poll, ``inf`` for never. Tables are read whole every poll (the kernel has no change signal
+    for them), but an unchanged one costs one bytes compare, not a Python pass over its rows.
+    """
     now = time.time()
-    lines = _lines(path)
-    if lines is None:
+    raw = _read(path)
+    if raw is None:
         return []
+    table = memo.tables.get(str(path)) if memo is not None else None
+    if memo is not None and table is not None and table[0] == raw and now < table[2]:
+        memo.used.add(table[3])  # the rows it was built from stay kept as they are
+        memo.used.add(str(path))
+        return table[1]  # type: ignore[no-any-return]
+    lines = raw.splitlines()
     parse = _parser(path, lines, required)
     out: list[Built] = []
-    kept = memo.kept(memo.rows, f"{path}\0{lines[0]!r}") if memo is not None else None
+    name = f"{path}\0{lines[0]!r}"
+    kept = memo.kept(memo.rows, name) if memo is not None else None
+    next_due = math.inf
     for lineno, line in enumerate(lines[1:], start=2):
-        if kept is not None:
-            hit = kept.get(line)
-            if hit is not None and (still_right is None or still_right(hit[0], hit[1])):
+        hit = kept.get(line) if kept is not None else None
+        if hit is not None and kept is not None:
+            when = math.inf if due is None else due(hit[0], hit[1])
+            if now < when:
+                next_due = min(next_due, when)
                 out.append(kept.put(line, hit)[0])
                 continue
         row = parse(line, lineno)
         if row is None:
             continue
         obj = build(row)
+        if hit is not None and obj == hit[0]:
+            obj = hit[0]  # read again, and the same: the same instance, as if handed on
         if kept is not None:
             kept.put(line, (obj, now))
+            if due is not None:
+                next_due = min(next_due, due(obj, now))
         out.append(obj)
+    if memo is not None:
+        memo.tables[str(path)] = (raw, out, next_due, name)
+        memo.used.add(str(path))
     return out
+
+
+def _read(path: Path) -> bytes | None:
+    """A /proc/sysvipc table's text; None when it is missing or unreadable."""
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except (FileNotFoundError, PermissionError):
+        return None
 
 
 def _settled(*times: float | None, read_at: float) -> bool:
@@ -232,10 +262,10 @@ def read_msg(proc: Path = PROC, *, live: bool = True, memo: PollMemo | None = No
             ipc_ns=ipc_ns,
         )
 
-    def still_right(o: SysvMsg, read_at: float) -> bool:
-        return _settled(o.ctime, read_at=read_at)
+    def due(o: SysvMsg, read_at: float) -> float:
+        return math.inf if _settled(o.ctime, read_at=read_at) else -math.inf
 
-    return _table(proc / "sysvipc" / "msg", _MSG_COLS, build, memo, still_right)
+    return _table(proc / "sysvipc" / "msg", _MSG_COLS, build, memo, due)
 
 
 _SEM_COLS = ("key", "semid", "perms", "nsems", "uid", "otime", "ctime")
@@ -293,11 +323,11 @@ def read_sem(proc: Path = PROC, *, live: bool = True, memo: PollMemo | None = No
     With ``memo`` (a polling program), a set is asked again (5 + 3 x nsems semctl calls) only
     where something may have changed: its row changed, its otime (semop, and the undo of a
     process that exits) or ctime (SETVAL, SETALL, IPC_SET) is not older than the second it was
-    read in, it had waiters then, or it was read more than SEM_RECHECK seconds ago. The last
+    read in, it had waiters then, or SEM_RECHECK seconds have passed (see
+    :func:`~ipctop.collect.common.recheck_at`: every settled set at the same poll). The last
     one is for the waiter counts alone: a process that starts waiting (or gives up) moves no
-    time the row shows. The recheck is spread over polls by semid.
+    time the row shows.
     """
-    now = time.time()
 
     def build(r: dict[str, int]) -> SysvSem:
         semid, nsems = r["semid"], r["nsems"]
@@ -319,16 +349,15 @@ def read_sem(proc: Path = PROC, *, live: bool = True, memo: PollMemo | None = No
             ipc_ns=ipc_ns,
         )
 
-    def still_right(o: SysvSem, read_at: float) -> bool:
+    def due(o: SysvSem, read_at: float) -> float:
         if not live:
-            return True
-        if any(o.ncnt or ()) or any(o.zcnt or ()):
-            return False
-        # Spread: each set's recheck falls due at its own phase of the period.
-        due = SEM_RECHECK * (1.0 + (int(o.id) % 97) / 97.0)
-        return now - read_at < due and _settled(o.otime, o.ctime, read_at=read_at)
+            return math.inf
+        if any(o.ncnt or ()) or any(o.zcnt or ()) or \
+                not _settled(o.otime, o.ctime, read_at=read_at):
+            return -math.inf
+        return recheck_at(read_at, SEM_RECHECK)
 
-    return _table(proc / "sysvipc" / "sem", _SEM_COLS, build, memo, still_right)
+    return _table(proc / "sysvipc" / "sem", _SEM_COLS, build, memo, due)
 
 
 # --------------------------------------------------------------------------- join
