@@ -18,12 +18,15 @@ forgotten at the next poll: memory stays proportional to what exists now.
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from itertools import groupby
 from operator import attrgetter, is_
 from typing import Any, Generic, TypeVar
 
+from ipctop.collect.common import recheck_at
+from ipctop.collect.dirwatch import DirWatch
 from ipctop.model import IpcObject, Kind, evolve
 from ipctop.safepath import Probe
 
@@ -61,9 +64,10 @@ class ProbeMemo:
     poll is both slow at thousands of files and a nuisance. So a poll asks the kernel only where
     its answer can change a verdict (some processes could not be read, so /proc alone cannot say
     nobody holds the file; see leaks.py), keeps each answer for the same file (dev, inode, ctime)
-    for ``max_age`` seconds, and asks at most ``budget`` files per poll, those never asked first:
-    at 3,000 unused files the answers arrive over the first few polls and then cost a few probes
-    per poll. Until a file is asked, its ``in_use`` stays None with the reason.
+    for ``max_age`` seconds, and asks at most ``budget`` files per poll (~25 ms of system calls),
+    those never asked first: at 3,000 unused files the answers arrive over the first three
+    polls, and are asked again as they expire. Until a file is asked, its ``in_use`` stays None
+    with the reason.
 
     What this gives up: a process that cannot be read may open or map a file after it was probed;
     until the answer expires the file can still be called a leak. Removal never trusts it: it
@@ -75,7 +79,7 @@ class ProbeMemo:
     ``max_age`` is dropped.
     """
 
-    def __init__(self, max_age: float = 60.0, budget: int = 200,
+    def __init__(self, max_age: float = 60.0, budget: int = 1000,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.max_age = max_age
         self.budget = budget
@@ -263,7 +267,7 @@ def kind_runs(objects: Iterable[T]) -> list[tuple[Kind, tuple[T, ...]]]:
     return [(kind, tuple(run)) for kind, run in groupby(objects, _KIND)]
 
 
-NOT_YET = Probe(None, "not asked yet: a poll asks the kernel about a few hundred files at most")
+NOT_YET = Probe(None, "not asked yet: a poll asks the kernel about a thousand files at most")
 
 
 class PollMemo:
@@ -286,6 +290,10 @@ class PollMemo:
         could not be read), when it was incremental; None when it is not known."""
         self.gates = Gates()
         """Kinds handed on whole (snapshot.take)."""
+        self.listings: dict[str, tuple[list[Any], float]] = {}
+        """Per directory: its objects as last listed, and until when they may be handed on
+        while inotify reports nothing there (:meth:`unchanged_listing`)."""
+        self.watches: dict[str, DirWatch] = {}
         self.derived: Kept[tuple[Sequence[Any], Any]] = Kept()
         """Facts drawn from a kind's objects (:meth:`derive`)."""
         from ipctop.verdict_memo import VerdictMemo
@@ -298,6 +306,7 @@ class PollMemo:
         this reasoning overlooks does not last); the lease answers expire by themselves."""
         self.rows.clear()
         self.tables.clear()
+        self.listings.clear()
         self.gates.forget()
         self.files.clear()
         self.order.forget()
@@ -306,12 +315,33 @@ class PollMemo:
 
     def begin(self) -> None:
         """A new poll: tables the previous poll did not use (a namespace gone) are dropped."""
-        for table in (self.rows, self.tables, self.files):
+        for table in (self.rows, self.tables, self.files, self.listings, self.watches):
             for name in [name for name in table if name not in self.used]:
-                del table[name]
+                gone = table.pop(name)
+                if isinstance(gone, DirWatch):
+                    gone.close()
         self.used = set()
         self.gates.turn()
         self.derived.turn()
+
+    def unchanged_listing(self, name: str, path: str | os.PathLike[str]) -> list[Any] | None:
+        """The objects ``path`` was last listed as (by :meth:`listed` under ``name``), when
+        inotify reported nothing there since and they are recent enough; else None, and the
+        caller lists the directory (inotify then reports what happens from now on)."""
+        self.used.add(name)
+        watch = self.watches.get(name)
+        if watch is None:
+            watch = self.watches[name] = DirWatch(path)
+        changed = watch.changed()
+        listed = self.listings.get(name)
+        if changed or listed is None or time.monotonic() >= listed[1]:
+            return None
+        return listed[0]  # (the files' stamps in ``files`` stay kept under the same name)
+
+    def listed(self, name: str, objects: list[Any], period: float) -> None:
+        """``objects`` are what the directory ``name`` holds now: handed on for up to
+        ``period`` seconds (the end of the period: collect.common.recheck_at)."""
+        self.listings[name] = (objects, recheck_at(time.monotonic(), period))
 
     def derive(self, name: str, objects: Sequence[Any], fact: Callable[[Sequence[Any]], V]) -> V:
         """``fact(objects)``, or what it gave at the previous poll for the very same objects."""

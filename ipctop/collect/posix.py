@@ -113,9 +113,16 @@ def read_dev_shm(dev: Path = DEV, *, dir_fd: int | None = None, memo: PollMemo |
     the mapped page), is read again.
     """
     out: list[PosixShm | PosixSem] = []
+    table = memo_name or str(dev / "shm")
+    if memo is not None and dir_fd is None:
+        # Nothing inotify reports happened since the last listing, and it is recent enough.
+        listed = memo.unchanged_listing(table, dev / "shm")
+        if listed is not None:
+            return [evolve(o, value=value) if isinstance(o, PosixSem) and
+                    (value := sem_value(o.path)) != o.value else o for o in listed]
     listing = _regular_files(dev / "shm") if dir_fd is None else \
         _regular_files(dir_fd, "/dev/shm")
-    kept = memo.kept(memo.files, memo_name or str(dev / "shm")) if memo is not None else None
+    kept = memo.kept(memo.files, table) if memo is not None else None
     for file_name, path, st in listing:
         stamp = (st.st_dev, st.st_ino, st.st_size, st.st_mode, st.st_uid, st.st_mtime_ns,
                  st.st_ctime_ns)
@@ -149,7 +156,14 @@ def read_dev_shm(dev: Path = DEV, *, dir_fd: int | None = None, memo: PollMemo |
         if kept is not None:
             kept.put(file_name, (stamp, made))
         out.append(made)
+    if memo is not None and dir_fd is None:
+        memo.listed(table, out, LIST_RECHECK)
     return out
+
+
+LIST_RECHECK = 10.0
+"""Seconds: how long a polling program hands on the /dev/shm listing while inotify reports
+nothing there (a write through a shared mapping moves a file's mtime without a word)."""
 
 
 def mqueue_mounted(dev: Path = DEV) -> bool:
