@@ -8,11 +8,12 @@ from __future__ import annotations
 import mmap
 import os
 import shutil
+import time
 from pathlib import Path
 
 import posix_ipc
 import pytest
-from conftest import Cleanup, Spawn, unique_name
+from conftest import Cleanup, Spawn, unique_key, unique_name
 from fixtures_proc import shm_line, write_sysvipc
 from test_collect_procs import make_pid, make_proc
 
@@ -187,3 +188,33 @@ def test_a_segment_whose_creator_exits_loses_its_creator_at_the_next_poll(
     assert made_by() == "worker --flag" and "sysv_shm" in cache.memo.gates.handed_on
     shutil.rmtree(proc / "100")
     assert made_by() is None
+
+
+def test_the_periodic_recheck_of_a_settled_set_reads_only_its_waiters(
+        cleanup: Cleanup, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sysv_ipc
+    from test_poll_memo import _Blocked, _mine
+
+    from ipctop.collect import sysv
+
+    sem = sysv_ipc.Semaphore(unique_key(), sysv_ipc.IPC_CREX, 0o600, initial_value=0)
+    cleanup(sem.remove)
+    live = LiveTake()
+    ident = str(sem.id)
+    assert getattr(_mine(live, Kind.SYSV_SEM, ident), "ncnt", None) == (0,)
+    monkeypatch.setattr(sysv, "SEM_RECHECK", 0.2)
+    monkeypatch.setattr(sysv, "_settled", lambda *t, read_at: True)
+    _mine(live, Kind.SYSV_SEM, ident)  # read again as settled: due at the next recheck only
+    whole = sysv.sem_state
+
+    def only_others(semid: int, nsems: int) -> object:
+        assert semid != sem.id, "the whole set was read again"
+        return whole(semid, nsems)  # other suites' sets, made meanwhile
+
+    monkeypatch.setattr(sysv, "sem_state", only_others)
+    blocked = _Blocked(sem.key)
+    cleanup(blocked.kill)
+    deadline = time.monotonic() + 30
+    while getattr(_mine(live, Kind.SYSV_SEM, ident), "ncnt", None) != (1,):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)

@@ -120,15 +120,17 @@ Built = TypeVar("Built", bound=IpcObject)
 
 def _table(path: Path, required: tuple[str, ...], build: Callable[[dict[str, int]], Built],
            memo: PollMemo | None, due: Callable[[Built, float], float] | None = None,
-           ) -> list[Built]:
+           refresh: Callable[[Built], Built | None] | None = None) -> list[Built]:
     """``build(row)`` for each row of ``path``.
 
     With ``memo`` (a polling program): a table whose text is the very text of the previous poll
     gives the previous poll's list itself, and a row whose text is the same gives the object
     built from it then; ``due(obj, when_built)`` is when that object must be built again even
-    so, because the row alone cannot tell (a semaphore's values): ``-inf`` for at the next
-    poll, ``inf`` for never. Tables are read whole every poll (the kernel has no change signal
-    for them), but an unchanged one costs one bytes compare, not a Python pass over its rows.
+    so, because the row alone cannot tell (a semaphore's waiters): ``-inf`` for at the next
+    poll, ``inf`` for never. When it fell due at a finite time (a periodic recheck, not a
+    doubt), ``refresh(obj)`` may read again only what the row cannot tell (None: build it).
+    Tables are read whole every poll (the kernel has no change signal for them), but an
+    unchanged one costs one bytes compare, not a Python pass over its rows.
     """
     now = time.time()
     raw = _read(path)
@@ -153,10 +155,14 @@ def _table(path: Path, required: tuple[str, ...], build: Callable[[dict[str, int
                 next_due = min(next_due, when)
                 out.append(kept.put(line, hit)[0])
                 continue
-        row = parse(line, lineno)
-        if row is None:
-            continue
-        obj = build(row)
+        fresh = refresh(hit[0]) if refresh is not None and hit is not None and \
+            due is not None and due(hit[0], hit[1]) > -math.inf else None
+        if fresh is None:
+            row = parse(line, lineno)
+            if row is None:
+                continue
+            fresh = build(row)
+        obj = fresh
         if hit is not None and obj == hit[0]:
             obj = hit[0]  # read again, and the same: the same instance, as if handed on
         if kept is not None:
@@ -357,7 +363,17 @@ def read_sem(proc: Path = PROC, *, live: bool = True, memo: PollMemo | None = No
             return -math.inf
         return recheck_at(read_at, SEM_RECHECK)
 
-    return _table(proc / "sysvipc" / "sem", _SEM_COLS, build, memo, due)
+    def waiters(o: SysvSem) -> SysvSem | None:
+        # The periodic recheck of a settled set: only its waiter counts can have moved
+        # (values and pids move with semop and SETVAL, which move the row's times).
+        nsems, semid = o.nsems or 0, int(o.id)
+        ncnt, zcnt = _per_sem(semid, nsems, GETNCNT), _per_sem(semid, nsems, GETZCNT)
+        if ncnt is None or zcnt is None:
+            return None
+        return o if (ncnt, zcnt) == (o.ncnt, o.zcnt) else evolve(o, ncnt=ncnt, zcnt=zcnt)
+
+    return _table(proc / "sysvipc" / "sem", _SEM_COLS, build, memo, due,
+                  waiters if live else None)
 
 
 # --------------------------------------------------------------------------- join
