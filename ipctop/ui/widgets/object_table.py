@@ -13,22 +13,21 @@ the room, the view, the sort or the texts' needs change; then the columns are se
 rows kept. Each view remembers its sort (the sorted column's header carries the arrow); names sort
 naturally (s2 before s10) and numbers largest first on the first press, as in htop.
 
-The work follows what changed and what is on screen, not the number of objects (16,000 on a
-big machine): ``patch`` touches only the rows of the objects a poll created, changed or removed;
-an object's texts are computed once per object instance (the live collector hands out the same
-instance while nothing changes, and kept across views); a row is one object (RowCells) whose
-cells are made, and built into Rich text, only when drawn, so only the rows on screen cost
-anything to draw, and the ages in them are computed then (a poll re-draws them only if one on
-screen changed); a width change re-labels the columns and keeps the rows (each row has a cell
-for every column of the view); removals go in bulk; the order is re-sorted from the
-previous one (nearly sorted: linear) only when a row came or a sort value changed. See
-row_table.py for what DataTable itself is spared.
+The work follows what changed and what is on screen, not the number of objects (16,000 on a big
+machine): ``patch`` touches only the rows of the objects a poll created, changed or removed; an
+object's texts are computed once per object instance (the live collector hands out the same
+instance while nothing changes, and kept across views); a row is one object (RowCells, in
+table_rows.py) whose cells are made, and built into Rich text, only when drawn, so only the rows on
+screen cost anything to draw, and the ages in them are computed then (a poll re-draws them only if
+one on screen changed); a width change re-labels the columns and keeps the rows (each row has a
+cell for every column of the view); removals go in bulk; the order is re-sorted from the previous
+one (nearly sorted: linear) only when a row came or a sort value changed. See row_table.py for what
+DataTable itself is spared.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from rich.text import Text
@@ -39,157 +38,29 @@ from ipctop.columns import Column
 from ipctop.display import shown as escaped
 from ipctop.model import IpcObject
 from ipctop.ui.column_fit import PADDING, fit_columns, title_of
-from ipctop.ui.live_state import LiveState, row_key
+from ipctop.ui.live_state import LiveState
 from ipctop.ui.object_index import ObjectIndex
-from ipctop.ui.row_text import MIDDLE_CUT, clip, descending_first, filter_matches, sort_value
+from ipctop.ui.row_text import descending_first, filter_matches, sort_value
 from ipctop.ui.views import View
 from ipctop.ui.widgets.row_table import RowTable
+from ipctop.ui.widgets.table_rows import (
+    GONE,
+    MARK_COLUMN,
+    MARKS,
+    NEW,
+    STYLES,
+    KeptView,
+    Layout,
+    Now,
+    Row,
+    RowCells,
+    row_key_of,
+)
 
-NEW = "new"
-GONE = "gone"
+__all__ = ["GONE", "NEW", "ObjectTable", "Row", "row_key_of"]
 
-MARK_COLUMN = "mark"
 SCROLLBAR = 2
 """Cells kept free for the vertical scrollbar, so the layout does not flap when it comes."""
-_MARKS = {NEW: "+", GONE: "-"}
-_STYLES = {NEW: "bold", GONE: "dim strike"}
-
-
-def row_key_of(obj: IpcObject) -> str:
-    """The row key of an object: "kind:id", "kind:id@namespace" outside ipctop's own
-    namespaces (stable across refreshes)."""
-    return row_key(obj.kind, obj.id, obj.where)
-
-
-@dataclass(frozen=True, slots=True)
-class Row:
-    key: str
-    obj: IpcObject
-    state: str = ""
-    """"", NEW or GONE."""
-
-
-class Now:
-    """The time the ages on screen are counted to (the table's last refresh)."""
-
-    __slots__ = ("now",)
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-
-class Cell:
-    """A table cell: its text and its row's style, made into Rich text when drawn."""
-
-    __slots__ = ("right", "style", "text")
-
-    def __init__(self, text: str, style: str = "", right: bool = False) -> None:
-        self.text = text
-        self.style = style
-        self.right = right
-
-    def plain(self) -> str:
-        """The text as shown."""
-        return self.text
-
-    def __rich__(self) -> Text:
-        return Text(self.plain(), style=self.style, justify="right" if self.right else "left",
-                    no_wrap=True, overflow="ellipsis", end="")
-
-    def __str__(self) -> str:
-        return self.plain()
-
-
-class TimedCell(Cell):
-    """An age: computed when drawn, to the table's ``Now``; its row remembers what it drew."""
-
-    __slots__ = ("column", "row")
-
-    def __init__(self, row: RowCells, column: Column) -> None:
-        super().__init__("", row.style, column.right)
-        self.row = row
-        self.column = column
-
-    def plain(self) -> str:
-        return escaped(self.column.text(self.row.obj, self.row.layout.clock.now))
-
-    def __rich__(self) -> Text:
-        text = super().__rich__()
-        if self.row.drawn is None:
-            self.row.drawn = {}
-        self.row.drawn[self.column.key] = text.plain
-        return text
-
-
-class Layout:
-    """What the rows of a view share: its columns, and the table's widths and clock."""
-
-    __slots__ = ("clock", "columns", "index", "widths")
-
-    def __init__(self, columns: Sequence[Column], widths: dict[str, int], clock: Now) -> None:
-        self.columns = tuple(columns)
-        self.index = {MARK_COLUMN: -1, **{col.key: i for i, col in enumerate(self.columns)}}
-        self.widths = widths
-        self.clock = clock
-
-
-class RowCells(Mapping[str, Cell]):
-    """A row's cells by column key, for every column of the view (shown or not), made only
-    when DataTable asks for one: to draw a row on screen, or a test to read it. One object per
-    row, however many columns: a view of 16,000 rows is built in a blink."""
-
-    __slots__ = ("drawn", "layout", "obj", "style", "texts")
-
-    def __init__(self, layout: Layout, obj: IpcObject, texts: tuple[str, ...],
-                 style: str) -> None:
-        self.layout = layout
-        self.obj = obj
-        self.texts = texts
-        self.style = style
-        self.drawn: dict[str, str] | None = None
-        """Column key -> the age text last drawn (see ObjectTable._redraw_ages)."""
-
-    def __getitem__(self, column: str) -> Cell:
-        layout = self.layout
-        index = layout.index[column]
-        if index < 0:
-            return Cell(self.texts[0], self.style)
-        col = layout.columns[index]
-        if col.timed:
-            return TimedCell(self, col)
-        text = self.texts[index + 1]
-        if col.key in MIDDLE_CUT:
-            width = layout.widths.get(col.key)
-            if width is not None:
-                text = clip(text, width)
-        return Cell(text, self.style, col.right)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.layout.index)
-
-    def __len__(self) -> int:
-        return len(self.layout.index)
-
-
-@dataclass(slots=True)
-class KeptView:
-    """The rows of a view while another one is shown (see ObjectTable.set_view)."""
-
-    columns: tuple[Column, ...]
-    sort: tuple[str | None, bool]
-    layout: Layout
-    data: Any
-    rows: Any
-    locations: Any
-    objects: dict[str, IpcObject]
-    states: dict[str, str]
-    texts: dict[str, tuple[str, ...]]
-    order: list[str]
-    sort_keys: dict[str, tuple[Any, ...]]
-    natural: dict[str, int]
-    synced: tuple[int, str | None, str] | None
-    cursor_row: int
-    scroll_y: float
 
 
 class ObjectTable(RowTable):
@@ -460,7 +331,7 @@ class ObjectTable(RowTable):
         object instance and column."""
         now = self._now.now
         known = self._known_of(row.key, row.obj)[0]
-        texts = [_MARKS.get(row.state, " ")]
+        texts = [MARKS.get(row.state, " ")]
         for col in self.columns_spec:
             text = known.get(id(col))
             if text is None:
@@ -580,7 +451,7 @@ class ObjectTable(RowTable):
         layout = self._layout
         redrawn: list[tuple[str, RowCells]] = []
         for key, texts, old, row in changed:
-            cells = RowCells(layout, row.obj, texts, _STYLES.get(row.state, ""))
+            cells = RowCells(layout, row.obj, texts, STYLES.get(row.state, ""))
             if old is None:
                 added.append((key, cells))
                 self._order.append(key)
