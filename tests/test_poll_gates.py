@@ -8,7 +8,6 @@ from __future__ import annotations
 import mmap
 import os
 import shutil
-import time
 from pathlib import Path
 
 import posix_ipc
@@ -193,7 +192,7 @@ def test_a_segment_whose_creator_exits_loses_its_creator_at_the_next_poll(
 def test_the_periodic_recheck_of_a_settled_set_reads_only_its_waiters(
         cleanup: Cleanup, monkeypatch: pytest.MonkeyPatch) -> None:
     import sysv_ipc
-    from test_poll_memo import _Blocked, _mine
+    from test_poll_memo import _mine, wait_for_a_waiter
 
     from ipctop.collect import sysv
 
@@ -212,9 +211,4 @@ def test_the_periodic_recheck_of_a_settled_set_reads_only_its_waiters(
         return whole(semid, nsems)  # other suites' sets, made meanwhile
 
     monkeypatch.setattr(sysv, "sem_state", only_others)
-    blocked = _Blocked(sem.key)
-    cleanup(blocked.kill)
-    deadline = time.monotonic() + 30
-    while getattr(_mine(live, Kind.SYSV_SEM, ident), "ncnt", None) != (1,):
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    wait_for_a_waiter(live, sem, cleanup)

@@ -262,15 +262,21 @@ def test_semaphore_waiters_come_and_go(cleanup: Cleanup,
     ident = str(sem.id)
     assert getattr(_mine(live, Kind.SYSV_SEM, ident), "ncnt", None) == (0,)
     monkeypatch.setattr(sysv, "SEM_RECHECK", 0.2)  # a waiter moves no time the row shows
-    blocked = _Blocked(sem.key)
-    cleanup(blocked.kill)
-    deadline = time.monotonic() + 30
-    while getattr(_mine(live, Kind.SYSV_SEM, ident), "ncnt", None) != (1,):
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    blocked = wait_for_a_waiter(live, sem, cleanup)
     monkeypatch.setattr(sysv, "SEM_RECHECK", 3600.0)
     blocked.kill()  # the waiter leaves: a set that had waiters is always asked again
     assert getattr(_mine(live, Kind.SYSV_SEM, ident), "ncnt", None) == (0,)
+
+
+def wait_for_a_waiter(live: LiveTake, sem: sysv_ipc.Semaphore, cleanup: Cleanup) -> _Blocked:
+    """A child blocked on ``sem``, once ``live`` shows it waiting (within 30 s)."""
+    blocked = _Blocked(sem.key)
+    cleanup(blocked.kill)
+    deadline = time.monotonic() + 30
+    while getattr(_mine(live, Kind.SYSV_SEM, str(sem.id)), "ncnt", None) != (1,):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    return blocked
 
 
 class _Blocked:
