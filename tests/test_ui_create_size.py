@@ -57,3 +57,23 @@ async def test_new_form_takes_64k_and_refuses_another_size_for_an_existing_name(
         assert pilot.app.screen is again
         assert "already exists with size 65536, not 8192: nothing created" in form_error(again)
         assert os.stat(f"/dev/shm/{name[1:]}").st_size == 65536
+
+
+@sync
+async def test_the_name_the_form_filled_in_follows_the_kind_and_a_typed_one_stays(
+        mine: Mine) -> None:
+    """"private" is a SysV key: switching to a named kind must not leave it as the name."""
+    async with running(mine.collect) as pilot:
+        form = await press_for(pilot, "n", CreateForm)
+        name = form.query_one("#name", Input)
+        kinds = form.query_one("#kind", Select)
+        assert kinds.value == Kind.SYSV_SHM and name.value == "private"
+        for kind, expected in ((Kind.POSIX_SHM, ""), (Kind.SYSV_MSG, "private"),
+                               (Kind.POSIX_MQ, ""), (Kind.FIFO, "")):
+            kinds.value = kind
+            await pilot.pause()
+            assert name.value == expected, kind
+        name.value = "/typed"
+        kinds.value = Kind.SYSV_SEM
+        await pilot.pause()
+        assert name.value == "/typed"

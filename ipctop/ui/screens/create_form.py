@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from textual.app import ComposeResult
-from textual.widgets import Label, Select, Static
+from textual.widgets import Input, Label, Select, Static
 
 from ipctop import actions, display
 from ipctop.model import Kind, Limits
@@ -46,6 +46,11 @@ _NAME_HINT = {
 }
 
 
+def _default_name(kind: Kind) -> str:
+    """What the form fills in as the name: a private SysV object; nothing for a named one."""
+    return "private" if kind in (Kind.SYSV_SHM, Kind.SYSV_MSG, Kind.SYSV_SEM) else ""
+
+
 def _limit(value: int | None) -> str:
     return "?" if value is None else str(value)
 
@@ -65,6 +70,8 @@ class CreateForm(FormScreen[str]):
         self.offer: Inside | None = None
         """A container's namespaces to offer (set before the form is shown)."""
         self._asked: tuple[Kind, Inside | None] = (Kind.SYSV_SHM, None)
+        self._default_name = ""
+        """The name the form filled in itself (it follows the kind until the user types)."""
 
     def compose_fields(self) -> ComposeResult:
         kind = self.initial_kind or Kind.SYSV_SHM
@@ -78,8 +85,8 @@ class CreateForm(FormScreen[str]):
         yield Select(((actions.kind_name(k), k) for k in actions.ACTION_KINDS), value=kind,
                      allow_blank=False, id="kind")
         lim = self.limits
-        yield field("Name or key", "name", "private" if kind.value.startswith("sysv") else "",
-                    _NAME_HINT[kind])
+        self._default_name = _default_name(kind)
+        yield field("Name or key", "name", self._default_name, _NAME_HINT[kind])
         yield field("Mode", "mode", "0600", "octal permission bits")
         yield field("Size", "size", str(lim.page_size),
                     f"bytes, or 64K, 1M; at most {_limit(lim.shmmax)} (shmmax) for SysV")
@@ -127,8 +134,12 @@ class CreateForm(FormScreen[str]):
         wanted = OPTION_FIELDS[kind]
         for name in ALL_OPTIONS:
             self.query_one(f"#row-{name}").display = name in wanted
-        name_input = self.query_one("#name")
-        name_input.placeholder = _NAME_HINT[kind]  # type: ignore[attr-defined]
+        name_input = self.query_one("#name", Input)
+        name_input.placeholder = _NAME_HINT[kind]
+        if name_input.value == self._default_name:
+            # What the form filled in follows the kind ("private" is a SysV key only); what
+            # the user typed stays.
+            name_input.value = self._default_name = _default_name(kind)
         self.show_error("")
 
     def build(self) -> Callable[[], tuple[str, str]]:
