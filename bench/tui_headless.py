@@ -32,12 +32,21 @@ def headless_child(width: int, height: int, idle: float, timeout: float = 60.0) 
 
     collect = default_collector()  # the app's own: incremental (snapshot.LiveTake)
 
-    def timed_take() -> Any:
-        c0 = time.thread_time()
-        snap = collect()
-        with lock:
-            collector_cpu.append(time.thread_time() - c0)
-        return snap
+    class TimedTake:
+        """The collector, timed; it passes on what LiveTake says changed, as the app reads it
+        (without it the app would look at every kind at each poll)."""
+
+        changed: Any = None
+
+        def __call__(self) -> Any:
+            c0 = time.thread_time()
+            snap = collect()
+            with lock:
+                collector_cpu.append(time.thread_time() - c0)
+            self.changed = getattr(collect, "changed", None)
+            return snap
+
+    timed_take = TimedTake()
 
     async def go() -> None:
         app = IpcTopApp(collector=timed_take, freeze_gc=True)  # as `ipctop` runs it

@@ -23,7 +23,6 @@ Contract for the mixins that act on objects and hunt leaks (object_actions, leak
 
 from __future__ import annotations
 
-import gc
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -40,11 +39,12 @@ from textual.widgets import ContentSwitcher, DataTable, Footer, Tab, Tabs
 
 from ipctop.columns import Column, with_container
 from ipctop.display import shown
-from ipctop.model import IpcObject, Snapshot
+from ipctop.model import IpcObject, Kind, Snapshot
 from ipctop.preview import Preview, preview
 from ipctop.ui.arrange import Arrange
 from ipctop.ui.column_prefs import ColumnPrefs
 from ipctop.ui.filtering import Filtering
+from ipctop.ui.gc_pace import GcPace
 from ipctop.ui.leak_actions import LeakActions
 from ipctop.ui.live_state import LiveState, row_key
 from ipctop.ui.object_actions import ObjectActions
@@ -145,14 +145,14 @@ class IpcTopApp(Polling, Filtering, ObjectActions, LeakActions, Arrange, App[int
         freeze_gc: bool = False,
         column_prefs: ColumnPrefs | None = None,
     ) -> None:
-        """``freeze_gc``: once the first snapshot is on screen, move every object alive then
-        (Textual, the widgets, the imported modules) out of the garbage collector's sight, so
-        that each poll's collections walk only what the poll made (gc.freeze). For a process
-        that runs one app; tests leave it off. ``column_prefs``: the columns chosen
-        per view (default: none, not saved)."""
+        """``freeze_gc``: once each snapshot is on screen, move every object alive then
+        (the objects, Textual, the widgets, the imported modules) out of the garbage
+        collector's sight, so that collections walk only what the next poll makes (see
+        ipctop/ui/gc_pace.py). For a process that runs one app; tests leave it off.
+        ``column_prefs``: the columns chosen per view (default: none, not saved)."""
         super().__init__()
         self.column_prefs = column_prefs or ColumnPrefs()
-        self._freeze_gc = freeze_gc
+        self._gc_pace = GcPace() if freeze_gc else None
         self.collector = collector or default_collector()
         self.interval = interval
         self.clock = clock
@@ -278,11 +278,11 @@ class IpcTopApp(Polling, Filtering, ObjectActions, LeakActions, Arrange, App[int
 
     # -- applying a snapshot ------------------------------------------------------------------
 
-    def _apply_snapshot(self, snap: Snapshot) -> None:
-        fresh_events = self.live.update(snap)
+    def _apply_snapshot(self, snap: Snapshot, changed: frozenset[Kind] | None = None) -> None:
+        fresh_events = self.live.update(snap, changed)
         self.index.update(self.live.objects, self.live.touched)
-        if self._freeze_gc and self.live.polls == 1:
-            self.call_after_refresh(gc.freeze)
+        if self._gc_pace is not None:
+            self.call_after_refresh(self._gc_pace.after_poll)
         for notice in snap.notices:
             self._notice_once(notice)
         if snap.unreadable.count:

@@ -8,10 +8,12 @@ seen by one poll only is counted as short-lived instead of logged (``keep_short_
 as they come). A leak verdict that only restates itself (still a leak, a new idle time in its
 reason) is not logged again.
 
-Each poll costs one pass over the snapshot to key its objects; the rest is proportional to what
-changed: the live collector hands out the same instance for an object that did not change, so the
-objects created, removed and changed (``touched``) are told apart with ``is``, and only those are
-compared field by field, have their queue depth recorded, or are redrawn by the table. Queue depth
+Each poll is proportional to what changed. The live collector says which kinds changed
+(``LiveTake.changed``) and hands out every other kind as the very same instances: those kinds
+keep their keyed mapping and are not looked at. In a kind that changed, the same instance still
+means an unchanged object, so the objects created, removed and changed (``touched``) are told
+apart with ``is``, and only those are compared field by field, have their queue depth recorded,
+or are redrawn by the table. Queue depth
 history is kept as the changes only (a poll number and a value each time the depth moves), so an
 idle queue costs one entry however long it lives.
 
@@ -21,7 +23,9 @@ Kept apart from app.py so the bookkeeping is a plain, testable function of succe
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection, Mapping
 
+from ipctop.collect.poll_memo import kind_runs
 from ipctop.events import (
     CHANGED,
     CREATED,
@@ -65,6 +69,9 @@ _PREFIX = {kind: f"{kind.value}:" for kind in Kind}
 """Kind -> "kind:" (an enum's value is a slow attribute, and every object is keyed each poll)."""
 
 
+_NONE: Mapping[str, IpcObject] = {}
+
+
 def depth(obj: IpcObject) -> float | None:
     """Messages queued, or else bytes queued; None when unknown."""
     value = getattr(obj, "messages", None)
@@ -105,6 +112,9 @@ class LiveState:
         """Log objects seen by one poll only (off: they are counted in ``short_lived``)."""
         self.short_lived = 0
         """Objects seen by one poll only and not logged."""
+        self._kinds: dict[Kind, dict[str, IpcObject]] = {}
+        """Kind -> row key -> object in the latest snapshot: a kind the collector says did not
+        change keeps its mapping, and is not looked at."""
         self._held: dict[str, Event] = {}
         """Row key -> its "created" event, held until the next poll sees the object again."""
 
@@ -130,24 +140,50 @@ class LiveState:
                 out.append(ev)
         return out
 
-    def update(self, snap: Snapshot) -> list[Event]:
-        """Take in a new snapshot; return the events to log."""
+    def update(self, snap: Snapshot, changed: Collection[Kind] | None = None) -> list[Event]:
+        """Take in a new snapshot; return the events to log. ``changed``: the kinds whose
+        objects may differ from the previous snapshot's (``LiveTake.changed``); every other
+        kind's objects must be the previous snapshot's very instances, in the same order, and
+        are not looked at. None: every kind is looked at."""
         old_objects = self.objects
         first = self.snapshot is None
-        self.objects = objects = {row_key(o.kind, o.id, o.where): o for o in snap.objects}
+        old_kinds = self._kinds
+        kinds = self._key_kinds(snap, None if first else changed)
+        objects: dict[str, IpcObject] = {}
+        groups: list[tuple[Mapping[str, IpcObject], Mapping[str, IpcObject]]]
+        if kinds is None:  # not sorted by kind (a test's collector)
+            self._kinds = {}
+            objects = {row_key(o.kind, o.id, o.where): o for o in snap.objects}
+        else:
+            self._kinds = kinds
+            for keyed in kinds.values():
+                objects.update(keyed)  # in C: 16,000 keys cost well under a millisecond
+        if kinds is None or (old_objects and not old_kinds):
+            groups = [(objects, old_objects)]  # every object looked at
+        else:
+            # In the snapshot's order, then the kinds gone (the log's order is stable).
+            groups = [(keyed, old_kinds.get(kind, _NONE)) for kind, keyed in kinds.items()]
+            groups += [(_NONE, keyed) for kind, keyed in old_kinds.items() if kind not in kinds]
+        self.objects = objects
         self.snapshot = snap
         self.polls += 1
         added: list[str] = []
-        changed: list[str] = []
-        for key, obj in objects.items():
-            old = old_objects.get(key)
-            if old is None:
-                added.append(key)
-            elif old is not obj:
-                changed.append(key)
-        removed = [key for key in old_objects if key not in objects] \
-            if len(old_objects) + len(added) != len(objects) else []
-        touched = {*added, *changed, *removed, *self.ghosts, *self.fresh}
+        changed_keys: list[str] = []
+        removed: list[str] = []
+        for new, old in groups:
+            if new is old:
+                continue  # handed on whole: nothing in it changed
+            fresh = 0
+            for key, obj in new.items():
+                was = old.get(key)
+                if was is None:
+                    added.append(key)
+                    fresh += 1
+                elif was is not obj:
+                    changed_keys.append(key)
+            if len(old) + fresh != len(new):
+                removed += [key for key in old if key not in new]
+        touched = {*added, *changed_keys, *removed, *self.ghosts, *self.fresh}
         if first:
             touched = set(objects)
         self.touched = touched
@@ -155,7 +191,7 @@ class LiveState:
         self.ghosts = {} if first else {key: old_objects[key] for key in removed}
         self.fresh = set() if first else set(added)
         found = [] if first else diff_keyed(old_objects, objects, snap.taken_at,
-                                            (removed, added, changed))
+                                            (removed, added, changed_keys))
         events = [ev for ev in found if (ev.action, ev.key) not in self.announced
                   and loggable(ev)]
         self.announced.clear()
@@ -163,7 +199,7 @@ class LiveState:
         for key in removed:
             self._depths.pop(key, None)
             self.leaks.discard(key)
-        for key in (objects if first else (*added, *changed)):
+        for key in (objects if first else (*added, *changed_keys)):
             obj = objects[key]
             if obj.leak is not None and obj.leak.status == "leak":
                 self.leaks.add(key)
@@ -173,6 +209,26 @@ class LiveState:
             if value is not None:
                 self._record_depth(key, value)
         return events
+
+    def _key_kinds(self, snap: Snapshot, changed: Collection[Kind] | None
+                   ) -> dict[Kind, dict[str, IpcObject]] | None:
+        """Kind -> row key -> object, or None when the objects are not sorted by kind. A kind
+        not in ``changed`` keeps the previous poll's mapping when its objects are, as
+        promised, the previous ones (the same count, the same first instance: a cheap check
+        that catches a collector breaking the promise in the common ways); every other kind
+        is keyed again."""
+        runs = kind_runs(snap.objects)
+        if len(runs) != len({kind for kind, _run in runs}):
+            return None
+        kinds: dict[Kind, dict[str, IpcObject]] = {}
+        for kind, run in runs:
+            old = self._kinds.get(kind)
+            if changed is not None and kind not in changed and old is not None and \
+                    len(old) == len(run) and next(iter(old.values())) is run[0]:
+                kinds[kind] = old
+            else:
+                kinds[kind] = {row_key(o.kind, o.id, o.where): o for o in run}
+        return kinds
 
     def _record_depth(self, key: str, value: float) -> None:
         changes = self._depths.setdefault(key, [])

@@ -19,7 +19,7 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
-from ipctop.model import Snapshot
+from ipctop.model import Kind, Snapshot
 from ipctop.ui.host import host_of
 from ipctop.ui.watch_feed import WatchFeed
 from ipctop.watch import Watcher, WatchEvent
@@ -31,6 +31,31 @@ triggered started: under churn, about one such poll a second instead of polls ba
 WATCH_BURST = 20
 """inotify events logged one by one per burst (a few bursts a second at most); the rest of a
 burst is one line with their count: nobody reads hundreds of lines a second."""
+
+
+class Polled:
+    """A poll's result: the snapshot, and the kinds the collector says changed since its
+    previous call (``LiveTake.changed``; None from a collector that does not say).
+
+    Handed over once: ``take`` empties it. Textual keeps a finished worker, and its result,
+    in reference cycles that only the cyclic garbage collector frees; the app freezes what is
+    alive after each poll (ui/gc_pace.py), so a snapshot held there would stay until the next
+    full collection instead of going as soon as the next one replaces it."""
+
+    __slots__ = ("call", "changed", "snapshot")
+
+    def __init__(self, snapshot: Snapshot, changed: frozenset[Kind] | None, call: int) -> None:
+        self.snapshot: Snapshot | None = snapshot
+        self.changed = changed
+        self.call = call
+        """The collector's call this came from, counted by the app: ``changed`` is only
+        worth anything when the previous call's snapshot is the one on screen (a cancelled
+        or failed poll's result never reached the screen)."""
+
+    def take(self) -> tuple[Snapshot | None, frozenset[Kind] | None]:
+        snap, changed = self.snapshot, self.changed
+        self.snapshot = self.changed = None
+        return snap, changed
 
 
 class WatchBurst(Message):
@@ -58,10 +83,14 @@ class Polling:
         self._polling = False
         self._poll_again = False
         self._timer: Timer | None = None
+        self._calls = 0
+        """Collector calls started."""
+        self._applied_call = -1
+        """The call whose snapshot is on screen."""
 
     # -- to be provided by the app -------------------------------------------------------------
 
-    def _apply_snapshot(self, snap: Snapshot) -> None:
+    def _apply_snapshot(self, snap: Snapshot, changed: frozenset[Kind] | None = None) -> None:
         raise NotImplementedError
 
     def _refresh_status(self) -> None:
@@ -86,8 +115,20 @@ class Polling:
         self._watch_poll = False
         self._refresh_status()
         _host, app = host_of(self)
-        app.run_worker(self.collector, thread=True, exclusive=True, exit_on_error=False,
+        app.run_worker(self._collect_call(), thread=True, exclusive=True, exit_on_error=False,
                        group="poll", name="poll")
+
+    def _collect_call(self) -> Callable[[], Polled]:
+        """The next collector call, for a worker thread."""
+        self._calls += 1
+        call, collector = self._calls, self.collector
+
+        def collect() -> Polled:
+            snap = collector()
+            changed = getattr(collector, "changed", None)
+            return Polled(snap, changed if isinstance(changed, frozenset) else None, call)
+
+        return collect
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
@@ -97,8 +138,12 @@ class Polling:
             self._polling = False
             self._last_error = None
             result = worker.result
-            if isinstance(result, Snapshot):
-                self._apply_snapshot(result)
+            if isinstance(result, Polled):
+                follows = result.call == self._applied_call + 1
+                snap, changed = result.take()
+                if snap is not None:
+                    self._applied_call = result.call
+                    self._apply_snapshot(snap, changed if follows else None)
             self._after_poll()
         elif event.state == WorkerState.ERROR:
             self._polling = False
