@@ -1,7 +1,7 @@
 """The headless half of bench_tui.py: a fresh interpreter runs ``IpcTopApp`` via ``run_test()``
 and reports when the table first holds rows (and, with an idle window, how the idle CPU splits
 between the collector and Textual). Run by bench_tui.py as ``python bench/tui_headless.py W H
-IDLE``."""
+IDLE SETTLE``: the idle window starts SETTLE seconds (bench_tui's --settle) after the rows."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import time
 from typing import Any
 
 
-def headless_child(width: int, height: int, idle: float, timeout: float = 60.0) -> int:
+def headless_child(width: int, height: int, idle: float, timeout: float = 60.0,
+                   settle: float = 2.0) -> int:
     """Runs in a fresh interpreter: import, start IpcTopApp headless, report when rows appear;
     with ``idle`` > 0, then split the idle CPU between the collector (its thread's CPU time
     inside the app's collector, snapshot.LiveTake) and everything else (Textual: diff, table
@@ -61,7 +62,7 @@ def headless_child(width: int, height: int, idle: float, timeout: float = 60.0) 
                                      "rows": app.table.row_count, "in_process": t2 - t0}
             print(json.dumps(out), flush=True)
             if idle > 0:
-                await pilot.pause(2.0)
+                await pilot.pause(settle)
                 with lock:
                     done = len(collector_cpu)
                 gc_spent = [0.0, 0.0]
@@ -106,7 +107,8 @@ def one_headless_run(env: dict[str, str], args: argparse.Namespace, idle: float 
                      ) -> dict[str, float]:
     t0 = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, __file__, str(args.width), str(args.height), str(idle)],
+        [sys.executable, __file__, str(args.width), str(args.height), str(idle),
+         str(args.settle)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         assert proc.stdout is not None
@@ -116,7 +118,7 @@ def one_headless_run(env: dict[str, str], args: argparse.Namespace, idle: float 
             more = proc.stdout.readline()
             if more:
                 line = json.dumps({**json.loads(line), **json.loads(more)})
-        proc.wait(timeout=args.timeout + idle)
+        proc.wait(timeout=args.timeout + args.settle + idle)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -132,4 +134,5 @@ def one_headless_run(env: dict[str, str], args: argparse.Namespace, idle: float 
 
 
 if __name__ == "__main__":
-    sys.exit(headless_child(int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])))
+    sys.exit(headless_child(int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]),
+                            settle=float(sys.argv[4]) if len(sys.argv) > 4 else 2.0))
