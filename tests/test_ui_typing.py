@@ -129,3 +129,34 @@ async def test_keys_typed_after_a_pause_add_to_what_was_typed_fast() -> None:
         assert filter_box(app).value == "redis" and app.table.filter_text == "redis"
         await type_fast(pilot, ["enter", "/", *"-x"])  # reopened: typing adds, as htop's F4
         assert filter_box(app).value == "redis-x"
+
+
+@sync
+async def test_an_action_key_acts_on_the_selection_before_a_view_key_typed_after_it() -> None:
+    """`e` then `7` in one burst: the semaphore under the cursor is edited (and 7 is typed into
+    the form), rather than `7` switching view first and `e` finding nothing selected."""
+    from ipctop.ui.screens.sem_edit import SemEditForm
+
+    app = make_app()
+    async with running(app) as pilot:
+        await type_fast(pilot, ["4"])
+        assert app.selected_object is not None and app.selected_object.kind.value == "sysv_sem"
+        await type_fast(pilot, ["e", "7"])
+        form = app.screen
+        assert isinstance(form, SemEditForm)
+        assert app.current_view is not None and app.current_view.id == "sysv-sem"
+        focused = app.focused
+        assert isinstance(focused, Input) and focused.value == "7"  # as typed a moment later
+
+
+@sync
+async def test_text_typed_right_after_the_key_that_opens_a_form_lands_in_it() -> None:
+    from ipctop.ui.screens.create_form import CreateForm
+
+    app = make_app()
+    async with running(app) as pilot:
+        await type_fast(pilot, ["n", "4", "2"])
+        assert isinstance(app.screen, CreateForm)
+        focused = app.focused
+        assert isinstance(focused, Input) and focused.id == "name" and focused.value == "42"
+        assert app.current_view is not None and app.current_view.id == "all"

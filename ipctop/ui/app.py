@@ -542,6 +542,14 @@ class IpcTopApp(Polling, Filtering, ObjectActions, LeakActions, Arrange, App[int
             if not await self._check_bindings(event.key, priority=True):
                 await box.take_key(event)
             return
+        # Keys for the table, in the order they came, at once: an action key would otherwise
+        # wait in the table's queue while a priority key typed after it (a view, F2, F5) acts
+        # first: "e7" would switch view, then edit whatever is selected there.
+        if box is not None and box is self.table and isinstance(event, events.Key) and \
+                not event.is_forwarded and (
+                    await self._check_bindings(event.key, priority=True) or
+                    await self._check_bindings(event.key)):
+            return
         await super().on_event(event)
 
     def action_quit_app(self) -> None:

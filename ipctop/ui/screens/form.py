@@ -178,6 +178,21 @@ class FormScreen(ModalScreen[R | None], Generic[R]):
         if inputs:
             inputs[0].focus()
 
+    def on_key(self, event: events.Key) -> None:
+        """A printable key that reached the form itself (an input stops every one it gets):
+        typed in one burst with the key that opened the form, it was routed here before the
+        first input had the focus. It goes to the input, as it would a moment later."""
+        if not event.is_printable:
+            return
+        target = self.focused
+        if target is None:
+            target = next(iter(self.query(Input).results(Input)), None)
+            if target is not None:
+                self.set_focus(target)  # at once: Widget.focus() waits for the queue
+        if isinstance(target, Input):
+            target.post_message(events.Key(event.key, event.character))
+            event.stop()
+
     def on_resize(self, event: events.Resize) -> None:
         self.set_class(event.size.height < self.COMPACT_BELOW, "-compact")
 
