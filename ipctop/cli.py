@@ -163,12 +163,9 @@ def run_tui(args: argparse.Namespace) -> int:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise IpcError("the TUI needs a terminal; for scripts use `ipctop snapshot --json`")
     gc.enable()  # off for the one-shot commands (see entry); the TUI runs for hours
-    from ipctop.ui import early_take
-
-    first = early_take.start()  # the slow first snapshot, while Textual is imported and starts
     from ipctop.ui.app import run  # Textual only here
 
-    return run(interval=args.interval, filter_text=args.filter, early_take=first)
+    return run(interval=args.interval, filter_text=args.filter)
 
 
 class OutputError(IpcError):

@@ -43,7 +43,6 @@ from ipctop.model import IpcObject, Kind, Snapshot
 from ipctop.preview import Preview, preview
 from ipctop.ui.arrange import Arrange
 from ipctop.ui.column_prefs import ColumnPrefs
-from ipctop.ui.early_take import EarlyTake
 from ipctop.ui.filtering import Filtering
 from ipctop.ui.gc_pace import GcPace
 from ipctop.ui.leak_actions import LeakActions
@@ -145,21 +144,16 @@ class IpcTopApp(Polling, Filtering, ObjectActions, LeakActions, Arrange, App[int
         previewer: Callable[[IpcObject], Preview] = preview,
         freeze_gc: bool = False,
         column_prefs: ColumnPrefs | None = None,
-        early_take: EarlyTake | None = None,
     ) -> None:
         """``freeze_gc``: once each snapshot is on screen, move every object alive then
         (the objects, Textual, the widgets, the imported modules) out of the garbage
         collector's sight, so that collections walk only what the next poll makes (see
         ipctop/ui/gc_pace.py). For a process that runs one app; tests leave it off.
-        ``column_prefs``: the columns chosen per view (default: none, not saved).
-        ``early_take``: the first snapshot, already being taken; its collector is then the
-        app's (``collector`` is not used)."""
+        ``column_prefs``: the columns chosen per view (default: none, not saved)."""
         super().__init__()
         self.column_prefs = column_prefs or ColumnPrefs()
         self._gc_pace = GcPace() if freeze_gc else None
-        self.early_take = early_take
-        self.collector = early_take.collector() if early_take is not None \
-            else collector or default_collector()
+        self.collector = collector or default_collector()
         self.interval = interval
         self.clock = clock
         self.paused = False
@@ -594,14 +588,12 @@ class IpcTopApp(Polling, Filtering, ObjectActions, LeakActions, Arrange, App[int
         yield from palette_commands(self)
 
 
-def run(interval: float = 2.0, filter_text: str = "", early_take: EarlyTake | None = None
-        ) -> int:
-    """Run the TUI until the user quits (or SIGTERM or SIGHUP ends it); the exit status.
-    ``early_take``: the first snapshot, started before Textual was imported (cli.run_tui)."""
+def run(interval: float = 2.0, filter_text: str = "") -> int:
+    """Run the TUI until the user quits (or SIGTERM or SIGHUP ends it); the exit status."""
     from ipctop.ui.signals import exit_on_signals
 
     app = IpcTopApp(interval=interval, filter_text=filter_text, freeze_gc=True,
-                    column_prefs=ColumnPrefs.saved(), early_take=early_take)
+                    column_prefs=ColumnPrefs.saved())
     ended = exit_on_signals(app)
     result = app.run()
     ended()

@@ -20,7 +20,6 @@ from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
 from ipctop.model import Kind, Snapshot
-from ipctop.ui.early_take import EarlyTake
 from ipctop.ui.host import host_of
 from ipctop.ui.watch_feed import WatchFeed
 from ipctop.watch import Watcher, WatchEvent
@@ -71,9 +70,6 @@ class Polling:
 
     INTERVALS: ClassVar[tuple[float, ...]] = INTERVALS
     collector: Callable[[], Snapshot]
-    early_take: EarlyTake | None
-    """The first snapshot, already being taken (see early_take.py); the first poll waits for it
-    instead of calling the collector."""
     interval: float
     paused: bool
     watcher: Watcher | None
@@ -126,10 +122,9 @@ class Polling:
         """The next collector call, for a worker thread."""
         self._calls += 1
         call, collector = self._calls, self.collector
-        early, self.early_take = self.early_take, None
 
         def collect() -> Polled:
-            snap = collector() if early is None else early.wait()
+            snap = collector()
             changed = getattr(collector, "changed", None)
             return Polled(snap, changed if isinstance(changed, frozenset) else None, call)
 
