@@ -68,7 +68,7 @@ class Join:
             self.changed_pids = frozenset(scanned.processes)
         elif scanned is not previous.scan:
             self.changed_pids = _changed(previous.scan.processes, scanned.processes)
-        if previous is not None and previous.same_as(scanned):
+        if previous is not None and previous.same_as(scanned, self.changed_pids):
             # The very fds and maps of the previous poll (a process that ran and was read again
             # gives equal ones): its indexes hold.
             for name in _INDEXES:
@@ -123,17 +123,16 @@ class Join:
                 if getattr(self, name) == getattr(previous, name):
                     setattr(self, name, getattr(previous, name))
 
-    def same_as(self, scanned: ProcScan) -> bool:
+    def same_as(self, scanned: ProcScan, changed: frozenset[int]) -> bool:
         """Whether ``scanned`` gives this Join's indexes: the same fds and maps in the same
         order (compared in C, identity first: a process that has not run keeps its instances),
-        and the same processes as far as a join reads them."""
+        and, of the ``changed`` processes (:attr:`changed_pids`), none that holds any."""
         old = self.scan
         if scanned is old:
             return True
         if scanned.self_ipc_ns != old.self_ipc_ns or scanned.fds != old.fds or \
                 scanned.maps != old.maps:
             return False
-        changed = _changed(old.processes, scanned.processes)
         # A process holding nothing is in no index (a kernel thread's name changes with the
         # work it does).
         return not changed or changed.isdisjoint(

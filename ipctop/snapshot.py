@@ -172,58 +172,64 @@ def take(
 
     probes = memo.probes if memo is not None else None
 
-    def unit(name: str, inputs: tuple[object, ...], build: Callable[[], list[IpcObject]],
-             due: Callable[[], float] = lambda: math.inf, now: float = -math.inf,
-             pids: Iterable[int] = (),
-             ) -> list[IpcObject]:
-        """``build()``, or (polling) what it made at the previous poll while its inputs (the
-        collector's objects, the Join's indexes it reads) are the same, nothing it read fell
-        due, and none of ``pids`` changed (PollMemo.gates)."""
+    def unit(name: str, inputs: tuple[object, ...],
+             build: Callable[[], tuple[list[IpcObject], float]], now: float = -math.inf,
+             pids: Callable[[], Iterable[int]] = tuple) -> list[IpcObject]:
+        """What ``build()`` makes (its objects, and when something it read falls due), or
+        (polling) what it made at the previous poll while its inputs (the collector's objects,
+        the Join's indexes it reads) are the same, nothing it read fell due by ``now``, and
+        none of ``pids()`` changed (PollMemo.gates)."""
         if memo is None:
-            return build()
+            return build()[0]
 
         def made() -> tuple[list[IpcObject], float]:
             join.space = name
             if probes is not None:
                 probes.soonest = math.inf
             try:
-                objs = build()
+                objs, due = build()
             finally:
                 join.space = ""
-            return objs, min(due(), probes.soonest if probes is not None else math.inf)
+            return objs, min(due, probes.soonest if probes is not None else math.inf)
 
-        if join.changed_pids and not join.changed_pids.isdisjoint(pids):
+        def carry() -> None:  # what the kind keeps, under its name, stays for its next build
+            join.carry(name)
+            memo.used.add(name)
+
+        if join.changed_pids and not join.changed_pids.isdisjoint(pids()):
             now = math.inf  # due at once
-        return memo.gates.run(name, inputs, now, made, lambda: join.carry(name))
+        return memo.gates.run(name, inputs, now, made, carry)
 
     # A lease answer expires by the probe memo's clock; a pipe falls due by time.monotonic.
     probe_now = probes.clock() if probes is not None else -math.inf
     if shms:
         # A segment's creator is read from its process: a segment is joined again when one of
         # those processes went, came, or changed its command line.
-        objects += unit("sysv_shm", (shms, join.maps_by_shmid), lambda: sysv.join_shm(join, shms),
-                        pids={s.cpid for s in shms})
+        objects += unit("sysv_shm", (shms, join.maps_by_shmid),
+                        lambda: (sysv.join_shm(join, shms), math.inf),
+                        pids=lambda: {s.cpid for s in shms})
     if dev_shm:
         mine = [o for o in dev_shm if o.kind in want]
 
-        def shm_files() -> list[IpcObject]:
+        def shm_files() -> tuple[list[IpcObject], float]:
             files = posix.join_dev_shm(join, mine)
-            return list(posix.probe_unused(files, dev / "shm", probes) if live else files)
+            return list(posix.probe_unused(files, dev / "shm", probes) if live else files), \
+                math.inf
 
         objects += unit("dev_shm", (mine, join.fds_by_file, join.maps_by_file,
                                     probes and probes.blind), shm_files, now=probe_now)
     if Kind.POSIX_MQ in want:
         own_ns = spaces.own_ipc if spaces else None
 
-        def mq_files() -> list[IpcObject]:
+        def mq_files() -> tuple[list[IpcObject], float]:
             mqs = posix.join_mq(join, queues, posix.mq_attrs if live else None, own_ns)
             return list(posix.probe_unused(mqs, dev / "mqueue", probes) if live and queues
-                        else mqs)
+                        else mqs), math.inf
 
         # Holders count by their IPC namespace, read from their processes.
         objects += unit("posix_mq", (queues, join.mq_fds, own_ns, probes and probes.blind),
                         mq_files, now=probe_now,
-                        pids={f.pid for fds in join.mq_fds.values() for f in fds})
+                        pids=lambda: {f.pid for fds in join.mq_fds.values() for f in fds})
     unread: dict[tuple[str, int], str] = {}
     if spaces is not None:
         more, more_shm = namespaces.read_foreign(spaces, join, proc, want, dev_shm, unread,
@@ -246,18 +252,10 @@ def take(
             if hide or memo is None:
                 objects += pipes.join_pipes(join, None, blind_ran)
             else:
-                due = math.inf
-
-                def measured() -> list[IpcObject]:
-                    nonlocal due
-                    found, due = pipes.join_pipes_due(join, memo, blind_ran)
-                    return found
-
                 # A recheck falls due only while processes ipctop cannot read run.
-                objects += unit("pipes", (join.pipes_by_ino,), measured, lambda: due,
+                objects += unit(pipes.KEPT, (join.pipes_by_ino,),
+                                lambda: pipes.join_pipes_due(join, memo, blind_ran),
                                 time.monotonic() if blind_ran else -math.inf)
-                if "pipes" in memo.gates.handed_on:
-                    memo.used.add("pipes")  # its measures stay kept as they are
         if Kind.FIFO in want:
             objects += pipes.join_fifos(join)
     if Kind.UNIX_SOCKET in want:

@@ -6,7 +6,9 @@ import ctypes
 import math
 import os
 import pwd
+from collections.abc import Sequence
 from functools import lru_cache
+from operator import is_
 from pathlib import Path
 
 PROC = Path("/proc")
@@ -73,3 +75,9 @@ def recheck_at(read_at: float, period: float) -> float:
     together in one poll (and the polls between hand the kind on whole) rather than a few at
     every poll. Nothing waits longer than ``period``."""
     return (math.floor(read_at / period) + 1.0) * period
+
+
+def same_objects(a: Sequence[object], b: Sequence[object]) -> bool:
+    """Whether two sequences hold the very same objects in the same order (compared in C: a
+    polling program's collectors hand out the same instance for what did not change)."""
+    return len(a) == len(b) and all(map(is_, a, b))

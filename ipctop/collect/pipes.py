@@ -19,7 +19,7 @@ import time
 from collections.abc import Collection, Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from ipctop.collect.common import mode_str, recheck_at, user_name
+from ipctop.collect.common import mode_str, recheck_at, same_objects, user_name
 from ipctop.collect.procfs import FdUse
 from ipctop.errors import IpcError
 from ipctop.kinds import Fifo, Pipe
@@ -35,6 +35,10 @@ F_GETPIPE_SZ = 1032
 PIPE_RECHECK = 10.0
 """Seconds: how often a polling program measures again a pipe whose holders have not run, while
 some process it cannot read has run (and might hold the pipe)."""
+
+
+KEPT = "pipes"
+"""The name of the pipes' measures in ``PollMemo.rows``."""
 
 
 def join_pipes(join: Join, memo: PollMemo | None = None, blind_ran: bool = True,
@@ -56,7 +60,7 @@ def join_pipes_due(join: Join, memo: PollMemo | None = None, blind_ran: bool = T
     """:func:`join_pipes`, and when its first pipe falls due for the recheck while processes
     ipctop cannot read run (inf when none is kept)."""
     out: list[IpcObject] = []
-    kept = memo.kept(memo.rows, "pipes") if memo is not None else None
+    kept = memo.kept(memo.rows, KEPT) if memo is not None else None
     now = time.monotonic()
     oldest = math.inf
     for ino, fds in join.pipes_by_ino.items():
@@ -64,8 +68,7 @@ def join_pipes_due(join: Join, memo: PollMemo | None = None, blind_ran: bool = T
             out.append(_pipe(join, ino, fds))
             continue
         hit = kept.get(ino)
-        if hit is not None and len(hit[0]) == len(fds) and \
-                all(a is b for a, b in zip(hit[0], fds, strict=True)) and \
+        if hit is not None and same_objects(hit[0], fds) and \
                 (not blind_ran or now < recheck_at(hit[2], PIPE_RECHECK)):
             kept.put(ino, hit)
             out.append(hit[1])

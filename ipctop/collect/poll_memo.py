@@ -22,10 +22,10 @@ import os
 import time
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from itertools import groupby
-from operator import attrgetter, is_
+from operator import attrgetter
 from typing import Any, Generic, TypeVar
 
-from ipctop.collect.common import recheck_at
+from ipctop.collect.common import recheck_at, same_objects
 from ipctop.collect.dirwatch import DirWatch
 from ipctop.model import IpcObject, Kind, evolve
 from ipctop.safepath import Probe
@@ -149,8 +149,8 @@ class Gates:
     On a big machine most kinds do not change between two polls, and walking their thousands of
     objects again only to find each one remembered costs more than everything else a poll does.
     Each input is compared by identity (a list or tuple element by element, in C): the
-    collectors hand out the same instance for what did not change, and the Join the same
-    ``basis`` while the scan's fds and maps are the same.
+    collectors hand out the same instance for what did not change, and the Join the very same
+    index while it holds the same fds or maps.
     """
 
     def __init__(self) -> None:
@@ -194,8 +194,9 @@ def _same(a: object, b: object) -> bool:
         return type(a) is type(b) and a == b
     if isinstance(a, list | tuple) and type(a) is type(b):
         assert isinstance(b, list | tuple)
-        return len(a) == len(b) and all(map(is_, a, b))
+        return same_objects(a, b)
     return False
+
 
 
 class SortMemo:
@@ -235,7 +236,7 @@ class SortMemo:
             if these is None:
                 continue
             hit = self.previous.get(kind)
-            if hit is not None and len(hit[3]) == len(these) and all(map(is_, hit[3], these)):
+            if hit is not None and same_objects(hit[3], these):
                 current[kind] = hit  # the very objects of the previous poll: their order
                 out += hit[4]
                 continue
@@ -346,7 +347,7 @@ class PollMemo:
     def derive(self, name: str, objects: Sequence[Any], fact: Callable[[Sequence[Any]], V]) -> V:
         """``fact(objects)``, or what it gave at the previous poll for the very same objects."""
         hit = self.derived.get(name)
-        if hit is None or not (len(hit[0]) == len(objects) and all(map(is_, hit[0], objects))):
+        if hit is None or not same_objects(hit[0], objects):
             hit = (objects, fact(objects))
         self.derived.put(name, hit)
         return hit[1]  # type: ignore[no-any-return]

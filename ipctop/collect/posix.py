@@ -118,8 +118,7 @@ def read_dev_shm(dev: Path = DEV, *, dir_fd: int | None = None, memo: PollMemo |
         # Nothing inotify reports happened since the last listing, and it is recent enough.
         listed = memo.unchanged_listing(table, dev / "shm")
         if listed is not None:
-            return [evolve(o, value=value) if isinstance(o, PosixSem) and
-                    (value := sem_value(o.path)) != o.value else o for o in listed]
+            return [_value_now(o, o.path, None) for o in listed]
     listing = _regular_files(dev / "shm") if dir_fd is None else \
         _regular_files(dir_fd, "/dev/shm")
     kept = memo.kept(memo.files, table) if memo is not None else None
@@ -130,11 +129,7 @@ def read_dev_shm(dev: Path = DEV, *, dir_fd: int | None = None, memo: PollMemo |
         if kept is not None:
             hit = kept.get(file_name)
             if hit is not None and hit[0] == stamp:
-                obj = hit[1]
-                if isinstance(obj, PosixSem):
-                    value = sem_value(path if dir_fd is None else file_name, dir_fd)
-                    if value != obj.value:
-                        obj = evolve(obj, value=value)
+                obj = _value_now(hit[1], path if dir_fd is None else file_name, dir_fd)
                 kept.put(file_name, (stamp, obj))
                 out.append(obj)
                 continue
@@ -159,6 +154,16 @@ def read_dev_shm(dev: Path = DEV, *, dir_fd: int | None = None, memo: PollMemo |
     if memo is not None and dir_fd is None:
         memo.listed(table, out, LIST_RECHECK)
     return out
+
+
+def _value_now(o: PosixShm | PosixSem, where: str, dir_fd: int | None,
+               ) -> PosixShm | PosixSem:
+    """``o`` kept from an earlier poll, with a named semaphore's value read again: sem_post
+    writes the mapped page and moves no stat field."""
+    if not isinstance(o, PosixSem):
+        return o
+    value = sem_value(where, dir_fd)
+    return o if value == o.value else evolve(o, value=value)
 
 
 LIST_RECHECK = 10.0

@@ -149,14 +149,15 @@ def _table(path: Path, required: tuple[str, ...], build: Callable[[dict[str, int
     next_due = math.inf
     for lineno, line in enumerate(lines[1:], start=2):
         hit = kept.get(line) if kept is not None else None
+        fresh = None
         if hit is not None and kept is not None:
             when = math.inf if due is None else due(hit[0], hit[1])
             if now < when:
                 next_due = min(next_due, when)
                 out.append(kept.put(line, hit)[0])
                 continue
-        fresh = refresh(hit[0]) if refresh is not None and hit is not None and \
-            due is not None and due(hit[0], hit[1]) > -math.inf else None
+            if refresh is not None and when > -math.inf:
+                fresh = refresh(hit[0])
         if fresh is None:
             row = parse(line, lineno)
             if row is None:
