@@ -13,7 +13,7 @@ from typing import Any
 
 from ipctop.fmt import human_age, human_bytes, short_time
 from ipctop.kinds import SysvSem, SysvShm
-from ipctop.model import IpcObject, Kind
+from ipctop.model import SYSV_KINDS, IpcObject, Kind
 
 
 @dataclass(frozen=True)
@@ -319,7 +319,6 @@ EXTRA_COLUMNS: dict[Kind, tuple[Column, ...]] = {
 }
 """Columns a kind also offers on the command line (``-o``), beyond those it shows by default."""
 
-_SYSV = (Kind.SYSV_SHM, Kind.SYSV_MSG, Kind.SYSV_SEM)
 
 
 def columns_for(kind: Kind | None) -> Sequence[Column]:
@@ -330,7 +329,7 @@ def cli_columns(kind: Kind) -> tuple[Column, ...]:
     """The columns ``ipctop snapshot`` prints for ``kind`` by default: the TUI's, plus CTIME for
     the SysV kinds (before LEAK), as lsipc shows it."""
     cols = COLUMNS[kind]
-    if kind in _SYSV:
+    if kind in SYSV_KINDS:
         return (*cols[:-1], CTIME, cols[-1])
     return cols
 

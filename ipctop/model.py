@@ -74,6 +74,9 @@ KIND_LABELS: dict[Kind, str] = {
     Kind.INET_SOCKET: "TCP/UDP",
 }
 
+SYSV_KINDS = frozenset({Kind.SYSV_SHM, Kind.SYSV_MSG, Kind.SYSV_SEM})
+"""The SysV kinds: known by a key (or IPC_PRIVATE) and an id, in an IPC namespace."""
+
 _BY_SPELLING: dict[str, Kind] = {
     **{"_".join(label.lower().split()): kind for kind, label in KIND_LABELS.items()},
     "pipe": Kind.PIPE, "unix_socket": Kind.UNIX_SOCKET, "shared_map": Kind.SHARED_MAPPING,

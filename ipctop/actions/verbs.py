@@ -27,10 +27,8 @@ from ipctop.actions.common import (
     validate_posix_name,
 )
 from ipctop.errors import UsageError
-from ipctop.model import Kind
+from ipctop.model import SYSV_KINDS, Kind
 from ipctop.numbers import INT_MAX, LONG_MAX
-
-_SYSV_KINDS = (Kind.SYSV_SHM, Kind.SYSV_MSG, Kind.SYSV_SEM)
 
 # --------------------------------------------------------------------------- create
 
@@ -75,7 +73,7 @@ def create(
             allowed = ", ".join(f"--{o}" for o in sorted(_CREATE_OPTIONS[k])) or "none"
             raise UsageError(f"--{opt} does not apply to {kind_name(k)} (options: {allowed})")
     perms = parse_mode(mode)
-    if k in _SYSV_KINDS:
+    if k in SYSV_KINDS:
         return sysv.create(k, parse_key(name_or_key), perms, size, nsems, value, exclusive,
                            reuse)
     if k is Kind.FIFO:
@@ -188,7 +186,7 @@ def sysv_id(kind: Kind | str, key: str) -> str:
     """The id of the SysV object of ``kind`` with the key ``key`` ("0x1234", "4660"), as
     ``ipcrm -M/-Q/-S KEY`` finds it; NotFound when there is none."""
     k = as_kind(kind)
-    if k not in _SYSV_KINDS:
+    if k not in SYSV_KINDS:
         raise UsageError(f"only SysV objects have keys, not a {kind_name(k)}")
     return sysv.id_for_key(k, parse_key(key))
 
@@ -243,7 +241,7 @@ def describe_removal(kind: Kind | str, ident: str, *, holders: int | None = None
     the caller already knows (``holders``, e.g. the TUI from its latest snapshot).
     """
     k = removable_kind(kind)
-    if k in _SYSV_KINDS:
+    if k in SYSV_KINDS:
         return sysv.describe_removal(k, ident)
     if k is Kind.FIFO:
         return fifo.describe_removal(ident, holders)
@@ -290,7 +288,7 @@ def remove_object(kind: Kind | str, ident: str, *, holders: int | None = None,
     k = removable_kind(kind)
     consequence = describe_removal(k, ident, holders=holders)
     name = object_name(k, ident)
-    if k in _SYSV_KINDS:
+    if k in SYSV_KINDS:
         sysv.remove(k, ident, only_if_unused=only_if_unused, force_attached=force_attached)
     elif k is Kind.FIFO:
         name = fifo.remove(ident)

@@ -37,7 +37,7 @@ from ipctop.collect.containers import container_of
 from ipctop.collect.procfs import ns_inode
 from ipctop.errors import IpcError
 from ipctop.kinds import KIND_CLASSES, PosixMq, PosixSem, PosixShm, SysvMsg, SysvSem, SysvShm
-from ipctop.model import IpcObject, Kind, Namespace, Process, evolve
+from ipctop.model import SYSV_KINDS, IpcObject, Kind, Namespace, Process, evolve
 
 if TYPE_CHECKING:
     from ipctop.collect.poll_memo import PollMemo
@@ -45,7 +45,6 @@ if TYPE_CHECKING:
 
 ObjT = TypeVar("ObjT", bound=IpcObject)
 
-SYSV_KINDS = frozenset({Kind.SYSV_SHM, Kind.SYSV_MSG, Kind.SYSV_SEM})
 IPC_KINDS = SYSV_KINDS | {Kind.POSIX_MQ}
 SHM_KINDS = frozenset({Kind.POSIX_SHM, Kind.POSIX_SEM, Kind.SHARED_MAPPING})
 

@@ -19,10 +19,9 @@ from typing import Any
 
 from ipctop.actions.common import ACTION_KINDS, QUEUE_KINDS, READ_KINDS, SEM_KINDS, SHM_KINDS
 from ipctop.errors import EXIT_NOTHING, EXIT_OK, UsageError
-from ipctop.model import Kind, kind_words, parse_kind
+from ipctop.model import SYSV_KINDS, Kind, kind_words, parse_kind
 from ipctop.output_options import add_output_options
 
-_SYSV = (Kind.SYSV_SHM, Kind.SYSV_MSG, Kind.SYSV_SEM)
 _POSIX = (Kind.POSIX_SHM, Kind.POSIX_MQ, Kind.POSIX_SEM)
 
 
@@ -96,7 +95,7 @@ def _add_target(p: argparse.ArgumentParser, kinds: Sequence[Kind], command: str)
     _add_ns(p)
     p.add_argument("kind", type=_KindOf(kinds, command), metavar="KIND",
                    help=f"{kind_words(kinds)}")
-    sysv = any(k in _SYSV for k in kinds)
+    sysv = any(k in SYSV_KINDS for k in kinds)
     ids = [text for text, wanted in (
         ("the SysV id (or --key KEY)", sysv),
         ("the POSIX /name", any(k in _POSIX for k in kinds)),
@@ -118,7 +117,7 @@ def _target(args: argparse.Namespace) -> str:
         return str(args.ident)
     if args.ident is not None:
         raise UsageError("give an ID or --key KEY, not both")
-    if args.kind not in _SYSV:
+    if args.kind not in SYSV_KINDS:
         raise UsageError(f"--key is for the SysV kinds; a {args.kind.word} is named by "
                          + ("its path" if args.kind is Kind.FIFO else "its /name"))
     from ipctop import actions

@@ -18,7 +18,7 @@ from textual.app import ComposeResult
 from textual.widgets import Input, Label, Select, Static
 
 from ipctop import actions, display
-from ipctop.model import Kind, Limits
+from ipctop.model import SYSV_KINDS, Kind, Limits
 from ipctop.nsenter import Inside
 from ipctop.ui.screens.form import FormError, FormScreen, field
 
@@ -48,7 +48,7 @@ _NAME_HINT = {
 
 def _default_name(kind: Kind) -> str:
     """What the form fills in as the name: a private SysV object; nothing for a named one."""
-    return "private" if kind in (Kind.SYSV_SHM, Kind.SYSV_MSG, Kind.SYSV_SEM) else ""
+    return "private" if kind in SYSV_KINDS else ""
 
 
 def _limit(value: int | None) -> str:
