@@ -173,10 +173,13 @@ class FormScreen(ModalScreen[R | None], Generic[R]):
                 yield Button(self.ok_label, variant="primary", id="ok")
                 yield Button("Cancel", id="cancel")
 
+    def _first_input(self) -> Input | None:
+        return next(iter(self.query(Input).results(Input)), None)
+
     def on_mount(self) -> None:
-        inputs = list(self.query(Input).results(Input))
-        if inputs:
-            inputs[0].focus()
+        first = self._first_input()
+        if first is not None:
+            first.focus()
 
     def on_key(self, event: events.Key) -> None:
         """A printable key that reached the form itself (an input stops every one it gets):
@@ -186,7 +189,7 @@ class FormScreen(ModalScreen[R | None], Generic[R]):
             return
         target = self.focused
         if target is None:
-            target = next(iter(self.query(Input).results(Input)), None)
+            target = self._first_input()
             if target is not None:
                 self.set_focus(target)  # at once: Widget.focus() waits for the queue
         if isinstance(target, Input):
