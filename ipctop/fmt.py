@@ -32,6 +32,19 @@ def human_age(then: float | None, now: float | None = None) -> str:
     return f"{int(secs // 86400)}d"
 
 
+UNDER_A_MINUTE = "less than a minute"
+
+
+def age_words(then: float, now: float) -> str:
+    """An age as a reason words it: like :func:`human_age`, but every age under a minute reads
+    "less than a minute". A leak reason that said "created 12s ago" changed at every poll, so a
+    machine with thousands of young objects re-judged and redrew all of them each poll for their
+    first minute; the exact time is in the object's own fields (and the TUI's detail pane)."""
+    if now - then < 60:
+        return UNDER_A_MINUTE
+    return human_age(then, now)
+
+
 _SIZE_SUFFIX = {"k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 
 

@@ -32,7 +32,7 @@ import math
 import os
 from collections.abc import Iterable, Sequence
 
-from ipctop.fmt import human_age, human_bytes
+from ipctop.fmt import age_words, human_age, human_bytes
 from ipctop.kinds import Fifo, Pipe, PosixMq, PosixSem, PosixShm, SysvMsg, SysvSem, SysvShm
 from ipctop.liveness import Alive, proc_alive
 from ipctop.model import IpcObject, Kind, Leak, Snapshot, evolve
@@ -343,7 +343,7 @@ class _Judge:
     def ago(self, t: float | None) -> str:
         said = self.said.get(("ago", t, None))
         if said is None:
-            said = self.said[("ago", t, None)] = human_age(t, self.now) if t else "?"
+            said = self.said[("ago", t, None)] = age_words(t, self.now) if t else "?"
         self.note("ago", t, None, said)
         return said  # type: ignore[return-value]
 

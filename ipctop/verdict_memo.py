@@ -59,14 +59,15 @@ class KindVerdicts:
 
 
 def words_hold(then: float | None, now: float) -> tuple[float, float]:
-    """The times between which ``human_age(then, now)`` reads as it does at ``now`` (a little
-    narrower, for rounding): "45s" holds for a second, "12m" for a minute, and so on."""
+    """The times between which ``age_words(then, now)`` reads as it does at ``now`` (a little
+    narrower, for rounding): "less than a minute" holds until a minute after ``then``, "12m"
+    for a minute, "3h" for an hour, and so on."""
     if not then:
         return -math.inf, math.inf
     secs = now - then
-    if secs < 0:  # "0s" until a second after then
-        return -math.inf, then + 1 - _ROUNDING
-    for limit, step in ((60, 1), (3600, 60), (86400, 3600), (math.inf, 86400)):
+    if secs < 60:
+        return -math.inf, then + 60 - _ROUNDING
+    for limit, step in ((3600, 60), (86400, 3600), (math.inf, 86400)):
         if secs < limit:
             start = then + (secs // step) * step
             return start + _ROUNDING, start + step - _ROUNDING

@@ -258,6 +258,19 @@ def test_never_attached_segment_says_when_it_was_created() -> None:
     assert "nattch 0, never attached, created 2m ago" in o.leak.evidence
 
 
+def test_an_age_under_a_minute_reads_less_than_a_minute() -> None:
+    # Worded in seconds, a young object's reason changed at every poll.
+    for age in (0.0, 1.0, 12.0, 59.0):
+        seg = SysvShm(id="9", key="0x00000000", size=4096, nattch=0, cpid=77, lpid=0,
+                      ctime=NOW - age)
+        o = verdict(seg)
+        assert o.leak is not None
+        assert "nattch 0, never attached, created less than a minute ago" in o.leak.evidence
+    o = verdict(SysvShm(id="9", key="0x00000000", size=4096, nattch=0, cpid=77, lpid=0,
+                        ctime=NOW - 60))
+    assert o.leak is not None and "nattch 0, never attached, created 1m ago" in o.leak.evidence
+
+
 def test_posix_sem_unused_is_a_leak() -> None:
     o = verdict(PosixSem(id="/s", name="/s", path="/dev/shm/sem.s", size=32, ctime=NOW - 60))
     assert o.leak is not None and o.leak.status == LEAK and o.leak.reclaim_bytes == 32

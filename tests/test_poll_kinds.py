@@ -16,7 +16,7 @@ import posix_ipc
 from conftest import Cleanup, unique_name
 
 from ipctop.collect.poll_memo import SortMemo, kind_runs
-from ipctop.fmt import human_age
+from ipctop.fmt import age_words
 from ipctop.kinds import Pipe, PosixShm, SysvShm
 from ipctop.leaks import judge
 from ipctop.model import IpcObject, Kind, Snapshot, evolve
@@ -159,11 +159,11 @@ def test_words_hold_as_long_as_the_age_reads_the_same() -> None:
         now = then + secs
         start, until = words_hold(then, now)
         assert start - 1e-2 <= now < until
-        said = human_age(then, now)
+        said = age_words(then, now)
         for t in (start, (start + max(now, start)) / 2, now, until - 1e-3, until - 1e-2):
             if t >= start and t < until:
-                assert human_age(then, t) == said, (secs, t)
-        assert human_age(then, until + 2e-3) != said, secs
+                assert age_words(then, t) == said, (secs, t)
+        assert age_words(then, until + 2e-3) != said, secs
     assert words_hold(None, NOW) == (-math.inf, math.inf)
     assert words_hold(0.0, NOW) == (-math.inf, math.inf)
 
@@ -209,21 +209,22 @@ def test_judge_hands_on_a_kind_whose_facts_and_ages_hold_and_sees_each_change() 
     assert fourth.objects[0] is third.objects[0]  # the very instance with its verdict
 
 
-def test_judge_words_a_young_objects_age_anew_each_second() -> None:
+def test_judge_words_a_young_objects_age_anew_only_when_it_reads_differently() -> None:
     def alive(pid: int) -> float | None:
         return None  # every creator gone: the segment is a leak whose reason words its age
 
     objects: list[IpcObject] = [young_seg(1, 5.0)]
     memo = VerdictMemo()
     reasons = []
-    for dt in (0.0, 0.3, 0.9, 1.0, 1.5, 65.0, 65.5, 125.0):
+    # Under a minute the age reads "less than a minute": the first minute costs one judgement.
+    for dt in (0.0, 0.3, 0.9, 1.0, 1.5, 30.0, 54.9, 55.0, 65.0, 114.9, 115.0, 125.0):
         snap_ = judged(objects, NOW + dt, alive, memo)
         fresh = judged(objects, NOW + dt, alive, None)
         assert snap_.objects == fresh.objects, dt
         leak = snap_.objects[0].leak
         assert leak is not None
         reasons.append((leak.reason, Kind.SYSV_SHM in memo.walked))
-    assert [walked for _, walked in reasons] == [True, False, False, True, False, True, False,
-                                                 True]
-    assert "5s" in reasons[0][0] and "6s" in reasons[3][0] and "1m" in reasons[5][0]
-    assert "2m" in reasons[7][0]
+    assert [walked for _, walked in reasons] == [True, False, False, False, False, False, False,
+                                                 True, False, False, True, False]
+    assert all("created less than a minute ago" in r for r, _ in reasons[:7])
+    assert "created 1m ago" in reasons[7][0] and "created 2m ago" in reasons[10][0]
