@@ -23,6 +23,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Select
 
 from ipctop.model import Kind
+from ipctop.ui.app import IpcTopApp
 from ipctop.ui.screens.create_form import CreateForm
 
 
@@ -69,11 +70,30 @@ async def test_the_name_the_form_filled_in_follows_the_kind_and_a_typed_one_stay
         kinds = form.query_one("#kind", Select)
         assert kinds.value == Kind.SYSV_SHM and name.value == "private"
         for kind, expected in ((Kind.POSIX_SHM, ""), (Kind.SYSV_MSG, "private"),
+                               (Kind.SYSV_SEM, "private"),  # SysV to SysV: still its own
                                (Kind.POSIX_MQ, ""), (Kind.FIFO, "")):
             kinds.value = kind
             await pilot.pause()
             assert name.value == expected, kind
-        name.value = "/typed"
-        kinds.value = Kind.SYSV_SEM
+        for typed, kind in (("/typed", Kind.SYSV_SEM), ("0x1234", Kind.POSIX_SHM)):
+            name.value = typed  # typed over "" (a named kind), then over "private" (SysV)
+            kinds.value = kind
+            await pilot.pause()
+            assert name.value == typed, kind
+
+
+@sync
+async def test_the_form_opened_in_a_posix_view_starts_with_no_name_and_offers_private_for_sysv(
+        mine: Mine) -> None:
+    async with running(mine.collect) as pilot:
+        app = pilot.app
+        assert isinstance(app, IpcTopApp)
+        app.action_view(next(i for i, v in enumerate(app.views) if v.kind is Kind.POSIX_MQ))
         await pilot.pause()
-        assert name.value == "/typed"
+        form = await press_for(pilot, "n", CreateForm)
+        name = form.query_one("#name", Input)
+        assert form.kind is Kind.POSIX_MQ
+        assert (name.value, name.placeholder) == ("", "/name")
+        form.query_one("#kind", Select).value = Kind.SYSV_SHM
+        await pilot.pause()
+        assert name.value == "private"
