@@ -11,7 +11,7 @@ from __future__ import annotations
 from test_ui_app import make_app, running, settle, sync
 from textual import events
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import Input, Static
 
 from ipctop.ui.app import IpcTopApp
 
@@ -160,3 +160,81 @@ async def test_text_typed_right_after_the_key_that_opens_a_form_lands_in_it() ->
         focused = app.focused
         assert isinstance(focused, Input) and focused.id == "name" and focused.value == "42"
         assert app.current_view is not None and app.current_view.id == "all"
+
+
+async def form_after(view: str, keys: list[str], *, burst: bool
+                    ) -> tuple[dict[str, str], str | None]:
+    """Type ``keys`` on view ``view`` (one burst, or one key at a time with the app settled in
+    between): the open form's fields (id -> text) and the id of the focused one."""
+    app = make_app()
+    async with running(app) as pilot:
+        await type_fast(pilot, [view])
+        for chunk in [keys] if burst else [[key] for key in keys]:
+            await type_fast(pilot, chunk)
+        fields = {field.id or "": field.value for field in app.screen.query(Input)}
+        return fields, app.focused.id if app.focused else None
+
+
+@sync
+async def test_tab_and_text_typed_fast_in_a_form_opening_land_where_typed_slowly() -> None:
+    """Tab typed right after the key that opens a form, and the text after each Tab: Tab moved
+    the focus as it arrived, before the form had the keys typed ahead of it, and the form's
+    own first focus came after them all (the next key then went back to the first field)."""
+    for view, keys, expected, focus in (
+        ("1", ["n", "x", "tab", "7", "7", "tab", "1"],
+         {"name": "x", "mode": "77", "size": "1"}, "size"),
+        ("4", ["e", "2", "tab", "1", "2", "tab", "3"], {"index": "2", "op": "12", "set": "3"},
+         "set"),
+        ("4", ["e", "tab", "5", "shift+tab", "1"], {"index": "1", "op": "5"}, "index"),
+    ):
+        fields, focused = await form_after(view, keys, burst=True)
+        assert {k: fields[k] for k in expected} == expected and focused == focus, keys
+        assert (fields, focused) == await form_after(view, keys, burst=False), keys
+
+
+@sync
+async def test_keys_typed_after_a_burst_in_a_form_go_to_the_field_the_burst_ended_in() -> None:
+    from ipctop.ui.screens.sem_edit import SemEditForm
+
+    app = make_app()
+    async with running(app) as pilot:
+        await type_fast(pilot, ["4"])
+        await type_fast(pilot, ["e", "2", "tab", "1"])
+        assert isinstance(app.screen, SemEditForm)
+        await type_fast(pilot, ["2"])
+        assert app.screen.query_one("#op", Input).value == "12"
+        assert app.screen.query_one("#index", Input).value == "2"
+
+
+@sync
+async def test_tab_queued_before_the_form_is_composed_moves_on_from_the_first_field() -> None:
+    """Keys that arrive while a form is still being built (nothing to focus yet) wait for it,
+    and then act in order: Tab moves on from Name rather than being lost."""
+    from ipctop.ui.screens.create_form import CreateForm
+
+    app = make_app()
+    async with running(app) as pilot:
+        app.push_screen(CreateForm(None, None))
+        await type_fast(pilot, ["tab", "7", "7", "tab", "1"])  # before the form's first turn
+        fields = {field.id: field.value for field in app.screen.query(Input)}
+        assert (fields["name"], fields["mode"], fields["size"]) == ("private", "77", "1")
+        assert app.focused is not None and app.focused.id == "size"
+
+
+@sync
+async def test_keys_with_bindings_queued_before_the_form_is_composed_still_act() -> None:
+    """Held keys reach the bindings as typed keys do: Enter submits what was typed before it,
+    Escape closes the form."""
+    from ipctop.ui.screens.create_form import CreateForm
+
+    app = make_app()
+    async with running(app) as pilot:
+        form = CreateForm(None, None)
+        app.push_screen(form)
+        await type_fast(pilot, ["x", "enter"])
+        assert app.screen is form and "not a SysV key: 'x'" in str(
+            form.query_one("#form-error", Static).render())
+        app.pop_screen()
+        app.push_screen(CreateForm(None, None))
+        await type_fast(pilot, ["escape"])
+        assert len(app.screen_stack) == 1

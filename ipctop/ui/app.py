@@ -52,6 +52,7 @@ from ipctop.ui.object_index import ObjectIndex
 from ipctop.ui.palette import palette_commands
 from ipctop.ui.polling import WATCH_BURST, Polling
 from ipctop.ui.screens.detail import DetailScreen
+from ipctop.ui.screens.form import FormScreen
 from ipctop.ui.screens.help import HelpScreen
 from ipctop.ui.screens.process import ProcessScreen
 from ipctop.ui.screens.process_tree import ProcessTreeScreen
@@ -530,19 +531,18 @@ class IpcTopApp(Polling, Filtering, ObjectActions, LeakActions, Arrange, App[int
             self.refresh_bindings()
 
     async def on_event(self, event: events.Event) -> None:
-        box = self.focused if isinstance(event, events.Key) and self.screen_stack else None
-        if isinstance(box, FilterBox) and isinstance(event, events.Key) and \
-                not event.is_forwarded:  # see FilterBox: keys in order, at once
+        if not isinstance(event, events.Key) or event.is_forwarded or not self.screen_stack:
+            return await super().on_event(event)
+        if isinstance(top := self.screen_stack[-1], FormScreen) and top.hold_key(event):
+            return  # a form still opening takes the keys in order (see FormScreen.hold_key)
+        if isinstance(box := self.focused, FilterBox):  # see FilterBox: keys in order, at once
             if not await self._check_bindings(event.key, priority=True):
                 await box.take_key(event)
             return
-        # Keys for the table, in the order they came, at once: an action key would otherwise
-        # wait in the table's queue while a priority key typed after it (a view, F2, F5) acts
-        # first: "e7" would switch view, then edit whatever is selected there.
-        if box is not None and box is self.table and isinstance(event, events.Key) and \
-                not event.is_forwarded and (
-                    await self._check_bindings(event.key, priority=True) or
-                    await self._check_bindings(event.key)):
+        # Keys for the table act at once, in order: queued there, "e7" would do view 7 first.
+        if box is not None and box is self.table and (
+                await self._check_bindings(event.key, priority=True) or
+                await self._check_bindings(event.key)):
             return
         await super().on_event(event)
 

@@ -98,8 +98,7 @@ class CreateForm(FormScreen[str]):
         yield field("Initial value", "value", "0", "0..32767 (SysV)")
 
     def on_mount(self) -> None:
-        self._show_fields(self.kind)
-        self.query_one("#name").focus()
+        self._show_fields(self.kind)  # Name, the first input, has the focus (AUTO_FOCUS)
 
     @property
     def kind(self) -> Kind:

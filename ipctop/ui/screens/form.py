@@ -16,6 +16,7 @@ it into the form's result here.
 from __future__ import annotations
 
 import functools
+from collections import deque
 from collections.abc import Callable
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -129,11 +130,18 @@ class FormScreen(ModalScreen[R | None], Generic[R]):
     """Terminal heights below this get the compact form."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    AUTO_FOCUS = "Input"
+    """The first input has the focus as soon as the form is composed."""
 
     title_text = "Form"
     ok_label = "OK"
     where: Inside | None = None
     """The namespaces of another container the action runs in; None: ipctop's own."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._held: deque[events.Key] = deque()
+        """Keys routed to the form itself, not yet handed on (see :meth:`hold_key`)."""
 
     def compose_fields(self) -> ComposeResult:
         yield from ()
@@ -177,24 +185,44 @@ class FormScreen(ModalScreen[R | None], Generic[R]):
         return next(iter(self.query(Input).results(Input)), None)
 
     def on_mount(self) -> None:
+        # Normally AUTO_FOCUS has focused the first input already, at once on compose. Not with
+        # Widget.focus(): it waits in the app's queue behind keys typed meanwhile, and then
+        # takes the focus back from the field a Tab among them moved to.
         first = self._first_input()
-        if first is not None:
-            first.focus()
+        if self.focused is None and first is not None:
+            self.set_focus(first)
+
+    def hold_key(self, event: events.Key) -> bool:
+        """Called by the app with each key typed while this form is on top, before it routes
+        the key. Until the form has the focus and has handled every key routed to it, the key
+        goes to the form, behind those: routed at once, it would overtake them (Tab, a priority
+        key, moves the focus as it arrives; the next key goes to the field focused meanwhile).
+        True if held."""
+        if self.focused is not None and not self._held:
+            return False
+        self._held.append(event)
+        self._forward_event(event)
+        return True
 
     def on_key(self, event: events.Key) -> None:
-        """A printable key that reached the form itself (an input stops every one it gets):
-        typed in one burst with the key that opened the form, it was routed here before the
-        first input had the focus. It goes to the input, as it would a moment later."""
-        if not event.is_printable:
-            return
-        target = self.focused
-        if target is None:
-            target = self._first_input()
-            if target is not None:
-                self.set_focus(target)  # at once: Widget.focus() waits for the queue
-        if isinstance(target, Input):
-            target.post_message(events.Key(event.key, event.character))
-            event.stop()
+        """A key the form held (see :meth:`hold_key`), in the order typed: Tab moves the focus
+        as the app's binding would; any other key goes to the focused field (a printable one
+        with nothing focused to the first input), as if typed a moment later."""
+        if not self._held or event is not self._held[0]:
+            return  # bubbled up from a field: Textual's bindings take it from here
+        self._held.popleft()
+        if event.key in ("tab", "shift+tab"):
+            (self.focus_next if event.key == "tab" else self.focus_previous)()
+        else:
+            target = self.focused or (self._first_input() if event.is_printable else None)
+            if target is None:
+                return  # nothing to type into: its binding (Escape) acts as the key bubbles up
+            self.set_focus(target)
+            # Routed as the app routes a typed key, so that it bubbles up to the app's binding
+            # check (Escape, Enter) instead of stopping at the form that made it.
+            target._forward_event(events.Key(event.key, event.character).set_sender(self.app))
+        event.stop()
+        event.prevent_default()
 
     def on_resize(self, event: events.Resize) -> None:
         self.set_class(event.size.height < self.COMPACT_BELOW, "-compact")
