@@ -162,7 +162,8 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 def run_tui(args: argparse.Namespace) -> int:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise IpcError("the TUI needs a terminal; for scripts use `ipctop snapshot --json`")
-    gc.enable()  # off for the one-shot commands (see entry); the TUI runs for hours
+    # The garbage collector stays off (see entry) until the first snapshot is on screen: the
+    # app turns it on then (ipctop/ui/gc_pace.py); the TUI runs for hours.
     from ipctop.ui.app import run  # Textual only here
 
     return run(interval=args.interval, filter_text=args.filter)

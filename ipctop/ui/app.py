@@ -146,11 +146,9 @@ class IpcTopApp(Polling, Filtering, ObjectActions, LeakActions, Arrange, App[int
         freeze_gc: bool = False,
         column_prefs: ColumnPrefs | None = None,
     ) -> None:
-        """``freeze_gc``: once each snapshot is on screen, move every object alive then
-        (the objects, Textual, the widgets, the imported modules) out of the garbage
-        collector's sight, so that collections walk only what the next poll makes (see
-        ipctop/ui/gc_pace.py). For a process that runs one app; tests leave it off.
-        ``column_prefs``: the columns chosen per view (default: none, not saved)."""
+        """``freeze_gc``: the garbage collector paced for one long run (ipctop/ui/gc_pace.py:
+        off until the first snapshot is drawn, then what is alive frozen after each poll);
+        tests leave it off. ``column_prefs``: the columns chosen per view (default: none)."""
         super().__init__()
         self.column_prefs = column_prefs or ColumnPrefs()
         self._gc_pace = GcPace() if freeze_gc else None
@@ -217,6 +215,8 @@ class IpcTopApp(Polling, Filtering, ObjectActions, LeakActions, Arrange, App[int
         self.table.focus()
         self._layout_for(self.size.width, self.size.height)
         self.set_interval(1.0, self._tick)
+        if self._gc_pace is not None:
+            self.set_timer(self._gc_pace.start_at_the_latest, self._gc_pace.start)
         if self._watch:
             self.watcher = Watcher(self._on_watch_thread, self._watch_dirs, clock=self.clock,
                                    max_burst=WATCH_BURST)
