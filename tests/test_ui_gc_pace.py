@@ -24,7 +24,7 @@ class Node:
 
 def test_a_cycle_frozen_alive_is_freed_at_the_next_thaw_only() -> None:
     now = [100.0]
-    pace = GcPace(thaw_every=60.0, clock=lambda: now[0])
+    pace = GcPace(thaw_every=60.0, first_thaw=5.0, clock=lambda: now[0])
     enabled = gc.isenabled()
     gc.disable()  # no automatic collection between the steps below
     try:
@@ -33,11 +33,20 @@ def test_a_cycle_frozen_alive_is_freed_at_the_next_thaw_only() -> None:
         del startup
         node = Node()
         ref = weakref.ref(node)
-        pace.after_poll()  # the first poll: a full collection, the node (alive) frozen
-        assert startup_ref() is None and pace.thaws == 1 and pace.freed >= 1
+        pace.after_poll()  # the first poll: all frozen, the collector on
         assert gc.get_freeze_count() > 0
-        assert gc.isenabled()  # on from the first poll
+        assert gc.isenabled()
         gc.disable()
+        gc.collect()
+        assert startup_ref() is not None  # frozen: not before the first full collection
+        now[0] += 4.0
+        pace.after_poll()
+        gc.disable()
+        assert startup_ref() is not None and pace.thaws == 0
+        now[0] += 1.0
+        pace.after_poll()  # first_thaw after the first poll: thaw, full collection, freeze
+        gc.disable()
+        assert startup_ref() is None and pace.thaws == 1 and pace.freed >= 1
         del node  # now garbage, but frozen
         gc.collect()
         assert ref() is not None  # collections do not walk frozen objects

@@ -17,9 +17,11 @@ again.
 Until the first snapshot is on screen the collector is off (the console script turns it off for
 every command; ``run_tui`` leaves it off): the first poll makes the 16,000 objects and their rows,
 and collections walking them as they grow cost ~0.5 s of the first screen (2.4 s -> 1.9 s,
-measured at the big load). The first ``after_poll`` makes the full collection they would have
-made, once the screen shows the objects, then freezes and turns the collector on; ``start``
-turns it on anyway if no poll succeeds for a while.
+measured at the big load). The first ``after_poll`` freezes what is alive and turns the
+collector on; the full collection that takes startup's garbage away comes FIRST_THAW seconds
+later, not at once: Textual writes the screen from another thread, and a collection holds the
+interpreter (~0.2 s at the big load), so the first screen would reach the terminal only after
+it. ``start`` turns the collector on anyway if no poll succeeds for a while.
 """
 
 from __future__ import annotations
@@ -30,21 +32,25 @@ from collections.abc import Callable
 
 THAW_EVERY = 300.0
 """Seconds between two full collections (thaw, collect, freeze)."""
+FIRST_THAW = 10.0
+"""Seconds from the first poll on screen to the first full collection."""
 START_AT_THE_LATEST = 15.0
 """Seconds after which the app turns the collector on even if no poll succeeded."""
 
 
 class GcPace:
-    """Freezes what is alive after each poll; a full collection at the first poll and every
-    ``thaw_every`` s."""
+    """Freezes what is alive after each poll; a full collection ``first_thaw`` s after the
+    first poll, then every ``thaw_every`` s."""
 
-    def __init__(self, thaw_every: float = THAW_EVERY,
+    def __init__(self, thaw_every: float = THAW_EVERY, first_thaw: float = FIRST_THAW,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.thaw_every = thaw_every
+        self.first_thaw = first_thaw
         self.start_at_the_latest = START_AT_THE_LATEST
         self.clock = clock
         self._thawed_at: float | None = None
-        """When the last full collection was made (None: not yet, the first poll makes it)."""
+        """When the last full collection was made, or counts as made (None: before the first
+        poll)."""
         self.thaws = 0
         """Full collections made so far."""
         self.freed = 0
@@ -53,7 +59,9 @@ class GcPace:
     def after_poll(self) -> None:
         """Call once a poll is applied and drawn (what it replaced is gone by then)."""
         now = self.clock()
-        if self._thawed_at is None or now - self._thawed_at >= self.thaw_every:
+        if self._thawed_at is None:
+            self._thawed_at = now - self.thaw_every + self.first_thaw
+        elif now - self._thawed_at >= self.thaw_every:
             self._thawed_at = now
             self.thaws += 1
             gc.unfreeze()
