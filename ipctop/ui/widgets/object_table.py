@@ -27,6 +27,7 @@ DataTable itself is spared.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -48,7 +49,6 @@ from ipctop.ui.widgets.table_rows import (
     MARK_COLUMN,
     MARKS,
     NEW,
-    STYLES,
     KeptView,
     Layout,
     Now,
@@ -61,6 +61,13 @@ __all__ = ["GONE", "NEW", "ObjectTable", "Row", "row_key_of"]
 
 SCROLLBAR = 2
 """Cells kept free for the vertical scrollbar, so the layout does not flap when it comes."""
+MEASURE_LATER_FROM = 2000
+"""From this many rows built by one update (the first poll at 16,000 objects, a view shown the
+first time), only the rows on screen have their texts worked out at once; the others get theirs
+a slice at a time once the screen is drawn (or when drawn first), and the columns widen then if
+their texts need it. The texts were most of the first screen's table work."""
+MEASURE_SLICE = 3000
+"""Rows measured per turn of the event loop (~50 ms at the big load): keys stay answered."""
 
 
 class ObjectTable(RowTable):
@@ -85,16 +92,13 @@ class ObjectTable(RowTable):
         column chooser); call ``refit()`` after changing it."""
         self.widths: dict[str, int] = {}
         """Column key -> width, for the columns shown now."""
-        self._texts: dict[str, tuple[str, ...]] = {}
-        """Row key -> the marker and every column's text when the row was built (ages as
-        they were then: they count for the natural widths only)."""
         self._known: dict[str, tuple[IpcObject, dict[int, str], dict[int, tuple[Any, ...]]]] = {}
         """Row key -> (object, column -> text, column -> sort value): what was worked out for
         the object instance, kept across views (a view shown again costs little). Columns are
         told apart by identity: two views may have columns of the same key that show
         differently (the Leaks view's ID/NAME, the sockets' QUEUED); a view keeps its own
         alive."""
-        self._layout = Layout((), self.widths, Now())
+        self._layout = Layout((), self.widths, Now(), self._measure)
         self._order: list[str] = []
         """Row keys in the order shown."""
         self._sort_keys: dict[str, tuple[Any, ...]] = {}
@@ -108,6 +112,10 @@ class ObjectTable(RowTable):
         """(poll, view layout, filter) the rows show, for ``sync``."""
         self._kept: dict[str, KeptView] = {}
         """View layout id -> its rows, kept while another view is shown."""
+        self._unmeasured: dict[str, RowCells] = {}
+        """Rows built without their texts (MEASURE_LATER_FROM), by key."""
+        self._measuring = False
+        """A slice of ``_unmeasured`` is due (``_measure_some``)."""
 
     # -- what is shown -----------------------------------------------------------------------
 
@@ -157,6 +165,7 @@ class ObjectTable(RowTable):
         if self._view_id is not None:  # a view's layouts ("all", "all+container") share it
             self._sorts[self._view_id.split("+")[0]] = (self.sort_column, self.sort_descending)
             if view_id != self._view_id:
+                self._measure_all()  # a view kept aside keeps its natural widths whole
                 self._kept[self._view_id] = self._keep()
         self._view_id = view_id
         self.columns_spec = tuple(columns)
@@ -168,14 +177,14 @@ class ObjectTable(RowTable):
                     a is b for a, b in zip(kept.columns, columns, strict=True)):
             self._restore(kept)
         else:
-            self._layout = Layout(self.columns_spec, self.widths, self._now)
+            self._layout = Layout(self.columns_spec, self.widths, self._now, self._measure)
             self._natural = {}
             self._forget_rows()
 
     def _keep(self) -> KeptView:
         return KeptView(self.columns_spec, (self.sort_column, self.sort_descending),
                         self._layout, self._data, self.rows, self._row_locations,
-                        self.objects, self.states, self._texts, self._order,
+                        self.objects, self.states, self._order,
                         self._sort_keys, self._natural, self._synced, self.cursor_row,
                         self.scroll_y)
 
@@ -187,7 +196,6 @@ class ObjectTable(RowTable):
         self._row_locations = kept.locations
         self.objects = kept.objects
         self.states = kept.states
-        self._texts = kept.texts
         self._order = kept.order
         self._sort_keys = kept.sort_keys
         self._natural = kept.natural
@@ -206,12 +214,12 @@ class ObjectTable(RowTable):
         self._updated_cells = set()
         self.clear(columns=True)
         self.widths.clear()
-        self._texts = {}
         self._order = []
         self._sort_keys = {}
         self.objects = {}
         self.states = {}
         self._synced = None
+        self._unmeasured = {}
 
     def _room(self) -> int:
         width = self.scrollable_content_region.width or self.size.width or 80
@@ -279,6 +287,8 @@ class ObjectTable(RowTable):
             self._apply_sort()
             if selected is not None:
                 self.select_key(selected)
+            if self._unmeasured:
+                self._measure_on_screen()
 
     def cycle_sort(self) -> str:
         """Sort by the next column; return its title."""
@@ -422,37 +432,41 @@ class ObjectTable(RowTable):
             for key in gone:
                 del self.objects[key]
                 self.states.pop(key, None)
-                self._texts.pop(key, None)
+                self._unmeasured.pop(key, None)
                 self._sort_keys.pop(key, None)
             structural = True
         added: list[tuple[str, RowCells]] = []
-        changed: list[tuple[str, tuple[str, ...], tuple[str, ...] | None, Row]] = []
+        changed: list[tuple[str, tuple[str, ...] | None, bool, Row]] = []
         resort = False
+        rows = list(rows)
+        later = len(rows) >= MEASURE_LATER_FROM
         for row in rows:
             key = row.key
             old_obj = self.objects.get(key)
             if old_obj is row.obj and self.states.get(key) == row.state:
                 continue
-            texts = self._row_texts(row)
-            old = self._texts.get(key)
+            texts = None if later else self._row_texts(row)
             self.objects[key] = row.obj
             self.states[key] = row.state
-            self._texts[key] = texts
-            changed.append((key, texts, old, row))
+            if texts is not None:
+                self._unmeasured.pop(key, None)
+            changed.append((key, texts, old_obj is None, row))
             sort_key = self._sort_key(key)
             if self._sort_keys.get(key) != sort_key:
                 self._sort_keys[key] = sort_key
                 resort = True
-        self._grow_natural(texts for _key, texts, _old, _row in changed)
+        self._grow_natural(texts for _key, texts, _new, _row in changed if texts is not None)
         widths = self._fit()
         if widths != self.widths or not self.columns:
             self._build_columns(widths)
             structural = True
         layout = self._layout
         redrawn: list[tuple[str, RowCells]] = []
-        for key, texts, old, row in changed:
-            cells = RowCells(layout, row.obj, texts, STYLES.get(row.state, ""))
-            if old is None:
+        for key, texts, new, row in changed:
+            cells = RowCells(layout, key, row.obj, texts, row.state)
+            if texts is None:
+                self._unmeasured[key] = cells
+            if new:
                 added.append((key, cells))
                 self._order.append(key)
             else:
@@ -471,7 +485,48 @@ class ObjectTable(RowTable):
             self.select_key(selected)
         elif self.row_count:
             self.move_cursor(row=min(selected_index, self.row_count - 1))
+        if self._unmeasured:
+            self._measure_on_screen()
         return structural
+
+    # -- texts worked out later (MEASURE_LATER_FROM) ------------------------------------------
+
+    def _measure(self, cells: RowCells) -> tuple[str, ...]:
+        """The texts of a row built without them (see RowCells); its columns' natural widths
+        grow with them (the columns themselves are widened by ``_measure_some``)."""
+        texts = self._row_texts(Row(cells.key, cells.obj, cells.state))
+        cells.texts = texts
+        if self._unmeasured.get(cells.key) is cells:
+            del self._unmeasured[cells.key]
+            self._grow_natural((texts,))
+        if self._unmeasured and not self._measuring:
+            self._measuring = True
+            self.call_after_refresh(self._measure_some)
+        return texts
+
+    def _measure_on_screen(self) -> None:
+        """Measure the rows on screen now, so the columns fit them from the first draw."""
+        top = max(0, int(self.scroll_y))
+        for key in self._order[top:top + max(self.size.height, 1)]:
+            cells = self._unmeasured.get(key)
+            if cells is not None:
+                self._measure(cells)
+        widths = self._fit()
+        if widths != self.widths:
+            self._relayout()
+
+    def _measure_some(self) -> None:
+        """Measure a slice of the rows not measured yet; the next slice on the next turn of the
+        event loop; widen the columns once all are measured."""
+        self._measuring = False
+        for cells in list(itertools.islice(self._unmeasured.values(), MEASURE_SLICE)):
+            self._measure(cells)
+        if not self._unmeasured:
+            self.refit()
+
+    def _measure_all(self) -> None:
+        while self._unmeasured:
+            self._measure(next(iter(self._unmeasured.values())))
 
     def _redraw_ages(self) -> None:
         """Re-draw the rows on screen if an age in them now reads differently."""

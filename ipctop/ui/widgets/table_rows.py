@@ -9,7 +9,7 @@ the rows. Markers are characters as well as styles, so the table reads the same 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,42 +96,57 @@ class TimedCell(Cell):
 
 
 class Layout:
-    """What the rows of a view share: its columns, and the table's widths and clock."""
+    """What the rows of a view share: its columns, the table's widths and clock, and how a row
+    built without its texts gets them (``measure``, see RowCells)."""
 
-    __slots__ = ("clock", "columns", "index", "widths")
+    __slots__ = ("clock", "columns", "index", "measure", "widths")
 
-    def __init__(self, columns: Sequence[Column], widths: dict[str, int], clock: Now) -> None:
+    def __init__(self, columns: Sequence[Column], widths: dict[str, int], clock: Now,
+                 measure: Callable[[RowCells], tuple[str, ...]] | None = None) -> None:
         self.columns = tuple(columns)
         self.index = {MARK_COLUMN: -1, **{col.key: i for i, col in enumerate(self.columns)}}
         self.widths = widths
         self.clock = clock
+        self.measure = measure
 
 
 class RowCells(Mapping[str, Cell]):
     """A row's cells by column key, for every column of the view (shown or not), made only
     when DataTable asks for one: to draw a row on screen, or a test to read it. One object per
-    row, however many columns: a view of 16,000 rows is built in a blink."""
+    row, however many columns: a view of 16,000 rows is built in a blink.
 
-    __slots__ = ("drawn", "layout", "obj", "style", "texts")
+    ``texts`` (the marker and every column's text) may be None: a row built in bulk gets them
+    from ``layout.measure`` when first drawn, or when the table measures it later."""
 
-    def __init__(self, layout: Layout, obj: IpcObject, texts: tuple[str, ...],
-                 style: str) -> None:
+    __slots__ = ("drawn", "key", "layout", "obj", "state", "texts")
+
+    def __init__(self, layout: Layout, key: str, obj: IpcObject,
+                 texts: tuple[str, ...] | None, state: str) -> None:
         self.layout = layout
+        self.key = key
         self.obj = obj
         self.texts = texts
-        self.style = style
+        self.state = state
         self.drawn: dict[str, str] | None = None
         """Column key -> the age text last drawn (see ObjectTable._redraw_ages)."""
 
+    @property
+    def style(self) -> str:
+        return STYLES.get(self.state, "")
+
     def __getitem__(self, column: str) -> Cell:
         layout = self.layout
+        texts = self.texts
+        if texts is None:
+            assert layout.measure is not None, "a row without texts in a layout that cannot measure"
+            texts = self.texts = layout.measure(self)
         index = layout.index[column]
         if index < 0:
-            return Cell(self.texts[0], self.style)
+            return Cell(texts[0], self.style)
         col = layout.columns[index]
         if col.timed:
             return TimedCell(self, col)
-        text = self.texts[index + 1]
+        text = texts[index + 1]
         if col.key in MIDDLE_CUT:
             width = layout.widths.get(col.key)
             if width is not None:
@@ -157,7 +172,6 @@ class KeptView:
     locations: Any
     objects: dict[str, IpcObject]
     states: dict[str, str]
-    texts: dict[str, tuple[str, ...]]
     order: list[str]
     sort_keys: dict[str, tuple[Any, ...]]
     natural: dict[str, int]
