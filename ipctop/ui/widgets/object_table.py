@@ -21,8 +21,10 @@ table_rows.py) whose cells are made, and built into Rich text, only when drawn, 
 screen cost anything to draw, and the ages in them are computed then (a poll re-draws them only if
 one on screen changed); a width change re-labels the columns and keeps the rows (each row has a
 cell for every column of the view); removals go in bulk; the order is re-sorted from the previous
-one (nearly sorted: linear) only when a row came or a sort value changed. See row_table.py for what
-DataTable itself is spared.
+one (nearly sorted: linear) only when a row came or a sort value changed; thousands of rows built
+at once (the first poll) get their texts, which only the natural widths need, on screen first and
+a slice at a time afterwards (MEASURE_LATER_FROM). See row_table.py for what DataTable itself is
+spared.
 """
 
 from __future__ import annotations
