@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Callable
-from typing import ClassVar, TypeVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -184,7 +184,8 @@ class AttachScreen(Screen[None]):
         self._changed_at: dict[int, int] = {}
         """Absolute offset -> the refresh that saw it change."""
         self._timer: Timer | None = None
-        self._reading = False
+        self._read: Worker[Any] | None = None
+        """The read in flight: only its end is applied (one read at a time)."""
         self._read_again = False
         self._asked_start = 0
         self.seeking = ""
@@ -239,13 +240,12 @@ class AttachScreen(Screen[None]):
 
     def refresh_view(self) -> None:
         """Read the visible window again (in a thread) and redraw, marking bytes that changed."""
-        if self._reading:
+        if self._read is not None:
             self._read_again = True
             return
-        self._reading = True
         self._asked_start = self.start
-        self.run_worker(functools.partial(self._read_window, self.start, self.rows),
-                        thread=True, exit_on_error=False, group="attach-read")
+        self._read = self.run_worker(functools.partial(self._read_window, self.start, self.rows),
+                                     thread=True, exit_on_error=False, group="attach-read")
 
     def _read_window(self, start: int, rows: int) -> tuple[int, int, bytes, str] | str | None:
         """In the worker: (size, start, data, how), or an error line; None when it is gone."""
@@ -253,7 +253,13 @@ class AttachScreen(Screen[None]):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         group = event.worker.group
-        if group not in ("attach-read", "attach-write") or not event.worker.is_finished:
+        # The state this message reports, not the worker's state now: under load a read may be
+        # over by the time its RUNNING message is handled; taken for its end, the read was
+        # applied twice, and its SUCCESS then redrew (and moved back to) a window the view had
+        # left meanwhile. A read that is not the one in flight is never applied.
+        if group not in ("attach-read", "attach-write") or event.state not in (
+                WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED) or (
+                group == "attach-read" and event.worker is not self._read):
             return
         event.stop()
         result = event.worker.result if event.state == WorkerState.SUCCESS else (
@@ -268,7 +274,7 @@ class AttachScreen(Screen[None]):
                 self.notify(str(result), title="Write", severity="error", timeout=8)
             self.refresh_view()
             return
-        self._reading = False
+        self._read = None
         if self._asked_start == self.start:  # else the view moved meanwhile: read again
             self._show_window(result)  # type: ignore[arg-type]
         else:
