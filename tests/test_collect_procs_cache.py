@@ -238,6 +238,7 @@ class Commanded:
         os.close(self.cmd_r)
         os.close(self.ack_w)
         assert os.read(self.ack_r, 1) == b"+"
+        self.wait_asleep()
 
     def _serve(self, path: str | None) -> None:  # pragma: no cover - the child
         keep: list[object] = []
@@ -256,6 +257,24 @@ class Commanded:
     def do(self, command: bytes) -> None:
         os.write(self.cmd_w, command)
         assert os.read(self.ack_r, 1) == b"+"
+        self.wait_asleep()
+
+    def wait_asleep(self) -> None:
+        """Wait until every thread of the child sleeps (waits for the next command). Having
+        answered, it still runs for a moment, longer on a busy machine: a scan then reads
+        state R, and the next one S, a real change between the two scans (a cached scan
+        compared with a fresh one differed by it)."""
+        deadline = time.monotonic() + 10
+        while True:
+            states = set()
+            for tid in os.listdir(f"/proc/{self.pid}/task"):
+                with contextlib.suppress(FileNotFoundError), \
+                        open(f"/proc/{self.pid}/task/{tid}/stat") as stat:
+                    states.add(stat.read().rpartition(")")[2].split()[0])
+            if states == {"S"}:
+                return
+            assert time.monotonic() < deadline, f"child {self.pid} still {states} after 10 s"
+            time.sleep(0.001)
 
     def stop(self) -> None:
         with contextlib.suppress(OSError):
