@@ -36,3 +36,21 @@ async def test_esc_and_f5_still_go_back_and_q_in_the_pivot_goes_back() -> None:
         assert isinstance(app.screen, ProcessScreen)
         await type_fast(pilot, ["q"])
         assert isinstance(app.screen, ProcessTreeScreen) and app.is_running
+
+
+@sync
+async def test_a_tab_message_handled_after_the_app_closed_touches_no_screen() -> None:
+    """A view switch posts the tab bar's TabActivated; if the app quits before the message is
+    handled, the handler runs with no screen left and must not look for one (it raised
+    ScreenStackError)."""
+    from textual.widgets import Tab, Tabs
+
+    app = make_app()
+    async with running(app) as pilot:
+        await type_fast(pilot, ["tab", "q"])
+        tabs = app.main_screen.query_one("#views", Tabs)
+        late = Tabs.TabActivated(tabs, tabs.query(Tab)[2])
+    assert not app.screen_stack and app.return_code == 0
+    before = app.view_index
+    app.on_tabs_tab_activated(late)  # as the app handles it while closing
+    assert app.view_index == before

@@ -472,9 +472,9 @@ class IpcTopApp(Polling, Filtering, ObjectActions, LeakActions, Arrange, App[int
         self.main_screen.set_focus(self.table)
 
     def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
-        ids = [f"view-{v.id}" for v in self.views] + [EVENTS_TAB]
-        tab_id = event.tab.id or ""
-        self._switch_view(ids.index(tab_id) if tab_id in ids else 0)
+        ids, tab_id = [f"view-{v.id}" for v in self.views] + [EVENTS_TAB], event.tab.id or ""
+        if self._live():  # not once the screens are gone (a quit with this message queued)
+            self._switch_view(ids.index(tab_id) if tab_id in ids else 0)
 
     def _switch_view(self, index: int) -> None:
         """Show view ``index`` (len(views): the events log) now, not when the tab bar's
