@@ -5,6 +5,7 @@ sorting that persists per view, natural and numbers first; tab counts that follo
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 from fakes import FakeCollector
 from rich.color import Color
@@ -331,3 +332,24 @@ async def test_view_key_then_action_key_typed_fast_act_on_the_new_view() -> None
         await type_fast(pilot, ["3", "s"])  # SysV msg view, then Send on its queue
         assert app.current_view is not None and app.current_view.id == "sysv-msg"
         assert type(app.screen).__name__ == "SendForm"
+
+
+@sync
+async def test_the_help_text_wraps_at_the_width_of_its_box_at_80x24() -> None:
+    """Each paragraph of the help text wraps at the box's width: no line ends early inside a
+    paragraph (its own line breaks, made for a wider box, left every other line a stub)."""
+    from textual.geometry import Region
+
+    app = make_app()
+    async with running(app, size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        about = app.screen.query_one("#help-about", Static)
+        width, height = about.content_region.width, about.size.height
+        lines = [strip.text.rstrip() for strip in
+                 about.render_lines(Region(0, 0, about.size.width, height))]
+        starts = ("Kinds beyond", "Rows:", "Status line:", "The footer", "The command")
+        assert 0 < width < 80 and sum(line.strip().startswith(starts) for line in lines) == 5
+        for line, after in itertools.pairwise(lines):
+            if after.strip() and not after.strip().startswith(starts):  # inside a paragraph
+                assert len(line.strip()) > width - 16, (line, after)

@@ -31,6 +31,7 @@ across fork, as PostgreSQL and nginx use it); memfd is memfd_create memory, held
 eventfd is listed when two or more processes hold one; TCP/UDP shows connections whose two ends
 are processes on this machine, and listeners with a local client. Shared maps lists files that
 two or more processes map shared.
+
 Rows: "+" marks an object that appeared in the last poll, "-" (dimmed) one that is gone and
 will leave at the next poll. Enter opens the details; in the details, Enter on a user opens that
 process with all the IPC it holds and its signals. Click a column header to sort by it (numbers
@@ -38,10 +39,21 @@ largest first, names in natural order), click again to reverse; the header's arr
 sort, and each view keeps its own. "/" filters (the tab counts follow); F3 searches without
 hiding rows. Narrow terminals hide the less important columns (never LEAK) and show the details
 below the table or, smaller still, only on Enter.
+
 Status line: "⟳" after the interval means a poll is running now. The Events tab counts objects
 that lived less than one poll ("+N brief", the pipes of shell pipelines): H logs them too.
+
 The footer shows only the keys that apply to the selected object; the others say why not.
+
 The command palette (ctrl+p) switches views and themes. Escape or q closes this help."""
+"""Paragraphs, blank-line separated; the screen joins each into one line so that it wraps at the
+width of the help box (kept as they are, the lines wrapped again on a narrow terminal, every
+other line a stub)."""
+
+
+def about_text() -> str:
+    """ABOUT as shown: one line per paragraph."""
+    return "\n".join(" ".join(p.split()) for p in ABOUT.split("\n\n"))
 
 
 def binding_rows(bindings: list[BindingType]) -> list[tuple[str, str]]:
@@ -89,7 +101,7 @@ class HelpScreen(ModalScreen[None]):
                 yield Static(said, id="help-notices")
             yield Static(table, id="help-keys")
             yield Static(views, id="help-views")
-            yield Static(ABOUT, id="help-about")
+            yield Static(about_text(), id="help-about")
 
     def action_dismiss(self) -> None:  # type: ignore[override]
         self.dismiss(None)
