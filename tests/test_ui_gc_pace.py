@@ -17,6 +17,22 @@ from ipctop.model import Snapshot
 from ipctop.ui.gc_pace import GcPace
 
 
+@contextlib.contextmanager
+def collector_off() -> Iterator[None]:
+    """The cyclic collector off, as the console script starts the TUI; everything as it was
+    afterwards (the app under test freezes what is alive: thawed again here)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        if enabled:
+            gc.enable()
+        else:
+            gc.disable()
+
+
 class Node:
     def __init__(self) -> None:
         self.me = self  # a reference cycle: only the cyclic collector frees it
@@ -25,9 +41,7 @@ class Node:
 def test_a_cycle_frozen_alive_is_freed_at_the_next_thaw_only() -> None:
     now = [100.0]
     pace = GcPace(thaw_every=60.0, first_thaw=5.0, clock=lambda: now[0])
-    enabled = gc.isenabled()
-    gc.disable()  # no automatic collection between the steps below
-    try:
+    with collector_off():  # no automatic collection between the steps below
         startup = Node()  # garbage made before the first poll is on screen
         startup_ref = weakref.ref(startup)
         del startup
@@ -59,23 +73,12 @@ def test_a_cycle_frozen_alive_is_freed_at_the_next_thaw_only() -> None:
         pace.after_poll()  # thaw, full collection, freeze again
         assert ref() is None and pace.thaws == 2
         assert gc.get_freeze_count() > 0
-    finally:
-        gc.unfreeze()
-        if enabled:
-            gc.enable()
-        else:
-            gc.disable()
 
 
 def test_the_collector_is_turned_on_at_the_latest_by_start() -> None:
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_off():
         GcPace.start()
         assert gc.isenabled()
-    finally:
-        if not enabled:
-            gc.disable()
 
 
 class Failing:
@@ -83,22 +86,6 @@ class Failing:
 
     def __call__(self) -> Snapshot:
         raise OSError("no /proc")
-
-
-@contextlib.contextmanager
-def collector_off() -> Iterator[None]:
-    """The cyclic collector off, as the console script starts the TUI; everything as it was
-    afterwards (the app under test freezes what is alive: thawed again here)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
-        if enabled:
-            gc.enable()
-        else:
-            gc.disable()
 
 
 @sync

@@ -52,17 +52,18 @@ async def widths_of(size: tuple[int, int]) -> tuple[dict[str, int], dict[str, in
         return everything, dict(app.table.widths)
 
 
-def held(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No slices measured in the background: the rows left unmeasured stay so."""
+def held_app(monkeypatch: pytest.MonkeyPatch) -> tuple[BigCollector, IpcTopApp]:
+    """An app over ``collector()`` that measures no slices in the background: the rows left
+    unmeasured stay so."""
     monkeypatch.setattr(object_table.ObjectTable, "_measure_some", lambda self: None)
+    fake = collector()
+    return fake, make_app(fake)  # type: ignore[arg-type]
 
 
 @sync
 async def test_the_rows_on_screen_are_measured_first_and_the_rest_soon_after(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    fake = collector()
-    app = make_app(fake)  # type: ignore[arg-type]
-    held(monkeypatch)
+    fake, app = held_app(monkeypatch)
     async with running(app, size=(160, 30)) as pilot:
         table = app.table
         app.set_sort("size")
@@ -95,9 +96,7 @@ async def test_widths_after_measuring_later_are_those_of_measuring_at_once(
 @sync
 async def test_a_row_changed_or_removed_before_it_was_measured_shows_the_object_now(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    fake = collector()
-    app = make_app(fake)  # type: ignore[arg-type]
-    held(monkeypatch)
+    fake, app = held_app(monkeypatch)
     async with running(app, size=(160, 40)) as pilot:
         table = app.table
         waiting = list(table._unmeasured)
