@@ -450,8 +450,6 @@ class ObjectTable(RowTable):
             texts = None if later else self._row_texts(row)
             self.objects[key] = row.obj
             self.states[key] = row.state
-            if texts is not None:
-                self._unmeasured.pop(key, None)
             changed.append((key, texts, old_obj is None, row))
             sort_key = self._sort_key(key)
             if self._sort_keys.get(key) != sort_key:
@@ -468,6 +466,8 @@ class ObjectTable(RowTable):
             cells = RowCells(layout, key, row.obj, texts, row.state)
             if texts is None:
                 self._unmeasured[key] = cells
+            else:
+                self._unmeasured.pop(key, None)
             if new:
                 added.append((key, cells))
                 self._order.append(key)
@@ -513,9 +513,7 @@ class ObjectTable(RowTable):
             cells = self._unmeasured.get(key)
             if cells is not None:
                 self._measure(cells)
-        widths = self._fit()
-        if widths != self.widths:
-            self._relayout()
+        self.refit()
 
     def _measure_some(self) -> None:
         """Measure a slice of the rows not measured yet; the next slice on the next turn of the
